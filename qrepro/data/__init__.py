@@ -1,0 +1,64 @@
+"""Data sets by name, as ImageData, and DeviceLoader to iterate them on a device.
+
+    data = load("digits")                      # embedded, the default for tests and CI
+    data = load("cifar10-jpeg")                # the JPEG copy beside the repository
+    for x, y in DeviceLoader(data, "train", 512, device="cuda"): ...
+
+Default roots: cifar10 from $QREPRO_DATA or ./data/cifar10; cifar10-jpeg from $QREPRO_CIFAR10_JPEG
+or ../shared/data/cifar10-jpeg beside the repository; imagefolder needs a root; digits takes none.
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .cifar10 import load_cifar10, load_cifar10_jpeg
+from .dataset import ImageData
+from .digits import load_digits
+from .imagefolder import load_imagefolder
+from .loader import DeviceLoader
+
+__all__ = ["DeviceLoader", "ImageData", "available", "load"]
+
+SHARED_CIFAR10_JPEG = Path(__file__).resolve().parents[2] / "../shared/data/cifar10-jpeg"
+
+
+def _cifar10_root(root: Path | None) -> Path:
+    return root or Path(os.environ.get("QREPRO_DATA") or "data/cifar10")
+
+
+def _cifar10_jpeg_root(root: Path | None) -> Path:
+    if root or os.environ.get("QREPRO_CIFAR10_JPEG"):
+        return root or Path(os.environ["QREPRO_CIFAR10_JPEG"])
+    if SHARED_CIFAR10_JPEG.is_dir():
+        return SHARED_CIFAR10_JPEG.resolve()
+    raise FileNotFoundError(
+        f"cifar10-jpeg: no root given, QREPRO_CIFAR10_JPEG is not set and {SHARED_CIFAR10_JPEG.resolve()} "
+        "does not exist; pass root= or set QREPRO_CIFAR10_JPEG to the ImageFolder tree"
+    )
+
+
+def _imagefolder(root: Path | None) -> ImageData:
+    if root is None:
+        raise ValueError("load('imagefolder') needs root=<folder with train/ and test/>")
+    return load_imagefolder(root)
+
+
+_LOADERS: dict[str, Callable[[Path | None], ImageData]] = {
+    "digits": lambda root: load_digits(),
+    "cifar10": lambda root: load_cifar10(_cifar10_root(root)),
+    "cifar10-jpeg": lambda root: load_cifar10_jpeg(_cifar10_jpeg_root(root)),
+    "imagefolder": _imagefolder,
+}
+
+
+def available() -> list[str]:
+    """Names that `load` accepts."""
+    return list(_LOADERS)
+
+
+def load(name: str, root: str | Path | None = None) -> ImageData:
+    """Load the data set `name` (see `available()`), from `root` or its default location."""
+    if name not in _LOADERS:
+        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(_LOADERS)}")
+    return _LOADERS[name](None if root is None else Path(root))
