@@ -1,0 +1,26 @@
+"""Paper-level procedures, one module per paper, and the registries the runner dispatches on."""
+from collections.abc import Callable
+
+from . import apot
+from .base import Method, PTQMethod
+
+METHODS: dict[str, Method] = {m.name: m for m in (Method(), apot.APoT())}
+PTQ_METHODS: dict[str, PTQMethod] = {}
+SWEEPS: dict[str, Callable[..., list]] = {"apot": apot.sweep}
+
+
+def get_method(name: str) -> Method | PTQMethod:
+    """The registered training or post-training method called ``name``."""
+    found = METHODS.get(name) or PTQ_METHODS.get(name)
+    if found is None:
+        raise ValueError(f"unknown method {name!r}; valid: {', '.join([*METHODS, *PTQ_METHODS])}")
+    return found
+
+
+def get_sweep(chapter: str) -> Callable[..., list]:
+    if chapter not in SWEEPS:
+        raise ValueError(f"unknown chapter {chapter!r}; valid: {', '.join(SWEEPS)}")
+    return SWEEPS[chapter]
+
+
+__all__ = ["METHODS", "PTQ_METHODS", "SWEEPS", "Method", "PTQMethod", "get_method", "get_sweep"]

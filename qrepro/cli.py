@@ -1,0 +1,155 @@
+"""python -m qrepro: run a chapter's sweep, train one model, list what exists, show records, benchmark.
+
+    python -m qrepro run apot -p bit 2 -p profile quick -p data cifar10-jpeg
+    python -m qrepro train --arch resnet20 --data digits --method apot --bits 4 --epochs 5
+    python -m qrepro records apot
+    python -m qrepro list
+    python -m qrepro data download cifar10 --root data/cifar10
+    python -m qrepro bench
+
+``-p NAME VALUE`` takes the chapter notebook's parameters, with papermill's type inference.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Sequence
+
+import pandas as pd
+
+from . import data as datasets
+from . import models
+from .algorithms import METHODS, PTQ_METHODS, SWEEPS, get_sweep
+from .config import Schedule, TrainConfig
+from .params import infer_scalar
+from .profiles import PROFILES, resolve_data
+from .report import accuracy_table, provenance_table, runs_frame, show_accuracy
+from .runs import get_or_run, get_or_run_all, recorded
+
+RUNTIME_PARAMETERS = {"data_root": None, "device": "auto"}  # where and how to run; not part of any config
+
+
+def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = True) -> list[dict]:
+    """Run (or find the records of) every run of a chapter's sweep for these notebook parameters."""
+    sweep = get_sweep(chapter)
+    runtime = {k: parameters.pop(k, default) for k, default in RUNTIME_PARAMETERS.items()}
+    accepted = list(inspect.signature(sweep).parameters)
+    unknown = set(parameters) - set(accepted)
+    if unknown:
+        raise ValueError(f"chapter {chapter} has no parameter(s) {sorted(unknown)}; valid: "
+                         f"{', '.join(accepted + list(RUNTIME_PARAMETERS))}")
+    configs = sweep(**parameters)
+    return get_or_run_all(configs, data_root=runtime["data_root"], device=runtime["device"], progress=progress)
+
+
+def _print_records(records: list[dict]) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        frame = runs_frame(records)
+        print(show_accuracy(accuracy_table(frame)).to_string(index=False))
+        print()
+        print(provenance_table(frame).to_string(index=False))
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    parameters = {name: infer_scalar(value) for name, value in args.param}
+    records = run_chapter(args.chapter, parameters, progress=not args.no_progress)
+    _print_records(records)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    schedule = Schedule(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                        weight_decay=args.weight_decay, lr_schedule=args.lr_schedule)
+    config = TrainConfig(chapter="cli", data=resolve_data(args.profile, args.data), arch=args.arch,
+                         schedule=schedule, method=args.method, bits=args.bits, seed=args.seed, profile=args.profile)
+    record = get_or_run(config, data_root=args.data_root, device=args.device, progress=not args.no_progress)
+    _print_records([record])
+
+
+def cmd_records(args: argparse.Namespace) -> None:
+    records = recorded(args.chapter)
+    if not records:
+        print(f"no records for chapter {args.chapter}")
+        return
+    _print_records(records)
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    print("chapters: ", ", ".join(SWEEPS))
+    for chapter, sweep in SWEEPS.items():
+        print(f"  {chapter} parameters: {inspect.signature(sweep)} + data_root, device")
+    print("methods:  ", ", ".join(METHODS), "| post-training:", ", ".join(PTQ_METHODS) or "-")
+    print("models:   ", ", ".join(models.available()))
+    print("data sets:", ", ".join(datasets.available()))
+    print("profiles: ", "; ".join(f"{p.name} ({p.description})" for p in PROFILES.values()))
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from .data.cifar10 import download
+
+    download(args.root)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from .bench import main as bench_main
+
+    bench_main(args.only, args.device)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qrepro", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a chapter's sweep (what its notebook runs)")
+    run.add_argument("chapter", choices=list(SWEEPS))
+    run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("--no-progress", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train one model (records under runs/cli/)")
+    train.add_argument("--arch", default="resnet20", choices=models.available())
+    train.add_argument("--data", default="", help="data set (default: the profile's)")
+    train.add_argument("--data-root", default=None)
+    train.add_argument("--profile", default="smoke", choices=list(PROFILES))
+    train.add_argument("--method", default="fp", choices=list(METHODS))
+    train.add_argument("--bits", type=int, default=32)
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--optimizer", default="sgd", choices=Schedule.OPTIMIZERS)
+    train.add_argument("--lr", type=float, default=0.1)
+    train.add_argument("--weight-decay", type=float, default=5e-4)
+    train.add_argument("--lr-schedule", default="cosine", choices=Schedule.LR_SCHEDULES)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto")
+    train.add_argument("--no-progress", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    records = sub.add_parser("records", help="show a chapter's recorded runs")
+    records.add_argument("chapter")
+    records.set_defaults(func=cmd_records)
+
+    sub.add_parser("list", help="chapters, methods, models, data sets, profiles").set_defaults(func=cmd_list)
+
+    data = sub.add_parser("data", help="data set utilities")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    download = data_sub.add_parser("download", help="download a data set (needs internet)")
+    download.add_argument("name", choices=["cifar10"])
+    download.add_argument("--root", required=True)
+    download.set_defaults(func=cmd_download)
+
+    bench = sub.add_parser("bench", help="throughput and memory benchmarks")
+    bench.add_argument("--only", nargs="*", default=None, help="benchmark names to run (default: all)")
+    bench.add_argument("--device", default="auto")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,146 @@
+"""Additive Powers-of-Two (APoT) quantization with learnable clipping (RCF).
+
+Li, Dong, Wang, "Additive Powers-of-Two Quantization: An Efficient Non-uniform Discretization for Neural
+Networks", ICLR 2020 (arXiv 1909.13144). Level sets follow the official CIFAR code
+(yhhhli/APoT_Quantization, CIFAR10/models/quant_layer.py); see ../shared/papers/algorithms.md §6.
+
+Level set. For b = k*n (k = 2) the paper defines
+
+    Q^a(alpha, kn) = gamma * { sum_{i=0}^{n-1} p_i },   p_i in {0, 2^-i, 2^-(i+n), ..., 2^-(i+(2^k - 2)n)},
+
+with gamma chosen so that the largest level is alpha. The official code builds every B-bit magnitude set as
+the sums of one element from each of a few base sets of powers of two, divided by the largest sum; for
+B = 2 and B = 4 this equals the paper's formula, B = 3 and B = 5 are the code's own constructions.
+Weights are signed and use B = bits - 1 magnitude bits plus a sign (2-bit weights are uniform ternary
+{-1, 0, 1}); activations are unsigned and use B = bits.
+
+Weights. W_hat = (W - mean W) / std W (statistics detached), x = W_hat / alpha,
+
+    Q(W) = alpha * Pi(clamp(x, -1, 1)),
+    dQ/dW_hat = 1 (straight through, never clipped),
+    dQ/dalpha = sign(x) if |x| > 1 else Pi(x) - x,
+
+Activations (unsigned, post-ReLU), x = a / alpha:
+
+    Q(a) = alpha * Pi(min(x, 1)),
+    dQ/da = 1[x <= 1],
+    dQ/dalpha = 1 if x > 1 else Pi(x) - x,
+
+where Pi projects to the nearest level. alpha starts at 3.0 for weights (3 sigma) and 8.0 for activations.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from functools import lru_cache
+from itertools import product
+
+import torch
+from torch import nn
+
+from .ste import nearest_level
+
+SUPPORTED_BITS = (2, 3, 4, 5)
+
+# Base sets of the official code's build_power_value(B): a level is one element of each set, summed.
+_BASE_EXPONENTS: dict[int, tuple[tuple[int, ...], ...]] = {
+    2: ((1, 2, 3),),
+    3: ((1, 2, 4), (3,)),
+    4: ((1, 3, 5), (2, 4, 6)),
+    5: ((1, 3, 6), (2, 4, 7), (5,)),
+}
+
+
+@lru_cache(maxsize=None)
+def apot_magnitudes(magnitude_bits: int) -> tuple[Fraction, ...]:
+    """The 2^B normalized APoT magnitudes in [0, 1] as exact fractions, sorted ascending."""
+    if magnitude_bits not in _BASE_EXPONENTS:
+        raise ValueError(f"APoT magnitude sets exist for B in {sorted(_BASE_EXPONENTS)}, got {magnitude_bits}")
+    bases = [(Fraction(0),) + tuple(Fraction(1, 2**e) for e in exps) for exps in _BASE_EXPONENTS[magnitude_bits]]
+    sums = {sum(choice) for choice in product(*bases)}
+    top = max(sums)
+    return tuple(sorted(s / top for s in sums))
+
+
+def apot_levels(bits: int, signed: bool) -> torch.Tensor:
+    """Sorted APoT level set (float64) for a nominal bit-width, normalized so the largest level is 1.
+
+    signed=True (weights): +-(B = bits-1 set), with 2-bit weights uniform ternary {-1, 0, 1};
+    signed=False (activations): the B = bits set.
+    """
+    if bits not in SUPPORTED_BITS:
+        raise ValueError(f"APoT supports bits in {SUPPORTED_BITS}, got {bits}")
+    if signed:
+        magnitudes = (Fraction(0), Fraction(1)) if bits == 2 else apot_magnitudes(bits - 1)
+        values = sorted({-m for m in magnitudes} | set(magnitudes))
+    else:
+        values = list(apot_magnitudes(bits))
+    return torch.tensor([float(v) for v in values], dtype=torch.float64)
+
+
+class _WeightRCF(torch.autograd.Function):
+    """alpha * Pi(clamp(w_hat / alpha, -1, 1)) with the APoT weight gradients (see module docstring)."""
+
+    @staticmethod
+    def forward(ctx, w_hat: torch.Tensor, alpha: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        x = w_hat / alpha
+        q = nearest_level(x.clamp(-1, 1), levels)
+        ctx.save_for_backward(x, q)
+        return q * alpha
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, q = ctx.saved_tensors
+        dalpha = torch.where(x.abs() > 1, x.sign(), q - x)
+        return grad, (grad * dalpha).sum().reshape(()), None
+
+
+class _ActivationRCF(torch.autograd.Function):
+    """alpha * Pi(min(a / alpha, 1)) with the APoT activation gradients (see module docstring)."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, alpha: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        x = a / alpha
+        q = nearest_level(x.clamp(max=1), levels)
+        ctx.save_for_backward(x, q)
+        return q * alpha
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, q = ctx.saved_tensors
+        inside = x <= 1
+        dalpha = torch.where(inside, q - x, torch.ones_like(x))
+        return grad * inside, (grad * dalpha).sum().reshape(()), None
+
+
+class APoTWeight(nn.Module):
+    """APoT weight quantizer: per-layer normalization, learnable clipping alpha, signed APoT levels."""
+
+    def __init__(self, bits: int, alpha_init: float = 3.0):
+        super().__init__()
+        self.bits = bits
+        self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
+        self.register_buffer("levels", apot_levels(bits, signed=True).float(), persistent=False)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        stats = w.detach()
+        w_hat = (w - stats.mean()) / stats.std()
+        return _WeightRCF.apply(w_hat, self.alpha, self.levels)
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, levels={self.levels.numel()}"
+
+
+class APoTActivation(nn.Module):
+    """APoT activation quantizer: learnable clipping alpha, unsigned APoT levels."""
+
+    def __init__(self, bits: int, alpha_init: float = 8.0):
+        super().__init__()
+        self.bits = bits
+        self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
+        self.register_buffer("levels", apot_levels(bits, signed=False).float(), persistent=False)
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return _ActivationRCF.apply(a, self.alpha, self.levels)
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, levels={self.levels.numel()}"

@@ -1,0 +1,18 @@
+"""Report helpers: paper reference tables, accuracy-drop and provenance tables, plots."""
+from .plots import epochs_frame, histogram_on_levels, level_sets, per_layer, training_curves
+from .reference import paper_table
+from .tables import accuracy_table, provenance_table, runs_frame, show_accuracy, variant
+
+__all__ = [
+    "accuracy_table",
+    "epochs_frame",
+    "histogram_on_levels",
+    "level_sets",
+    "paper_table",
+    "per_layer",
+    "provenance_table",
+    "runs_frame",
+    "show_accuracy",
+    "training_curves",
+    "variant",
+]

@@ -1,0 +1,115 @@
+"""Tables from run records: one row per run, accuracy and accuracy-drop per bit-width, provenance.
+
+The accuracy drop of a quantized model is measured against the full-precision model trained by the same
+code, data, profile and seed set (recorded), never against a paper's baseline number:
+
+    drop = mean top-1 (full precision) - mean top-1 (quantized),
+
+and the paper's drop is computed the same way from the paper's own two numbers.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pandas as pd
+
+from ..runs.record import is_stale
+
+GROUP = ["data_set", "profile", "arch"]
+
+
+def variant(options: dict[str, Any]) -> str:
+    """A short label of a method's hyper-parameters, e.g. "granularity=filter, prob=linear"."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "-"
+
+
+def runs_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per run record with its config, results and provenance."""
+    rows = []
+    for record in records:
+        config = record["config"]
+        rows.append({
+            "run_id": record["run_id"],
+            "chapter": config["chapter"],
+            "kind": config["kind"],
+            "data_set": record["data_set"],
+            "profile": config["profile"],
+            "arch": config["arch"],
+            "method": config["method"],
+            "variant": variant(config.get("options", {})),
+            "bits": config["bits"],
+            "seed": config["seed"],
+            "top1": record["top1"],
+            "top5": record["top5"],
+            "best_test_top1": record.get("best_test_top1"),
+            "original_top1": record.get("original_top1"),
+            "epochs": config["schedule"]["epochs"] if "schedule" in config else None,
+            "wall_time_s": record["wall_time_s"],
+            "device": record["device"],
+            "commit": (record.get("commit") or "unknown")[:8] + ("+dirty" if record.get("dirty") else ""),
+            "date": record["date"][:10],
+            "stale": is_stale(record),
+        })
+    return pd.DataFrame(rows)
+
+
+def accuracy_table(
+    runs: pd.DataFrame,
+    paper: pd.DataFrame | None = None,
+    keys: tuple[str, ...] = ("method", "bits"),
+    is_baseline: Callable[[pd.DataFrame], pd.Series] = lambda df: df["bits"] == 32,
+) -> pd.DataFrame:
+    """Mean and std of top-1 over seeds per (data set, profile, arch, *keys), the drop against the
+    full-precision rows (``is_baseline``) of the same data set, profile and arch, and the paper's numbers.
+
+    ``paper`` has columns arch, bits, top1 (one source); its drop uses its own full-precision row.
+    """
+    by = [*GROUP, *keys]
+    table = (runs.groupby(by, sort=False)
+             .agg(top1_mean=("top1", "mean"), top1_std=("top1", "std"), seeds=("seed", "nunique"),
+                  best_test_top1=("best_test_top1", "mean"), stale=("stale", "any"))
+             .reset_index())
+    baseline = (runs[is_baseline(runs)].groupby(GROUP)["top1"].mean().rename("fp_top1").reset_index())
+    table = table.merge(baseline, on=GROUP, how="left")
+    table["drop"] = table["fp_top1"] - table["top1_mean"]
+    if paper is not None:
+        paper = paper[["arch", "bits", "top1"]].rename(columns={"top1": "paper_top1"})
+        paper_fp = paper[paper["bits"] == 32][["arch", "paper_top1"]].rename(columns={"paper_top1": "paper_fp"})
+        paper = paper.merge(paper_fp, on="arch", how="left")
+        paper["paper_drop"] = paper["paper_fp"] - paper["paper_top1"]
+        table = table.merge(paper[["arch", "bits", "paper_top1", "paper_drop"]], on=["arch", "bits"], how="left")
+        table["drop_minus_paper"] = table["drop"] - table["paper_drop"]
+    return table
+
+
+def _mean_std(mean: float, std: float, n: int) -> str:
+    if pd.isna(mean):
+        return "no record"
+    return f"{mean:.2f}" if n < 2 or pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def show_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+    """The accuracy table as a reader sees it: formatted numbers, seeds, and a flag on stale numbers."""
+    out = table[[c for c in [*GROUP, "method", "variant", "bits"] if c in table]].copy()
+    out["top-1 (%)"] = [_mean_std(m, s, n) for m, s, n in zip(table["top1_mean"], table["top1_std"], table["seeds"])]
+    out["seeds"] = table["seeds"]
+    out["drop"] = table["drop"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "no FP record")
+    if "paper_top1" in table:
+        out["paper top-1"] = table["paper_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
+        out["paper drop"] = table["paper_drop"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "–")
+        out["drop − paper drop"] = table["drop_minus_paper"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "–")
+    out["best test epoch (selected on test)"] = table["best_test_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
+    out["made by"] = table["stale"].map(lambda s: "OLDER CODE: re-run to refresh" if s else "current code")
+    return out.reset_index(drop=True)
+
+
+def provenance_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Where every number comes from: run id, data set, profile, device, wall time, commit, date."""
+    columns = ["run_id", "data_set", "profile", "arch", "method", "bits", "seed", "top1", "top5", "epochs",
+               "device", "wall_time_s", "commit", "date", "stale"]
+    out = runs[columns].copy()
+    out["wall_time_s"] = out["wall_time_s"].round(1)
+    out["top1"] = out["top1"].round(2)
+    out["top5"] = out["top5"].round(2)
+    return out.reset_index(drop=True)

@@ -1,0 +1,125 @@
+"""Carry out one run: build data, model and method from a config, train or quantize, return the record."""
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import data as datasets
+from .. import models
+from ..algorithms import get_method
+from ..algorithms.base import Method, PTQMethod
+from ..config import PTQConfig, TrainConfig
+from ..train import evaluate, fit
+from ..data import DeviceLoader
+from .provenance import provenance
+from .record import RECORD_SCHEMA
+
+WEIGHTS_FILE = "model.pt"
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+@lru_cache(maxsize=4)
+def load_data(name: str, root: str | None) -> datasets.ImageData:
+    """Data sets are loaded once per process and shared by the runs of a sweep."""
+    return datasets.load(name, root)
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" is CUDA when available, else CPU; asking for an absent CUDA device is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r} is not a torch device; use auto, cpu or cuda[:N]") from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device here; use device='cpu'")
+    return resolved
+
+
+def build_model(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> torch.nn.Module:
+    arch_options = config.arch_options if isinstance(config, TrainConfig) else config.model.arch_options
+    return models.create(config.arch, num_classes=data.num_classes, in_channels=data.in_channels,
+                         image_size=data.image_size, **arch_options)
+
+
+def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | None, data_root: str | None,
+                  device: torch.device, progress: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Train ``config`` (resuming from ``run_dir``'s checkpoint if one exists); return (record, weights)."""
+    method = get_method(config.method)
+    if not isinstance(method, Method):
+        raise ValueError(f"{config.method} is a post-training method; use a PTQConfig")
+    method.check(config)
+    data = load_data(config.data, data_root)
+    torch.manual_seed(config.seed)
+    model = build_model(config, data)
+    method.prepare(model, config)
+    init_report = None
+    if init_weights is not None:
+        result = model.load_state_dict(torch.load(init_weights, map_location="cpu", weights_only=True), strict=False)
+        init_report = {"from": config.init.run_id, "missing_keys": result.missing_keys,
+                       "unexpected_keys": result.unexpected_keys}
+    objective = method.objective(model, config)
+    history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
+                  checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, description=config.run_id)
+    final = history[-1]
+    best = max(history, key=lambda h: h["test_top1"])
+    record = {
+        "schema": RECORD_SCHEMA,
+        "run_id": config.run_id,
+        "config": config.to_dict(),
+        "data_set": data.name,
+        "top1": final["test_top1"],
+        "top5": final["test_top5"],
+        "best_test_top1": best["test_top1"],  # selected on the test set: a labelled second number only
+        "best_epoch": best["epoch"],
+        "wall_time_s": sum(h["seconds"] for h in history),
+        "epoch_time_s": sum(h["seconds"] for h in history) / len(history),
+        "amp": "bf16" if device.type == "cuda" else None,
+        **provenance(device),
+        "init": init_report,
+        "summary": method.summarize(model, config),
+        "epochs": history,
+    }
+    return record, model.state_dict()
+
+
+def execute_ptq(config: PTQConfig, *, model_weights: Path, data_root: str | None, device: torch.device,
+                progress: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Quantize the trained model of ``config.model`` and evaluate it; return (record, weights)."""
+    method = get_method(config.method)
+    if not isinstance(method, PTQMethod):
+        raise ValueError(f"{config.method} is a training method; use a TrainConfig")
+    method.check(config)
+    data = load_data(config.data, data_root)
+    torch.manual_seed(config.seed)
+    model = build_model(config, data)
+    get_method(config.model.method).prepare(model, config.model)
+    model.load_state_dict(torch.load(model_weights, map_location="cpu", weights_only=True))
+    model.to(device)
+    test_loader = DeviceLoader(data, "test", config.batch_size, device=device)
+    original = evaluate(model, test_loader, device)
+    start = time.perf_counter()
+    summary = method.quantize(model, data, config, device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    quantized = evaluate(model, test_loader, device)
+    record = {
+        "schema": RECORD_SCHEMA,
+        "run_id": config.run_id,
+        "config": config.to_dict(),
+        "data_set": data.name,
+        "top1": quantized["top1"],
+        "top5": quantized["top5"],
+        "original_top1": original["top1"],
+        "original_top5": original["top5"],
+        "wall_time_s": seconds,
+        **provenance(device),
+        "summary": summary,
+    }
+    return record, model.state_dict()

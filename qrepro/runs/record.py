@@ -1,0 +1,65 @@
+"""Run records: ``runs/<chapter>/<run-id>/record.json``, written atomically, validated on load.
+
+A record holds the config, per-epoch metrics, the final top-1/top-5 (of the last epoch, never the best
+one), the best test top-1 (a labelled second number), wall time, device, torch version, git commit,
+source hash and date, and a method-specific summary (e.g. learned clipping values).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..config import PTQConfig, TrainConfig, config_from_dict
+from .provenance import source_hash
+
+RECORD_SCHEMA = "qrepro.record/1"
+RECORD_FILE = "record.json"
+
+
+class RecordError(RuntimeError):
+    """A record on disk is unreadable, or belongs to another config; it is never overwritten."""
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_record(path: Path, expected: TrainConfig | PTQConfig | None = None) -> dict[str, Any]:
+    """Load and validate a record; with ``expected``, check that it was written for that config."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise RecordError(f"{path} is not a readable record ({err}); move it away to re-run, it is never overwritten") from err
+    if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
+        raise RecordError(f"{path} is not a qrepro record (schema {RECORD_SCHEMA!r} expected); move it away to re-run")
+    try:
+        stored = config_from_dict(record["config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise RecordError(f"{path} has an invalid config ({err}); move it away to re-run") from err
+    if stored.run_id != record.get("run_id") or stored.run_id != path.parent.name:
+        raise RecordError(f"{path}: its config hashes to {stored.run_id}, not to its folder name; a foreign or edited record")
+    if expected is not None and stored.hash != expected.hash:
+        raise RecordError(f"{path} was written for another config than {expected.run_id}; move it away to re-run")
+    return record
+
+
+def is_stale(record: dict[str, Any]) -> bool:
+    """True when the record was made by package source other than the current one."""
+    return record.get("source_hash") != source_hash()
+
+
+def record_config(record: dict[str, Any]) -> TrainConfig | PTQConfig:
+    return config_from_dict(record["config"])

@@ -1,0 +1,5 @@
+"""Training: fit / evaluate loops, optimizers and schedules, checkpoints and resume."""
+from .loop import Objective, autocast, evaluate, fit
+from .optim import build_optimizer, build_scheduler, parameter_groups
+
+__all__ = ["Objective", "autocast", "build_optimizer", "build_scheduler", "evaluate", "fit", "parameter_groups"]

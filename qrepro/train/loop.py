@@ -1,0 +1,150 @@
+"""One training loop for every method: fit() and evaluate(), resumable, with AMP on CUDA and progress bars.
+
+A method changes what a batch costs through an ``Objective`` (default: cross-entropy of the model's
+output) and may add per-epoch work (e.g. a dual ascent step) and per-epoch metrics; the loop does the rest:
+optimizer and lr schedule, per-epoch checkpoint (model, optimizer, scheduler, loader and RNG state,
+metrics so far), resume after a kill, and per-epoch test evaluation.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ..data import DeviceLoader, ImageData
+from ..config import Schedule
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .optim import build_optimizer, build_scheduler
+
+
+class Objective:
+    """Per-batch loss of a training method; subclasses add state, per-epoch work and metrics."""
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (loss to minimize, logits used for the training accuracy)."""
+        logits = model(x)
+        return F.cross_entropy(logits, y), logits
+
+    def end_epoch(self, model: nn.Module, train_loader: DeviceLoader, epoch: int) -> dict[str, Any]:
+        """Work after each epoch's optimizer steps; returns extra metrics for the epoch's record."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when ``amp``; a no-op elsewhere."""
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DeviceLoader, device: torch.device, amp: bool = True) -> dict[str, float]:
+    """Mean cross-entropy, top-1 and top-5 accuracy (%) of ``model`` over ``loader``."""
+    was_training = model.training
+    model.eval()
+    loss_sum, top1, top5, count = 0.0, 0, 0, 0
+    for x, y in loader:
+        with autocast(device, amp):
+            logits = model(x)
+        logits = logits.float()
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        ranked = logits.topk(min(5, logits.shape[1]), dim=1).indices
+        top1 += (ranked[:, 0] == y).sum().item()
+        top5 += (ranked == y[:, None]).any(dim=1).sum().item()
+        count += y.numel()
+    model.train(was_training)
+    return {"loss": loss_sum / count, "top1": 100.0 * top1 / count, "top5": 100.0 * top5 / count}
+
+
+def fit(
+    model: nn.Module,
+    data: ImageData,
+    schedule: Schedule,
+    *,
+    device: torch.device,
+    seed: int = 0,
+    objective: Objective | None = None,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+    amp: bool = True,
+    description: str = "train",
+) -> list[dict[str, Any]]:
+    """Train ``model`` for ``schedule.epochs`` and return one metrics dict per epoch.
+
+    With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed from,
+    so a killed run continues where it stopped and ends with the same metrics as an uninterrupted one.
+    """
+    objective = objective or Objective()
+    model.to(device)
+    train_loader = DeviceLoader(data, "train", schedule.batch_size, device=device, seed=seed)
+    test_loader = DeviceLoader(data, "test", max(schedule.batch_size, 256), device=device)
+    optimizer = build_optimizer(model, schedule)
+    scheduler = build_scheduler(optimizer, schedule)
+    history: list[dict[str, Any]] = []
+
+    state = load_checkpoint(checkpoint, device) if checkpoint else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        train_loader.load_state_dict(state["loader"])
+        objective.load_state_dict(state["objective"])
+        set_rng_state(state["rng"])
+        history = state["history"]
+
+    epochs = tqdm(range(len(history), schedule.epochs), desc=description, initial=len(history),
+                  total=schedule.epochs, disable=not progress, unit="epoch")
+    for epoch in epochs:
+        start = time.perf_counter()
+        model.train()
+        loss_sum, correct, count = 0.0, 0, 0
+        for x, y in tqdm(train_loader, leave=False, disable=not progress, unit="batch"):
+            with autocast(device, amp):
+                loss, logits = objective.loss(model, x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach().float() * y.numel()
+            correct += (logits.detach().argmax(1) == y).sum()
+            count += y.numel()
+        extra = objective.end_epoch(model, train_loader, epoch)
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        test = evaluate(model, test_loader, device, amp)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        history.append({
+            "epoch": epoch + 1,
+            "lr": lr,
+            "train_loss": float(loss_sum) / count,
+            "train_top1": 100.0 * float(correct) / count,
+            "test_loss": test["loss"],
+            "test_top1": test["top1"],
+            "test_top5": test["top5"],
+            "seconds": time.perf_counter() - start,
+            **extra,
+        })
+        epochs.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", test_top1=f"{test['top1']:.2f}")
+        if checkpoint:
+            save_checkpoint(checkpoint, {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "loader": train_loader.state_dict(),
+                "objective": objective.state_dict(),
+                "rng": rng_state(),
+                "history": history,
+            })
+    return history
