@@ -1,10 +1,11 @@
 """Report helpers: paper reference tables, accuracy-drop and provenance tables, plots."""
 from .plots import epochs_frame, histogram_on_levels, level_sets, per_layer, training_curves
 from .reference import paper_table
-from .tables import accuracy_table, provenance_table, runs_frame, show_accuracy, variant
+from .tables import accuracy_table, cost_table, provenance_table, runs_frame, show_accuracy, variant
 
 __all__ = [
     "accuracy_table",
+    "cost_table",
     "epochs_frame",
     "histogram_on_levels",
     "level_sets",

@@ -113,3 +113,14 @@ def provenance_table(runs: pd.DataFrame) -> pd.DataFrame:
     out["top1"] = out["top1"].round(2)
     out["top5"] = out["top5"].round(2)
     return out.reset_index(drop=True)
+
+
+def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Measured cost per chapter, profile, data set and device: runs, epochs, seconds per epoch, total minutes."""
+    runs = runs.assign(seconds_per_epoch=runs["wall_time_s"] / runs["epochs"])
+    return (runs.groupby(["chapter", "profile", "data_set", "device", "kind"], sort=False)
+            .agg(runs=("run_id", "count"), epochs=("epochs", "sum"),
+                 seconds_per_epoch=("seconds_per_epoch", "median"), total_minutes=("wall_time_s", "sum"))
+            .assign(total_minutes=lambda t: (t["total_minutes"] / 60).round(1),
+                    seconds_per_epoch=lambda t: t["seconds_per_epoch"].round(2))
+            .reset_index())

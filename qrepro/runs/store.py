@@ -67,7 +67,7 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
         parent_weights = weights_path(parent, root)
 
     resolved = resolve_device(device)
-    root_arg = None if data_root is None else str(data_root)
+    root_arg = str(data_root) if data_root else None  # "" (a notebook default) means the default root
     if isinstance(config, TrainConfig):
         record, weights = execute_train(config, directory, init_weights=parent_weights, data_root=root_arg,
                                         device=resolved, progress=progress)
@@ -87,7 +87,6 @@ def get_or_run_all(configs: list[Config], **kwargs: Any) -> list[dict[str, Any]]
     return [get_or_run(config, **kwargs) for config in configs]
 
 
-def recorded(chapter: str, root: Path | None = None) -> list[dict[str, Any]]:
-    """Every valid record of a chapter (e.g. runs made on a GPU elsewhere and committed)."""
-    folder = (root or runs_dir()) / chapter
-    return [read_record(path) for path in sorted(folder.glob(f"*/{RECORD_FILE}"))]
+def recorded(chapter: str = "*", root: Path | None = None) -> list[dict[str, Any]]:
+    """Every valid record of a chapter, or of all chapters (e.g. runs made on a GPU elsewhere and committed)."""
+    return [read_record(path) for path in sorted((root or runs_dir()).glob(f"{chapter}/*/{RECORD_FILE}"))]

@@ -1,0 +1,127 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # APoT: additive powers-of-two quantization
+#
+# Li, Dong and Wang ([ICLR 2020](https://arxiv.org/abs/1909.13144)) quantize weights and activations to
+# sums of powers of two: a level set that is dense near zero, where most weights are, yet cheap to
+# multiply by (shifts and adds). For $b = kn$ bits, $k = 2$:
+#
+# $$\mathcal{Q}^a(\alpha, kn) = \gamma \times \Big\{\sum_{i=0}^{n-1} p_i\Big\},\qquad
+#   p_i \in \{0, 2^{-i}, 2^{-(i+n)}, \dots, 2^{-(i+(2^k-2)n)}\},$$
+#
+# with $\gamma$ chosen so that the largest level is the clipping value $\alpha$. Weights are normalized
+# per layer ($\hat W = (W - \mu)/\sigma$), clipped at a **learned** $\alpha$ and projected to the nearest
+# level; the gradient passes straight through to $\hat W$ and reaches $\alpha$ as
+# $\partial Q/\partial\alpha = \mathrm{sign}(x)$ outside the clipping range and $\Pi(x) - x$ inside it
+# ($x = \hat W/\alpha$). Following the official code, each bit-width is trained from the next-higher one
+# (32 → 4 → 3 → 2), the stem and the classifier stay at 8 bits, 2-bit weights are ternary and 3-bit
+# weights are plain powers of two.
+#
+# This page runs with the parameters below; `papermill book/apot.ipynb out.ipynb -p bit 2 -p profile quick`
+# runs the same code on CIFAR-10 (see [Reproduce](reproduce.md)).
+
+# %% tags=["parameters"]
+bit = "4,3,2"  # bit-widths to show; each brings its parents (32 -> 4 -> 3 -> 2; 5 from 32)
+arch = "resnet20"  # resnet20 | resnet32 | resnet56
+profile = "smoke"  # smoke (digits, CPU, seconds) | quick (CIFAR-10, GPU minutes) | paper (300 epochs/stage)
+data = ""  # empty: the data set of the profile (smoke: digits, else cifar10); or cifar10-jpeg
+data_root = ""  # empty: the default location of the data set
+epochs = 0  # 0: the epochs per stage of the profile
+seeds = 1  # seeds 0 .. seeds-1; tables show mean ± std
+device = "auto"  # auto | cpu | cuda
+
+# %%
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from qrepro import report
+from qrepro.algorithms import apot
+from qrepro.quantizers import apot_levels
+from qrepro.report.apot import clipping_plot, level_counts
+from qrepro.runs import get_or_run_all
+
+configs = apot.sweep(bit=bit, arch=arch, profile=profile, data=data, epochs=epochs, seeds=seeds)
+records = get_or_run_all(configs, data_root=data_root, device=device, progress=profile != "smoke")
+runs = report.runs_frame(records)
+display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, "
+                 f"{arch}, seeds: {seeds}); every number below comes from their records."))
+
+# %% [markdown]
+# ## The level sets
+# Normalized levels ($\alpha = 1$) of weights (signed, $b-1$ magnitude bits) and activations (unsigned).
+
+# %%
+report.level_sets({f"{b}-bit weights": apot_levels(b, signed=True).tolist() for b in (2, 3, 4, 5)}
+                  | {f"{b}-bit activations": apot_levels(b, signed=False).tolist() for b in (2, 3, 4, 5)})
+plt.show()
+
+# %% [markdown]
+# ## Paper vs ours
+# Top-1 of the **last** epoch, mean ± std over seeds. The drop is against our own full-precision model
+# (same code, data and schedule; 8-bit stem and classifier, as in the paper's code), and the paper's
+# drop against the paper's. Paper numbers are CIFAR-10; compare drops, not accuracies, when our data set
+# is another. The best-test-epoch column is test-set selection, shown only because the official code
+# reports it.
+
+# %%
+paper = report.paper_table("apot")
+table = report.accuracy_table(runs, paper=paper[paper.source == "paper"])
+report.show_accuracy(table)
+
+# %% [markdown]
+# Published CIFAR-10 numbers we compare against (the paper's, the official code's and the seed
+# project's), with their sources:
+
+# %%
+paper.pivot_table(index=["source", "arch"], columns="bits", values="top1").sort_index(axis=1, ascending=False)
+
+# %%
+paper[["source", "citation"]].drop_duplicates().style.hide(axis="index")
+
+# %% [markdown]
+# ## Training curves
+# Each quantized stage starts from the weights of the stage above it.
+
+# %%
+report.training_curves(records, hue="bits", title=f"{arch}, APoT, {runs.data_set.iloc[0]} ({profile})")
+plt.show()
+
+# %% [markdown]
+# ## Quantized weights on the APoT grid
+# How many weights of all quantized layers sit on each level, for the lowest bit-width run here.
+
+# %%
+lowest = min((r for r in records if r["config"]["bits"] < 32), key=lambda r: r["config"]["bits"])
+levels, counts = level_counts(lowest)
+report.histogram_on_levels(levels, counts, title=f"{lowest['config']['bits']}-bit weights ({lowest['run_id']})")
+plt.show()
+
+# %% [markdown]
+# ## Learned clipping values
+# $\alpha$ per layer for weights (in units of the layer's weight std) and activations, per bit-width.
+
+# %%
+clipping_plot(records)
+plt.show()
+
+# %% [markdown]
+# ## Provenance
+# Every run behind the numbers on this page. Records made by older package code are flagged `stale`.
+
+# %%
+report.provenance_table(runs)

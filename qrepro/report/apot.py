@@ -1,0 +1,39 @@
+"""APoT-specific views of run records: learned clipping values per layer, weights per APoT level."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+
+def clipping_values(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (run, quantized layer): bits, seed, layer, learned weight and activation alpha."""
+    rows = [
+        {"bits": r["config"]["bits"], "seed": r["config"]["seed"], "layer": layer,
+         "weight alpha": values["weight_alpha"], "activation alpha": values["act_alpha"]}
+        for r in records
+        for layer, values in r["summary"].get("layers", {}).items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def level_counts(record: dict[str, Any]) -> tuple[list[float], list[int]]:
+    """The weight level set of a run (in units of alpha) and how many weights sit on each level, all layers."""
+    summary = record["summary"]
+    counts = [sum(layer["level_counts"][i] for layer in summary["layers"].values())
+              for i in range(len(summary["weight_levels"]))]
+    return summary["weight_levels"], counts
+
+
+def clipping_plot(records: Iterable[dict[str, Any]]) -> plt.Figure:
+    """Learned weight and activation alpha per layer (network order), one line per bit-width."""
+    alphas = clipping_values(records)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    for ax, column in zip(axes, ["weight alpha", "activation alpha"]):
+        alphas.pivot_table(index="layer", columns="bits", values=column, sort=False).plot(ax=ax, marker="o")
+        ax.set(ylabel=column)
+    axes[1].tick_params(axis="x", rotation=90)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,55 @@
+"""Bad input gets one clear error that names the valid choices or the fix."""
+import pytest
+
+from qrepro import data, models
+from qrepro.algorithms import apot, get_method, get_sweep
+from qrepro.cli import main
+from qrepro.params import infer_scalar, parse_list
+
+
+@pytest.mark.parametrize("bit", [1, 7, "2,7", "two", ""])
+def test_apot_refuses_unsupported_bit_widths(bit):
+    with pytest.raises(ValueError, match="bit"):
+        apot.sweep(bit=bit)
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("epochs", "abc", TypeError), ("epochs", 2.5, TypeError), ("epochs", -1, ValueError), ("seeds", 0, ValueError),
+    ("seeds", True, TypeError), ("arch", "vgg9", ValueError), ("profile", "huge", ValueError), ("data", 3, TypeError),
+])
+def test_apot_parameters_of_the_wrong_type_or_range(name, value, error):
+    with pytest.raises(error, match=name):
+        apot.sweep(**{name: value})
+
+
+def test_comma_separated_lists_parse_in_one_place():
+    assert parse_list("4, 3,2", int, "bit") == [4, 3, 2]
+    assert parse_list(2, int, "bit") == [2]
+    assert parse_list([4, "3"], int, "bit") == [4, 3]
+    assert [infer_scalar(s) for s in ("2", "0.5", "true", "4,3")] == [2, 0.5, True, "4,3"]
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(ValueError, match="resnet20"):
+        models.create("resnet21")
+    with pytest.raises(ValueError, match="digits"):
+        data.load("imagenet")
+    with pytest.raises(ValueError, match="apot"):
+        get_method("lsq")
+    with pytest.raises(ValueError, match="apot"):
+        get_sweep("lsq")
+
+
+def test_missing_cifar10_names_the_download_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m qrepro data download cifar10"):
+        data.load("cifar10", root=tmp_path)
+
+
+def test_cli_reports_errors_in_one_line(capsys):
+    assert main(["run", "apot", "-p", "bit", "7"]) == 2
+    assert "valid: 5, 4, 3, 2" in capsys.readouterr().err
+    assert main(["run", "apot", "-p", "colour", "red"]) == 2
+    assert "valid: bit, arch" in capsys.readouterr().err
+    assert main(["run", "apot", "-p", "data", "cifar10", "-p", "data_root", "/nonexistent", "-p", "profile",
+                 "quick"]) == 2
+    assert "python -m qrepro data download cifar10" in capsys.readouterr().err

@@ -1,0 +1,63 @@
+"""Chapters: paired .py/.ipynb in sync, a parameters cell, and papermill parameters that change the result."""
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+import pytest
+
+from conftest import REPO
+from qrepro.runs import recorded
+
+CHAPTERS = sorted((REPO / "book").glob("*.py"))
+
+
+def cells(notebook) -> list[tuple[str, str, list]]:
+    return [(c.cell_type, c.source.strip(), c.metadata.get("tags", [])) for c in notebook.cells]
+
+
+@pytest.mark.parametrize("py", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_py_and_ipynb_are_in_sync(py: Path):
+    ipynb = py.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{py} has no paired notebook: run make sync"
+    assert cells(jupytext.read(py)) == cells(jupytext.read(ipynb)), f"{py.name} and {ipynb.name} differ: make sync"
+
+
+@pytest.mark.parametrize("py", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_has_one_parameters_cell(py: Path):
+    tagged = [c for c in jupytext.read(py).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+
+
+def run_chapter(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
+    out = tmp_path / f"{name}-{'-'.join(f'{k}{v}' for k, v in parameters.items())}.ipynb"
+    return papermill.execute_notebook(str(REPO / "book" / f"{name}.ipynb"), str(out), parameters=parameters,
+                                      kernel_name="python3", cwd=str(REPO / "book"), progress_bar=False)
+
+
+def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, str]]:
+    """The rows of the DataFrame that the cell calling ``call`` displays (from its HTML output)."""
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and call in c.source)
+    html = next(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
+    head, body = html.split("</thead>")
+    columns = re.findall(r"<th>(.*?)</th>", head)  # the first is the index
+    return [dict(zip(columns[1:], re.findall(r"<td>(.*?)</td>", row))) for row in body.split("</tr>")[:-1]]
+
+
+def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root, tmp_path):
+    two = run_chapter("apot", tmp_path, bit=2, profile="smoke", epochs=2)
+    assert sorted(r["config"]["bits"] for r in recorded("apot")) == [2, 3, 4, 32]  # bit 2 and its parents
+    rows = table_output(two, "report.show_accuracy(table)")
+    assert sorted(int(r["bits"]) for r in rows) == [2, 3, 4, 32]
+    assert all(r["data_set"] == "digits" and r["profile"] == "smoke" for r in rows)
+
+    four = run_chapter("apot", tmp_path, bit=4, profile="smoke", epochs=2)
+    rows = table_output(four, "report.show_accuracy(table)")
+    assert sorted(int(r["bits"]) for r in rows) == [4, 32]  # the parameter changed what the chapter shows
+    assert len(recorded("apot")) == 4  # and reused the records it already had
+
+
+def test_papermill_parameter_of_the_wrong_type_fails_clearly(runs_root, tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError, match="parameter epochs must be a int"):
+        run_chapter("apot", tmp_path, epochs="two")

@@ -1,0 +1,104 @@
+"""Configs name runs stably; get_or_run does no work twice; bad or foreign records are refused, never overwritten."""
+import json
+
+import pytest
+
+from qrepro.algorithms import apot
+from qrepro.config import Schedule, TrainConfig, config_from_dict
+from qrepro.runs import RecordError, find_record, get_or_run, run_dir
+from qrepro.runs import execute as execute_module
+from qrepro.runs import store
+
+
+def lenet(epochs: int = 1, profile: str = "smoke", **kw) -> TrainConfig:
+    return TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=epochs, batch_size=128),
+                       profile=profile, **kw)
+
+
+def test_config_hash_is_stable_and_covers_every_field():
+    a, b = lenet(), lenet()
+    assert a.run_id == b.run_id and a.run_id.startswith("smoke-lenet5-fp-")
+    assert lenet(epochs=2).hash != a.hash
+    assert lenet(seed=1).hash != a.hash
+    assert lenet(options={"x": 1}).hash != a.hash
+    assert config_from_dict(json.loads(json.dumps(a.to_dict()))).hash == a.hash
+
+
+def test_child_run_id_covers_its_parent_chain():
+    two_bit = apot.sweep(bit=2)[-1]
+    other = apot.sweep(bit=2, epochs=3)[-1]
+    assert two_bit.init.init.init.bits == 32  # 2 <- 3 <- 4 <- 32
+    assert config_from_dict(json.loads(json.dumps(two_bit.to_dict()))).hash == two_bit.hash
+    assert two_bit.hash != other.hash
+
+
+def test_get_or_run_does_no_work_the_second_time(runs_root, monkeypatch):
+    calls = []
+    original = store.execute_train
+    monkeypatch.setattr(store, "execute_train", lambda *a, **k: calls.append(1) or original(*a, **k))
+    first = get_or_run(lenet(), progress=False)
+    second = get_or_run(lenet(), progress=False)
+    assert calls == [1]
+    assert first == second
+    folder = run_dir(lenet())
+    assert sorted(p.name for p in folder.iterdir()) == ["model.pt", "record.json"]  # checkpoint removed
+    assert first["top1"] == first["epochs"][-1]["test_top1"]  # the last epoch, not the best
+
+
+def test_corrupted_and_foreign_records_are_refused_and_left_untouched(runs_root):
+    config = lenet()
+    path = run_dir(config) / "record.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{ not json")
+    with pytest.raises(RecordError, match="not a readable record"):
+        get_or_run(config, progress=False)
+    assert path.read_text() == "{ not json"
+
+    other = get_or_run(lenet(seed=5), progress=False)  # a real record of another config
+    path.write_text(json.dumps(other))
+    with pytest.raises(RecordError, match="hashes to"):
+        get_or_run(config, progress=False)
+    assert json.loads(path.read_text()) == other
+
+
+def test_stale_records_rerun_only_for_cheap_profiles(runs_root, monkeypatch):
+    record = get_or_run(lenet(), progress=False)
+    monkeypatch.setattr(store, "is_stale", lambda r: True)
+    calls = []
+    original = store.execute_train
+    monkeypatch.setattr(store, "execute_train", lambda *a, **k: calls.append(1) or original(*a, **k))
+    get_or_run(lenet(), progress=False)
+    assert calls == [1]  # smoke: re-run
+
+    quick = lenet(profile="quick")  # pretend a GPU run was recorded and committed: a copy under its own id
+    folder = run_dir(quick)
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps({**record, "run_id": quick.run_id, "config": quick.to_dict()}))
+    assert get_or_run(quick, progress=False)["run_id"] == quick.run_id
+    assert calls == [1]  # quick: kept (and flagged by the report), never re-run silently
+
+
+def test_missing_parent_weights_is_a_clear_error(runs_root):
+    parent = lenet()
+    get_or_run(parent, progress=False)
+    (run_dir(parent) / "model.pt").unlink()
+    with pytest.raises(RecordError, match="weights .* are not on this machine"):
+        get_or_run(lenet(init=parent, seed=1), progress=False)
+
+
+def test_unknown_method_data_and_model_are_clear_errors(runs_root):
+    with pytest.raises(ValueError, match="valid: fp, apot"):
+        get_or_run(lenet(method="nope"), progress=False)
+    with pytest.raises(ValueError, match="valid names"):
+        get_or_run(TrainConfig(chapter="t", data="mnist", arch="lenet5", schedule=Schedule(epochs=1)), progress=False)
+    with pytest.raises(ValueError, match="available models"):
+        get_or_run(TrainConfig(chapter="t", data="digits", arch="alexnet", schedule=Schedule(epochs=1)), progress=False)
+    with pytest.raises(ValueError, match="supports bits"):
+        get_or_run(lenet(method="apot", bits=7), progress=False)
+    assert find_record(lenet(method="nope")) is None  # nothing half-written
+
+
+def test_cuda_request_without_cuda_is_a_clear_error(runs_root, monkeypatch):
+    monkeypatch.setattr(execute_module.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA device"):
+        get_or_run(lenet(), device="cuda", progress=False)
