@@ -1,0 +1,34 @@
+"""Benchmarks (``make bench`` / ``python -m qrepro bench``): speed and peak memory, one module per benchmark.
+
+Each benchmark is a function ``run(device) -> list[dict]`` returning one row per measured case; rows are
+printed as a table and written with their provenance to ``runs/bench/<benchmark>-<device>.json``.
+Speed and memory targets live here, never in timed tests.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from ..runs.execute import resolve_device
+from ..runs.provenance import provenance
+from ..runs.record import write_json_atomic
+from ..runs.store import runs_dir
+from . import qat_step
+
+BENCHMARKS: dict[str, Callable] = {"qat_step": qat_step.run}
+
+
+def main(only: list[str] | None = None, device: str = "auto") -> None:
+    resolved = resolve_device(device)
+    names = only or list(BENCHMARKS)
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        raise ValueError(f"unknown benchmark(s) {sorted(unknown)}; valid: {', '.join(BENCHMARKS)}")
+    for name in names:
+        rows = BENCHMARKS[name](resolved)
+        print(f"\n## {name} on {provenance(resolved)['device']}")
+        print(pd.DataFrame(rows).to_string(index=False))
+        slug = "cuda" if resolved.type == "cuda" else "cpu"
+        write_json_atomic(runs_dir() / "bench" / f"{name}-{slug}.json",
+                          {"benchmark": name, "rows": rows, **provenance(resolved)})

@@ -1,0 +1,44 @@
+"""Timing and peak-memory helpers shared by the benchmarks."""
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def time_steps(step: Callable[[], Any], device: torch.device, warmup: int = 3, steps: int = 10) -> float:
+    """Median seconds per call of ``step`` after ``warmup`` calls (CUDA synchronized around each call)."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def _child(fn: Callable[..., dict], args: tuple, queue: multiprocessing.Queue) -> None:
+    result = fn(*args)
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    queue.put(result)
+
+
+def isolated(fn: Callable[..., dict], *args: Any) -> dict:
+    """Run ``fn(*args)`` in a fresh process (spawn) so its peak resident memory is its own; return its dict
+    with ``peak_rss_mib`` added. Only for CPU cases; CUDA cases report torch.cuda.max_memory_allocated."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(fn, args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
