@@ -4,20 +4,26 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup book test bench sync clean
+.PHONY: setup browser book test bench sync clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	rm -f $(VENV)/.installed-* && touch $@
 
+# Chromium for the browser check of the built book (tests/test_html.py): Debian's package where apt-get exists.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "note: no Chromium here and it could not be installed: the browser check of the book will be skipped"
+
 book: $(STAMP)  ## execute every chapter (profile smoke unless records exist) and build _build/html
 	$(BIN)/jupytext --sync book/*.py
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-test: $(STAMP)  ## the test suite
+test: setup  ## the test suite (the browser check needs `make book` first)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## throughput and memory benchmarks (figures to stdout and runs/bench/)

@@ -46,9 +46,9 @@ def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = Tr
 def _print_records(records: list[dict]) -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         frame = runs_frame(records)
-        print(show_accuracy(accuracy_table(frame)).to_string(index=False))
+        print(show_accuracy(accuracy_table(frame)).data.to_string(index=False))
         print()
-        print(provenance_table(frame).to_string(index=False))
+        print(provenance_table(frame).data.to_string(index=False))
 
 
 def cmd_run(args: argparse.Namespace) -> None:

@@ -41,8 +41,9 @@ def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, s
     cell = next(c for c in notebook.cells if c.cell_type == "code" and call in c.source)
     html = next(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
     head, body = html.split("</thead>")
-    columns = re.findall(r"<th>(.*?)</th>", head)  # the first is the index
-    return [dict(zip(columns[1:], re.findall(r"<td>(.*?)</td>", row))) for row in body.split("</tr>")[:-1]]
+    columns = [c.strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", head)]
+    rows = body.split("</tr>")[:-1]
+    return [dict(zip(columns, (c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)))) for row in rows]
 
 
 def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root, tmp_path):

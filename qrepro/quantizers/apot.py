@@ -26,7 +26,8 @@ Activations (unsigned, post-ReLU), x = a / alpha:
     dQ/da = 1[x <= 1],
     dQ/dalpha = 1 if x > 1 else Pi(x) - x,
 
-where Pi projects to the nearest level. alpha starts at 3.0 for weights (3 sigma) and 8.0 for activations.
+where Pi projects to the nearest level (a table lookup, see levels.LevelGrid). alpha starts at 3.0 for
+weights (3 sigma) and 8.0 for activations.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from itertools import product
 import torch
 from torch import nn
 
-from .ste import nearest_level
+from .levels import LevelGrid
 
 SUPPORTED_BITS = (2, 3, 4, 5)
 
@@ -61,36 +62,40 @@ def apot_magnitudes(magnitude_bits: int) -> tuple[Fraction, ...]:
     return tuple(sorted(s / top for s in sums))
 
 
-def apot_levels(bits: int, signed: bool) -> torch.Tensor:
-    """Sorted APoT level set (float64) for a nominal bit-width, normalized so the largest level is 1.
+def apot_level_fractions(bits: int, signed: bool) -> list[Fraction]:
+    """Sorted APoT levels for a nominal bit-width as exact fractions, the largest equal to 1.
 
     signed=True (weights): +-(B = bits-1 set), with 2-bit weights uniform ternary {-1, 0, 1};
     signed=False (activations): the B = bits set.
     """
     if bits not in SUPPORTED_BITS:
         raise ValueError(f"APoT supports bits in {SUPPORTED_BITS}, got {bits}")
-    if signed:
-        magnitudes = (Fraction(0), Fraction(1)) if bits == 2 else apot_magnitudes(bits - 1)
-        values = sorted({-m for m in magnitudes} | set(magnitudes))
-    else:
-        values = list(apot_magnitudes(bits))
-    return torch.tensor([float(v) for v in values], dtype=torch.float64)
+    if not signed:
+        return list(apot_magnitudes(bits))
+    magnitudes = (Fraction(0), Fraction(1)) if bits == 2 else apot_magnitudes(bits - 1)
+    return sorted({-m for m in magnitudes} | set(magnitudes))
+
+
+def apot_levels(bits: int, signed: bool) -> torch.Tensor:
+    """``apot_level_fractions`` as a float64 tensor."""
+    return torch.tensor([float(v) for v in apot_level_fractions(bits, signed)], dtype=torch.float64)
 
 
 class _WeightRCF(torch.autograd.Function):
     """alpha * Pi(clamp(w_hat / alpha, -1, 1)) with the APoT weight gradients (see module docstring)."""
 
     @staticmethod
-    def forward(ctx, w_hat: torch.Tensor, alpha: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        x = w_hat / alpha
-        q = nearest_level(x.clamp(-1, 1), levels)
-        ctx.save_for_backward(x, q)
-        return q * alpha
+    def forward(ctx, w_hat: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
+        cells = grid.cell(w_hat, alpha)
+        ctx.save_for_backward(w_hat, alpha, cells)
+        ctx.grid = grid
+        return grid.lookup(cells, alpha)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, q = ctx.saved_tensors
-        dalpha = torch.where(x.abs() > 1, x.sign(), q - x)
+        w_hat, alpha, cells = ctx.saved_tensors
+        x = w_hat / alpha
+        dalpha = torch.where(x.abs() > 1, x.sign(), ctx.grid.lookup(cells) - x)
         return grad, (grad * dalpha).sum().reshape(()), None
 
 
@@ -98,17 +103,18 @@ class _ActivationRCF(torch.autograd.Function):
     """alpha * Pi(min(a / alpha, 1)) with the APoT activation gradients (see module docstring)."""
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, alpha: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        x = a / alpha
-        q = nearest_level(x.clamp(max=1), levels)
-        ctx.save_for_backward(x, q)
-        return q * alpha
+    def forward(ctx, a: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
+        cells = grid.cell(a, alpha)
+        ctx.save_for_backward(a, alpha, cells)
+        ctx.grid = grid
+        return grid.lookup(cells, alpha)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, q = ctx.saved_tensors
+        a, alpha, cells = ctx.saved_tensors
+        x = a / alpha
         inside = x <= 1
-        dalpha = torch.where(inside, q - x, torch.ones_like(x))
+        dalpha = torch.where(inside, ctx.grid.lookup(cells) - x, 1.0)
         return grad * inside, (grad * dalpha).sum().reshape(()), None
 
 
@@ -119,15 +125,19 @@ class APoTWeight(nn.Module):
         super().__init__()
         self.bits = bits
         self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
-        self.register_buffer("levels", apot_levels(bits, signed=True).float(), persistent=False)
+        self.grid = LevelGrid(apot_level_fractions(bits, signed=True))
+
+    @property
+    def levels(self) -> torch.Tensor:
+        return self.grid.levels
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         stats = w.detach()
         w_hat = (w - stats.mean()) / stats.std()
-        return _WeightRCF.apply(w_hat, self.alpha, self.levels)
+        return _WeightRCF.apply(w_hat, self.alpha, self.grid)
 
     def extra_repr(self) -> str:
-        return f"bits={self.bits}, levels={self.levels.numel()}"
+        return f"bits={self.bits}"
 
 
 class APoTActivation(nn.Module):
@@ -137,10 +147,14 @@ class APoTActivation(nn.Module):
         super().__init__()
         self.bits = bits
         self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
-        self.register_buffer("levels", apot_levels(bits, signed=False).float(), persistent=False)
+        self.grid = LevelGrid(apot_level_fractions(bits, signed=False))
+
+    @property
+    def levels(self) -> torch.Tensor:
+        return self.grid.levels
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        return _ActivationRCF.apply(a, self.alpha, self.levels)
+        return _ActivationRCF.apply(a, self.alpha, self.grid)
 
     def extra_repr(self) -> str:
-        return f"bits={self.bits}, levels={self.levels.numel()}"
+        return f"bits={self.bits}"

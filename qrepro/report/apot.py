@@ -32,8 +32,9 @@ def clipping_plot(records: Iterable[dict[str, Any]]) -> plt.Figure:
     alphas = clipping_values(records)
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
     for ax, column in zip(axes, ["weight alpha", "activation alpha"]):
-        alphas.pivot_table(index="layer", columns="bits", values=column, sort=False).plot(ax=ax, marker="o")
+        per_layer = alphas.pivot_table(index="layer", columns="bits", values=column, sort=False)
+        per_layer.plot(ax=ax, marker="o")
         ax.set(ylabel=column)
-    axes[1].tick_params(axis="x", rotation=90)
+    axes[1].set_xticks(range(len(per_layer)), per_layer.index, rotation=90)
     fig.tight_layout()
     return fig

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from ..runs.record import is_stale
 
@@ -89,7 +90,7 @@ def _mean_std(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f}" if n < 2 or pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-def show_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+def show_accuracy(table: pd.DataFrame) -> Styler:
     """The accuracy table as a reader sees it: formatted numbers, seeds, and a flag on stale numbers."""
     out = table[[c for c in [*GROUP, "method", "variant", "bits"] if c in table]].copy()
     out["top-1 (%)"] = [_mean_std(m, s, n) for m, s, n in zip(table["top1_mean"], table["top1_std"], table["seeds"])]
@@ -101,18 +102,16 @@ def show_accuracy(table: pd.DataFrame) -> pd.DataFrame:
         out["drop − paper drop"] = table["drop_minus_paper"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "–")
     out["best test epoch (selected on test)"] = table["best_test_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
     out["made by"] = table["stale"].map(lambda s: "OLDER CODE: re-run to refresh" if s else "current code")
-    return out.reset_index(drop=True)
+    return out.style.hide(axis="index")
 
 
-def provenance_table(runs: pd.DataFrame) -> pd.DataFrame:
+def provenance_table(runs: pd.DataFrame) -> Styler:
     """Where every number comes from: run id, data set, profile, device, wall time, commit, date."""
     columns = ["run_id", "data_set", "profile", "arch", "method", "bits", "seed", "top1", "top5", "epochs",
                "device", "wall_time_s", "commit", "date", "stale"]
     out = runs[columns].copy()
     out["wall_time_s"] = out["wall_time_s"].round(1)
-    out["top1"] = out["top1"].round(2)
-    out["top5"] = out["top5"].round(2)
-    return out.reset_index(drop=True)
+    return out.style.hide(axis="index").format(precision=2)
 
 
 def cost_table(runs: pd.DataFrame) -> pd.DataFrame:

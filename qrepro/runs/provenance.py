@@ -37,10 +37,21 @@ def git_commit() -> tuple[str | None, bool]:
     return commit, dirty
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo where there is one, else the platform's machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
 
 
 def provenance(device: torch.device) -> dict[str, object]:
