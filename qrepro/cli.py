@@ -6,6 +6,9 @@
     python -m qrepro list
     python -m qrepro data download cifar10 --root data/cifar10
     python -m qrepro bench
+    torchrun --nproc_per_node 4 -m qrepro run apot -p profile quick      # data-parallel (DDP) training
+    python -m qrepro run apot -p profile quick -p seeds 4 --shared-only  # then, on each of 4 GPUs:
+    CUDA_VISIBLE_DEVICES=K python -m qrepro run apot -p profile quick -p seeds 4 --shard K/4
 
 ``-p NAME VALUE`` takes the chapter notebook's parameters, with papermill's type inference.
 """
@@ -25,13 +28,18 @@ from .config import Schedule, TrainConfig
 from .params import infer_scalar
 from .profiles import PROFILES, resolve_data
 from .report import accuracy_table, provenance_table, runs_frame, show_accuracy
-from .runs import get_or_run, get_or_run_all, recorded
+from .runs import find_record, get_or_run, get_or_run_all, recorded
+from .runs.shard import shared_ancestors, split
 
 RUNTIME_PARAMETERS = {"data_root": None, "device": "auto"}  # where and how to run; not part of any config
 
 
-def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = True) -> list[dict]:
-    """Run (or find the records of) every run of a chapter's sweep for these notebook parameters."""
+def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = True, shard: str | None = None,
+                shared_only: bool = False, compile: bool = False) -> list[dict]:
+    """Run (or find the records of) every run of a chapter's sweep for these notebook parameters.
+
+    ``shard="K/N"`` runs only shard K of N (see runs.shard); ``shared_only`` only the runs every shard needs.
+    """
     sweep = get_sweep(chapter)
     runtime = {k: parameters.pop(k, default) for k, default in RUNTIME_PARAMETERS.items()}
     accepted = list(inspect.signature(sweep).parameters)
@@ -40,7 +48,26 @@ def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = Tr
         raise ValueError(f"chapter {chapter} has no parameter(s) {sorted(unknown)}; valid: "
                          f"{', '.join(accepted + list(RUNTIME_PARAMETERS))}")
     configs = sweep(**parameters)
-    return get_or_run_all(configs, data_root=runtime["data_root"], device=runtime["device"], progress=progress)
+    if shared_only:
+        configs = shared_ancestors(configs)
+    elif shard:
+        index, count = parse_shard(shard)
+        missing = [c.run_id for c in shared_ancestors(configs) if find_record(c) is None]
+        if missing:
+            raise ValueError(f"every shard starts from {missing}: record them first with the same command and "
+                             f"--shared-only instead of --shard")
+        configs = split(configs, index, count)
+    return get_or_run_all(configs, data_root=runtime["data_root"], device=runtime["device"], progress=progress,
+                          compile=compile)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """"K/N" -> (K, N)."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard takes K/N (e.g. 0/4), got {text!r}") from None
+    return index, count
 
 
 def _print_records(records: list[dict]) -> None:
@@ -53,7 +80,8 @@ def _print_records(records: list[dict]) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     parameters = {name: infer_scalar(value) for name, value in args.param}
-    records = run_chapter(args.chapter, parameters, progress=not args.no_progress)
+    records = run_chapter(args.chapter, parameters, progress=not args.no_progress, shard=args.shard,
+                          shared_only=args.shared_only, compile=args.compile)
     _print_records(records)
 
 
@@ -62,7 +90,8 @@ def cmd_train(args: argparse.Namespace) -> None:
                         weight_decay=args.weight_decay, lr_schedule=args.lr_schedule)
     config = TrainConfig(chapter="cli", data=resolve_data(args.profile, args.data), arch=args.arch,
                          schedule=schedule, method=args.method, bits=args.bits, seed=args.seed, profile=args.profile)
-    record = get_or_run(config, data_root=args.data_root, device=args.device, progress=not args.no_progress)
+    record = get_or_run(config, data_root=args.data_root, device=args.device, progress=not args.no_progress,
+                        compile=args.compile)
     _print_records([record])
 
 
@@ -105,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("chapter", choices=list(SWEEPS))
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    split_runs = run.add_mutually_exclusive_group()
+    split_runs.add_argument("--shard", metavar="K/N", help="run only shard K of N (one per GPU or host)")
+    split_runs.add_argument("--shared-only", action="store_true", help="run only what every shard starts from")
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train one model (records under runs/cli/)")
@@ -123,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto")
     train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--compile", action="store_true", help="torch.compile the training forward")
     train.set_defaults(func=cmd_train)
 
     records = sub.add_parser("records", help="show a chapter's recorded runs")

@@ -39,6 +39,8 @@ class DeviceLoader:
     `train` (default: split == "train") shuffles and applies the data set's crop/flip augmentation;
     the test split is never shuffled or augmented. `drop_last` defaults to `train`. Every `iter()`
     is one epoch; `state_dict()` taken between epochs restores the exact following epochs.
+    `shard=(rank, world)` gives process `rank` its 1/world part of every batch (data-parallel training):
+    all processes draw the same epoch randomness, so together they see exactly the unsharded batches.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class DeviceLoader:
         seed: int = 0,
         drop_last: bool | None = None,
         channels_last: bool = False,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -60,6 +63,10 @@ class DeviceLoader:
             raise ValueError("the test split is never shuffled or augmented: use train=False")
         self.drop_last = self.train if drop_last is None else drop_last
         self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+        self.rank, self.world = shard
+        if batch_size % self.world or (self.world > 1 and not self.drop_last):
+            raise ValueError(f"a sharded loader needs drop_last and a batch size ({batch_size}) divisible by "
+                             f"the number of shards ({self.world})")
         self.device = torch.device(device)
         self.crop_pad, self.hflip = data.crop_pad, data.flip
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -90,8 +97,9 @@ class DeviceLoader:
         if self.train:
             perm, offsets, flips = self._epoch_randomness()
             self.epoch += 1
+        part = self.batch_size // self.world
         for i in range(0, len(self) * self.batch_size, self.batch_size):
-            batch = slice(i, i + self.batch_size)
+            batch = slice(i + self.rank * part, i + (self.rank + 1) * part)
             if not self.train:
                 x, y = self.normalize(self.x[batch]), self.y[batch]
             else:

@@ -14,6 +14,7 @@ from ..algorithms import get_method
 from ..algorithms.base import Method, PTQMethod
 from ..config import PTQConfig, TrainConfig
 from ..train import evaluate, fit
+from ..train.distributed import rank_and_world
 from ..data import DeviceLoader
 from .provenance import provenance
 from .record import RECORD_SCHEMA
@@ -48,7 +49,8 @@ def build_model(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> to
 
 
 def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | None, data_root: str | None,
-                  device: torch.device, progress: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+                  device: torch.device, progress: bool, compile: bool = False
+                  ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Train ``config`` (resuming from ``run_dir``'s checkpoint if one exists); return (record, weights)."""
     method = get_method(config.method)
     if not isinstance(method, Method):
@@ -65,7 +67,8 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
                        "unexpected_keys": result.unexpected_keys}
     objective = method.objective(model, config)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
-                  checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, description=config.run_id)
+                  checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, compile=compile,
+                  description=config.run_id)
     final = history[-1]
     best = max(history, key=lambda h: h["test_top1"])
     record = {
@@ -80,6 +83,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
         "wall_time_s": sum(h["seconds"] for h in history),
         "epoch_time_s": sum(h["seconds"] for h in history) / len(history),
         "amp": "bf16" if device.type == "cuda" else None,
+        "processes": rank_and_world()[1],
         **provenance(device),
         "init": init_report,
         "summary": method.summarize(model, config),

@@ -14,6 +14,7 @@ import torch
 
 from ..config import PTQConfig, TrainConfig
 from ..profiles import get_profile
+from ..train.distributed import barrier, init_from_environment, is_main
 from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, resolve_device
 from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, is_stale, read_record, write_json_atomic
@@ -48,7 +49,7 @@ def weights_path(config: Config, root: Path | None = None) -> Path:
 
 
 def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, device: str | torch.device = "auto",
-               root: Path | None = None, progress: bool = True) -> dict[str, Any]:
+               root: Path | None = None, progress: bool = True, compile: bool = False) -> dict[str, Any]:
     """Return the record of ``config``; run it first (and the runs it is initialized from) if it has none.
 
     A record made by other package source is returned as it is (reports flag it), except for profiles
@@ -63,22 +64,24 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
     parent = config.init if isinstance(config, TrainConfig) else config.model
     parent_weights = None
     if parent is not None:
-        get_or_run(parent, data_root=data_root, device=device, root=root, progress=progress)
+        get_or_run(parent, data_root=data_root, device=device, root=root, progress=progress, compile=compile)
         parent_weights = weights_path(parent, root)
 
-    resolved = resolve_device(device)
+    resolved = init_from_environment(resolve_device(device))
     root_arg = str(data_root) if data_root else None  # "" (a notebook default) means the default root
     if isinstance(config, TrainConfig):
         record, weights = execute_train(config, directory, init_weights=parent_weights, data_root=root_arg,
-                                        device=resolved, progress=progress)
+                                        device=resolved, progress=progress and is_main(), compile=compile)
     else:
         record, weights = execute_ptq(config, model_weights=parent_weights, data_root=root_arg, device=resolved,
                                       progress=progress)
-    tmp = directory / f".{WEIGHTS_FILE}.tmp"
-    torch.save(weights, tmp)
-    os.replace(tmp, directory / WEIGHTS_FILE)
-    write_json_atomic(directory / RECORD_FILE, record)
-    (directory / CHECKPOINT_FILE).unlink(missing_ok=True)
+    if is_main():
+        tmp = directory / f".{WEIGHTS_FILE}.tmp"
+        torch.save(weights, tmp)
+        os.replace(tmp, directory / WEIGHTS_FILE)
+        write_json_atomic(directory / RECORD_FILE, record)
+        (directory / CHECKPOINT_FILE).unlink(missing_ok=True)
+    barrier()
     return record
 
 

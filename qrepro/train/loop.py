@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ..data import DeviceLoader, ImageData
 from ..config import Schedule
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .distributed import all_sum, barrier, is_main, rank_and_world
 from .optim import build_optimizer, build_scheduler
 
 
@@ -79,17 +80,30 @@ def fit(
     checkpoint: Path | None = None,
     progress: bool = True,
     amp: bool = True,
+    compile: bool = False,
+    channels_last: bool = False,
     description: str = "train",
 ) -> list[dict[str, Any]]:
     """Train ``model`` for ``schedule.epochs`` and return one metrics dict per epoch.
 
     With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed from,
     so a killed run continues where it stopped and ends with the same metrics as an uninterrupted one.
+    Under torchrun the model is wrapped in DistributedDataParallel and each process trains on its shard
+    of every batch; ``compile`` runs the training forward through ``torch.compile``.
     """
     objective = objective or Objective()
-    model.to(device)
-    train_loader = DeviceLoader(data, "train", schedule.batch_size, device=device, seed=seed)
-    test_loader = DeviceLoader(data, "test", max(schedule.batch_size, 256), device=device)
+    rank, world = rank_and_world()
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(device, memory_format=memory_format)
+    train_loader = DeviceLoader(data, "train", schedule.batch_size, device=device, seed=seed,
+                                channels_last=channels_last, shard=(rank, world))
+    test_loader = DeviceLoader(data, "test", max(schedule.batch_size, 256), device=device,
+                               channels_last=channels_last)
+    trained = model
+    if world > 1:
+        trained = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    if compile:
+        trained = torch.compile(trained)
     optimizer = build_optimizer(model, schedule)
     scheduler = build_scheduler(optimizer, schedule)
     history: list[dict[str, Any]] = []
@@ -112,13 +126,14 @@ def fit(
         loss_sum, correct, count = 0.0, 0, 0
         for x, y in tqdm(train_loader, leave=False, disable=not progress, unit="batch"):
             with autocast(device, amp):
-                loss, logits = objective.loss(model, x, y)
+                loss, logits = objective.loss(trained, x, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_sum += loss.detach().float() * y.numel()
             correct += (logits.detach().argmax(1) == y).sum()
             count += y.numel()
+        loss_sum, correct, count = all_sum(loss_sum, correct, torch.tensor(count))
         extra = objective.end_epoch(model, train_loader, epoch)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
@@ -128,8 +143,8 @@ def fit(
         history.append({
             "epoch": epoch + 1,
             "lr": lr,
-            "train_loss": float(loss_sum) / count,
-            "train_top1": 100.0 * float(correct) / count,
+            "train_loss": float(loss_sum) / float(count),
+            "train_top1": 100.0 * float(correct) / float(count),
             "test_loss": test["loss"],
             "test_top1": test["top1"],
             "test_top5": test["top5"],
@@ -137,7 +152,7 @@ def fit(
             **extra,
         })
         epochs.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", test_top1=f"{test['top1']:.2f}")
-        if checkpoint:
+        if checkpoint and is_main():
             save_checkpoint(checkpoint, {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -147,4 +162,5 @@ def fit(
                 "rng": rng_state(),
                 "history": history,
             })
+        barrier()
     return history
