@@ -102,3 +102,32 @@ def test_cuda_request_without_cuda_is_a_clear_error(runs_root, monkeypatch):
     monkeypatch.setattr(execute_module.torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match="no CUDA device"):
         get_or_run(lenet(), device="cuda", progress=False)
+
+
+def test_verdicts_compare_drops_only_on_the_papers_data_set():
+    import pandas as pd
+
+    from qrepro.report import accuracy_table
+    from qrepro.report.tables import TOLERANCE
+
+    runs = pd.DataFrame([
+        {"data_set": data_set, "profile": "quick", "arch": "resnet20", "method": "apot", "bits": bits, "seed": 0,
+         "top1": top1, "best_test_top1": top1, "stale": False, "run_id": f"{data_set}-{bits}"}
+        for data_set in ("cifar10-jpeg", "digits") for bits, top1 in ((32, 92.0), (4, 91.8), (2, 88.0))
+    ])
+    paper = pd.DataFrame({"arch": "resnet20", "data": "cifar10", "bits": [32, 4, 2], "top1": [91.6, 92.3, 91.0]})
+    table = accuracy_table(runs, paper=paper).set_index(["data_set", "bits"])
+    assert table.loc[("cifar10-jpeg", 4), "drop"] == pytest.approx(0.2)
+    assert table.loc[("cifar10-jpeg", 4), "paper_drop"] == pytest.approx(-0.7)
+    assert table.loc[("cifar10-jpeg", 4), "verdict"] == "holds"  # 0.9 <= TOLERANCE
+    assert TOLERANCE == 1.0
+    assert table.loc[("cifar10-jpeg", 2), "verdict"] == "larger drop than the paper"  # 4.0 vs 0.6
+    assert table.loc[("digits", 2), "verdict"].startswith("n/a")
+    assert table.loc[("digits", 2), "run_ids"] == ["digits-2"]
+
+
+def test_the_intro_states_the_verdict_tolerance_the_tables_use():
+    from conftest import REPO
+    from qrepro.report.tables import TOLERANCE
+
+    assert f"±{TOLERANCE:.1f} percentage point" in (REPO / "book" / "intro.md").read_text()

@@ -18,6 +18,8 @@ from pandas.io.formats.style import Styler
 from ..runs.record import is_stale
 
 GROUP = ["data_set", "profile", "arch"]
+# A reproduction holds when |our drop - the paper's drop| <= TOLERANCE percentage points (book/intro.md says so).
+TOLERANCE = 1.0
 
 
 def variant(options: dict[str, Any]) -> str:
@@ -64,24 +66,46 @@ def accuracy_table(
     """Mean and std of top-1 over seeds per (data set, profile, arch, *keys), the drop against the
     full-precision rows (``is_baseline``) of the same data set, profile and arch, and the paper's numbers.
 
-    ``paper`` has columns arch, bits, top1 (one source); its drop uses its own full-precision row.
+    ``paper`` has columns arch, bits, top1 (one source) and data; its drop uses its own full-precision row,
+    and each row gets a verdict: does the paper's drop hold here, within TOLERANCE points?
     """
     by = [*GROUP, *keys]
     table = (runs.groupby(by, sort=False)
              .agg(top1_mean=("top1", "mean"), top1_std=("top1", "std"), seeds=("seed", "nunique"),
-                  best_test_top1=("best_test_top1", "mean"), stale=("stale", "any"))
+                  best_test_top1=("best_test_top1", "mean"), stale=("stale", "any"), run_ids=("run_id", list))
              .reset_index())
     baseline = (runs[is_baseline(runs)].groupby(GROUP)["top1"].mean().rename("fp_top1").reset_index())
     table = table.merge(baseline, on=GROUP, how="left")
     table["drop"] = table["fp_top1"] - table["top1_mean"]
     if paper is not None:
+        paper_data = paper["data"].iloc[0] if "data" in paper else "cifar10"
         paper = paper[["arch", "bits", "top1"]].rename(columns={"top1": "paper_top1"})
         paper_fp = paper[paper["bits"] == 32][["arch", "paper_top1"]].rename(columns={"paper_top1": "paper_fp"})
         paper = paper.merge(paper_fp, on="arch", how="left")
         paper["paper_drop"] = paper["paper_fp"] - paper["paper_top1"]
         table = table.merge(paper[["arch", "bits", "paper_top1", "paper_drop"]], on=["arch", "bits"], how="left")
         table["drop_minus_paper"] = table["drop"] - table["paper_drop"]
+        table["verdict"] = [verdict(d, data_set, paper_data)
+                            for d, data_set in zip(table["drop_minus_paper"], table["data_set"])]
     return table
+
+
+def verdict(drop_minus_paper: float, data_set: str, paper_data: str = "cifar10") -> str:
+    """Does the paper's accuracy drop hold here, within TOLERANCE points? Only on the paper's data set
+    (or a re-encoding / split of it, e.g. cifar10-jpeg)."""
+    if data_set.split("-")[0] != paper_data:
+        return f"n/a: {data_set} is not {paper_data}"
+    if pd.isna(drop_minus_paper):
+        return "no paper number"
+    if abs(drop_minus_paper) <= TOLERANCE:
+        return "holds"
+    return "larger drop than the paper" if drop_minus_paper > 0 else "smaller drop than the paper"
+
+
+def run_link(run_id: str) -> str:
+    """An HTML link to a run's row in the page's provenance table."""
+    return f'<a href="#run-{run_id}">{run_id.rsplit("-", 1)[-1]}</a>'
+
 
 
 def _mean_std(mean: float, std: float, n: int) -> str:
@@ -90,8 +114,9 @@ def _mean_std(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f}" if n < 2 or pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-def show_accuracy(table: pd.DataFrame) -> Styler:
-    """The accuracy table as a reader sees it: formatted numbers, seeds, and a flag on stale numbers."""
+def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
+    """The accuracy table as a reader sees it: formatted numbers, seeds, a verdict, a flag on stale numbers,
+    and (``links``) each row's runs linked to their rows of the page's provenance table."""
     out = table[[c for c in [*GROUP, "method", "variant", "bits"] if c in table]].copy()
     out["top-1 (%)"] = [_mean_std(m, s, n) for m, s, n in zip(table["top1_mean"], table["top1_std"], table["seeds"])]
     out["seeds"] = table["seeds"]
@@ -100,17 +125,23 @@ def show_accuracy(table: pd.DataFrame) -> Styler:
         out["paper top-1"] = table["paper_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
         out["paper drop"] = table["paper_drop"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "–")
         out["drop − paper drop"] = table["drop_minus_paper"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "–")
+        out[f"verdict (±{TOLERANCE:g})"] = table["verdict"]
     out["best test epoch (selected on test)"] = table["best_test_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
     out["made by"] = table["stale"].map(lambda s: "OLDER CODE: re-run to refresh" if s else "current code")
+    if links:
+        out["runs"] = table["run_ids"].map(lambda ids: ", ".join(run_link(i) for i in ids))
     return out.style.hide(axis="index")
 
 
-def provenance_table(runs: pd.DataFrame) -> Styler:
-    """Where every number comes from: run id, data set, profile, device, wall time, commit, date."""
+def provenance_table(runs: pd.DataFrame, anchors: bool = True) -> Styler:
+    """Where every number comes from: run id, data set, profile, device, wall time, commit, date.
+    With ``anchors`` each run id is the target of the links in the page's other tables."""
     columns = ["run_id", "data_set", "profile", "arch", "method", "bits", "seed", "top1", "top5", "epochs",
                "device", "wall_time_s", "commit", "date", "stale"]
     out = runs[columns].copy()
     out["wall_time_s"] = out["wall_time_s"].round(1)
+    if anchors:
+        out["run_id"] = out["run_id"].map(lambda i: f'<span id="run-{i}">{i}</span>')
     return out.style.hide(axis="index").format(precision=2)
 
 
