@@ -34,9 +34,11 @@ code, which thresholds the normalized argument with lam itself.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +51,15 @@ from ..nn import quantizable_layers
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
 from .base import PTQMethod
-from .gpfq_inputs import calibration_batches, layer_inputs
+from .gpfq_inputs import PATCHES, calibration_batches, layer_inputs
 
 CHAPTER = "gpfq"
 BITS = tuple(range(1, 9))
 REGULARIZERS = ("none", "L1", "L0")
 DEFAULT_SCALAR = 1.16  # official default, tuned for ImageNet ResNet-18
-GPFQ_DEFAULTS: dict[str, Any] = {"scalar": DEFAULT_SCALAR, "regularizer": "none", "lam": 0.0, "retain_rate": 0.25}
+# patches: "kernel" = the official non-overlapping conv patches; "conv" = the conv's own stride (an ablation)
+GPFQ_DEFAULTS: dict[str, Any] = {"scalar": DEFAULT_SCALAR, "regularizer": "none", "lam": 0.0, "retain_rate": 0.25,
+                                 "patches": "kernel"}
 
 
 def radius(weight: torch.Tensor) -> float:
@@ -131,6 +135,27 @@ def linspace_alphabet(bits: int, include_zero: bool = True) -> torch.Tensor:
     return torch.cat([levels, torch.zeros(1, dtype=torch.float64)]).unique() if include_zero else levels
 
 
+@contextlib.contextmanager
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run the enclosed CPU work on one intra-op thread, then restore the thread count.
+
+    GPFQ on a CPU is thousands of small operations: per step of the update a few BLAS-2 calls (one
+    synchronization of the threads each, d steps per layer), per layer an unfolding and two partial forward
+    passes. On a busy CPU, where a thread waits for a descheduled sibling, this made one smoke-profile run
+    (ResNet-20, digits) 25-45x slower with 2 threads than with 1 (46-80 s against 1.7-2 s, 2 cores shared with
+    other jobs); on an idle machine one thread gives up at most the parallel share of large layers.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @torch.no_grad()
 def gpfq_layer(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tensor,
                alphabet: Alphabet) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,7 +163,8 @@ def gpfq_layer(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tens
     neurons at once. Returns (Q, U): Q (N x d) on the alphabet and U = W X^T - Q X~^T (N x m).
 
     The argument <X~_t, u_{t-1} + w_t X_t> is computed as U X~_t + w_t <X_t, X~_t>, and the two rank-one
-    updates of U follow the rounding; otherwise the arithmetic is the module docstring's.
+    updates of U follow the rounding; otherwise the arithmetic is the module docstring's. On a CPU the loop
+    runs on one thread (see ``one_cpu_thread``).
     """
     if weight.dim() != 2 or analog.shape != quantized.shape or analog.shape[1] != weight.shape[1]:
         raise ValueError(f"need W (N x d) and X, X~ (m x d); got {tuple(weight.shape)}, {tuple(analog.shape)}, "
@@ -150,12 +176,13 @@ def gpfq_layer(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tens
     nonzero = (norms > 0).tolist()  # one host sync, not one per step
     u = weight.new_zeros(n, analog.shape[0])
     q = weight.new_zeros(n, d)  # where X~_t = 0 the argument is 0, and Q(0) = 0 for every rule
-    for t in range(d):
-        if nonzero[t]:
-            q_t = alphabet(torch.addmv(w_cross[:, t], u, q_columns[t]).div_(norms[t]))
-            q[:, t] = q_t
-            u.addr_(q_t, q_columns[t], alpha=-1)
-        u.addr_(weight[:, t], columns[t])
+    with one_cpu_thread(weight.device):
+        for t in range(d):
+            if nonzero[t]:
+                q_t = alphabet(torch.addmv(w_cross[:, t], u, q_columns[t]).div_(norms[t]))
+                q[:, t] = q_t
+                u.addr_(q_t, q_columns[t], alpha=-1)
+            u.addr_(weight[:, t], columns[t])
     return q, u
 
 
@@ -202,6 +229,8 @@ class GPFQ(PTQMethod):
             raise ValueError(f"lam must be a number >= 0, got {opts['lam']!r}")
         if opts["lam"] > 0 and opts["regularizer"] == "none":
             raise ValueError(f"lam = {opts['lam']} has no effect without a regularizer; set regularizer to L1 or L0")
+        if opts["patches"] not in PATCHES:
+            raise ValueError(f"unknown patches {opts['patches']!r}; valid: {', '.join(PATCHES)}")
         if not 0 < opts["retain_rate"] <= 1:
             raise ValueError(f"retain_rate must be in (0, 1], got {opts['retain_rate']}")
         if config.calibration < 1:
@@ -220,21 +249,26 @@ class GPFQ(PTQMethod):
         batches = calibration_batches(data, config.calibration, device, config.seed)
         generator = torch.Generator().manual_seed(config.seed)
         report: dict[str, Any] = {}
-        for name, layer in layers.items():
-            x, x_tilde = layer_inputs(analog, model, name, next(batches), opts["retain_rate"], generator)
-            w = layer.weight.detach().flatten(1)
-            alphabet = Alphabet.for_weights(w, config.bits, opts["scalar"], opts["regularizer"], opts["lam"])
-            q, u = gpfq_layer(w.to(x.dtype), x, x_tilde, alphabet)
-            layer.weight.data.copy_(q.view_as(layer.weight))
-            report[name] = {
-                "neurons": w.shape[0], "inputs": w.shape[1], "samples": x.shape[0],
-                "radius": alphabet.radius, "step": alphabet.step,
-                "relative_error": (u.norm() / (x @ w.T).norm()).item(),
-                "weight_sparsity": (q == 0).float().mean().item(),
-            }
+        with one_cpu_thread(device):
+            for name, layer in layers.items():
+                report[name] = self._quantize_layer(name, layer, analog, model, next(batches), generator, opts,
+                                                    config.bits)
         model.train(was_training)
         return {"alphabet": "k delta, k = -K..K, K = 2^(b-1), delta = C R / K (L0: zero and lam + k delta')",
                 **opts, "sparsity": sparsity(model), "layers": report}
+
+    @staticmethod
+    def _quantize_layer(name: str, layer: nn.Module, analog: nn.Module, model: nn.Module, images: torch.Tensor,
+                        generator: torch.Generator, opts: dict[str, Any], bits: int) -> dict[str, Any]:
+        """Quantize one layer of ``model`` in place from its inputs in ``analog`` and in ``model``."""
+        x, x_tilde = layer_inputs(analog, model, name, images, opts["retain_rate"], generator, opts["patches"])
+        w = layer.weight.detach().flatten(1)
+        alphabet = Alphabet.for_weights(w, bits, opts["scalar"], opts["regularizer"], opts["lam"])
+        q, u = gpfq_layer(w.to(x.dtype), x, x_tilde, alphabet)
+        layer.weight.data.copy_(q.view_as(layer.weight))
+        return {"neurons": w.shape[0], "inputs": w.shape[1], "samples": x.shape[0], "radius": alphabet.radius,
+                "step": alphabet.step, "relative_error": (u.norm() / (x @ w.T).norm()).item(),
+                "weight_sparsity": (q == 0).float().mean().item()}
 
 
 class MSQ(PTQMethod):
@@ -295,7 +329,7 @@ SETUPS = {
                    256, (32, 64, 128, 256, 512, 1024, 2048)),
 }
 SCALARS = tuple(round(1 + 0.05 * i, 2) for i in range(21))  # 1.00, 1.05, ..., 2.00 (the seed's grid)
-SWEEP_NAMES = ("bits", "scalar", "lam", "calibration")
+SWEEP_NAMES = ("bits", "scalar", "lam", "calibration", "patches")
 EVAL_BATCH = 500
 
 
@@ -309,24 +343,36 @@ def fp_config(arch: str, profile: str, data: str, epochs: int, seed: int) -> Tra
 
 
 def ptq_config(model: TrainConfig, method: str, bits: int, scalar: float, calibration: int,
-               regularizer: str = "none", lam: float = 0.0) -> PTQConfig:
+               regularizer: str = "none", lam: float = 0.0, patches: str = "kernel") -> PTQConfig:
     """One post-training run of ``model``; MSQ takes only the scalar and no calibration data."""
     options: dict[str, Any] = {"scalar": scalar}
     if method == "gpfq":
-        options |= {"regularizer": regularizer, "lam": lam, "retain_rate": GPFQ_DEFAULTS["retain_rate"]}
+        options |= {"regularizer": regularizer, "lam": lam, "retain_rate": GPFQ_DEFAULTS["retain_rate"],
+                    "patches": patches}
     return PTQConfig(chapter=CHAPTER, data=model.data, arch=model.arch, model=model, method=method, bits=bits,
                      options=options, calibration=calibration if method == "gpfq" else 0, batch_size=EVAL_BATCH,
                      seed=model.seed, profile=model.profile)
 
 
-def sweep(bits: int = 4, scalar: float = DEFAULT_SCALAR, lam: Any = "0.005,0.01,0.02,0.04", batch_size: int = 0,
+def calibration_size(profile: str, batch_size: int = 0) -> int:
+    """Calibration images per layer of the headline runs: ``batch_size``, or the profile's default."""
+    return batch_size or SETUPS[get_profile(profile).name].calibration
+
+
+def chosen_sweeps(sweeps: Any) -> list[str]:
+    """The sweeps named in a comma-separated string ("none": only the headline runs)."""
+    return [] if str(sweeps).strip() == "none" else parse_list(sweeps, str, "sweeps", choices=SWEEP_NAMES)
+
+
+def sweep(bits: int = 4, scalar: float = DEFAULT_SCALAR, lam: Any = "0.01,0.02,0.05,0.1", batch_size: int = 0,
           arch: str = "", profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1,
-          sweeps: Any = "bits,scalar,lam,calibration") -> list[TrainConfig | PTQConfig]:
+          sweeps: Any = "bits,scalar,lam,calibration,patches") -> list[TrainConfig | PTQConfig]:
     """Every run of the chapter, full-precision models first, each run once.
 
     Always GPFQ and MSQ at (``bits``, ``scalar``, ``batch_size`` calibration images per layer); then per
     requested sweep: bits 1..8 at ``scalar`` (GPFQ and MSQ), C = 1.00..2.00 step 0.05 (and ``scalar``) at
-    ``bits`` (GPFQ and MSQ), each ``lam`` with L1 and with L0 (GPFQ), and the profile's calibration sizes (GPFQ).
+    ``bits`` (GPFQ and MSQ), each ``lam`` with L1 and with L0 (GPFQ), the profile's calibration sizes (GPFQ),
+    and bits 1..8 with conv patches at the layer's own stride (GPFQ; the official code's are non-overlapping).
     """
     expect("bits", bits, int, choices=BITS)
     scalar = expect("scalar", scalar, float)
@@ -340,12 +386,11 @@ def sweep(bits: int = 4, scalar: float = DEFAULT_SCALAR, lam: Any = "0.005,0.01,
     expect("data", data, str)
     expect("epochs", epochs, int, minimum=0)
     expect("seeds", seeds, int, minimum=1)
-    chosen = [] if str(sweeps).strip() == "none" else parse_list(sweeps, str, "sweeps", choices=SWEEP_NAMES)
-    get_profile(profile)
+    chosen = chosen_sweeps(sweeps)
     setup = SETUPS[profile]
     arch = arch or setup.arch
     data = resolve_data(profile, data)
-    calibration = batch_size or setup.calibration
+    calibration = calibration_size(profile, batch_size)
 
     configs: list[TrainConfig | PTQConfig] = []
     for seed in range(seeds):
@@ -362,6 +407,8 @@ def sweep(bits: int = 4, scalar: float = DEFAULT_SCALAR, lam: Any = "0.005,0.01,
         if "calibration" in chosen:
             runs += [ptq_config(model, "gpfq", bits, scalar, size) for size in sorted({*setup.calibration_sizes,
                                                                                      calibration})]
+        if "patches" in chosen:
+            runs += [ptq_config(model, "gpfq", b, scalar, calibration, patches="conv") for b in BITS]
         configs += [model, *runs]
     unique = {config.run_id: config for config in configs}
     return list(unique.values())

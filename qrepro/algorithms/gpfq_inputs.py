@@ -12,6 +12,11 @@ As the official code collects them (YixuanSeanZhou/Quantized_Neural_Nets src/qua
   each image int(p L + 1) are kept (all L when p = 1), drawn uniformly *with replacement* (numpy's
   ``random.choice`` default in the official code), the same indices for X and X~. Rows of X are patches,
   columns are C_in k_h k_w, matching the rows of the flattened filters.
+
+``patches="conv"`` (not in the official code, an ablation) unfolds with the layer's own stride instead, so
+the patches are the layer's real receptive fields. With stride = kernel size, a kernel entry that only ever
+meets zero padding (e.g. the first row and column of a 3x3 kernel, padding 1, on a 2x2 input: ResNet-18
+layer4 on CIFAR with the max-pool, ResNet-20's last stage on 8x8 digits) has X~_t = 0, so GPFQ sets it to 0.
 """
 from __future__ import annotations
 
@@ -57,11 +62,18 @@ def capture_input(model: nn.Module, name: str, images: torch.Tensor) -> torch.Te
     return captured[0]
 
 
-def unfold_patches(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """B x C x H x W -> B x L x (C k_h k_w): the non-overlapping patches (stride = kernel size) of ``conv``."""
+PATCHES = ("kernel", "conv")
+
+
+def unfold_patches(x: torch.Tensor, conv: nn.Conv2d, patches: str = "kernel") -> torch.Tensor:
+    """B x C x H x W -> B x L x (C k_h k_w): the patches of ``conv``, with stride = kernel size (``"kernel"``,
+    official: non-overlapping) or the conv's own stride (``"conv"``)."""
+    if patches not in PATCHES:
+        raise ValueError(f"unknown patches {patches!r}; valid: {', '.join(PATCHES)}")
     if isinstance(conv.padding, str):
         raise ValueError(f"padding={conv.padding!r} is not supported; give the conv integer padding")
-    return F.unfold(x, conv.kernel_size, conv.dilation, conv.padding, stride=conv.kernel_size).transpose(1, 2)
+    stride = conv.kernel_size if patches == "kernel" else conv.stride
+    return F.unfold(x, conv.kernel_size, conv.dilation, conv.padding, stride=stride).transpose(1, 2)
 
 
 def patch_indices(images: int, patches: int, retain_rate: float, generator: torch.Generator) -> torch.Tensor:
@@ -73,13 +85,13 @@ def patch_indices(images: int, patches: int, retain_rate: float, generator: torc
 
 
 def layer_inputs(analog: nn.Module, quantized: nn.Module, name: str, images: torch.Tensor, retain_rate: float,
-                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+                 generator: torch.Generator, patches: str = "kernel") -> tuple[torch.Tensor, torch.Tensor]:
     """(X, X~), both m x d: layer ``name``'s inputs in the analog and in the partly quantized network."""
     x = capture_input(analog, name, images)
     x_tilde = capture_input(quantized, name, images)
     layer = analog.get_submodule(name)
     if not isinstance(layer, nn.Conv2d):
         return x.reshape(-1, x.shape[-1]), x_tilde.reshape(-1, x_tilde.shape[-1])
-    x, x_tilde = unfold_patches(x, layer), unfold_patches(x_tilde, layer)
+    x, x_tilde = unfold_patches(x, layer, patches), unfold_patches(x_tilde, layer, patches)
     rows = patch_indices(x.shape[0], x.shape[1], retain_rate, generator).to(x.device)
     return x.reshape(-1, x.shape[-1])[rows], x_tilde.reshape(-1, x_tilde.shape[-1])[rows]
