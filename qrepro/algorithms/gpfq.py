@@ -27,8 +27,9 @@ median |W| of the layer.
 - L1: Q(s_lam(z)) with s_lam(z) = sign(z) max(|z| - lam, 0); same levels.
 - L0: 0 when |z| <= lam, else sign(z) (lam + delta' min(|floor((|z| - lam) / delta' + 1/2)|, K)) with
   delta' = (C R - lam) / K: the levels are 0 and +-(lam + k delta'), k = 0..K.
-The paper derives the thresholds from a penalized step (which would scale lam by ||X~_t||^2); we follow the
-code, which thresholds the normalized argument with lam itself.
+The code thresholds the normalized argument z with lam itself. The penalized step
+min_p ||u_{t-1} + w_t X_t - p X~_t||^2 / 2 + lam |p| would threshold z at lam / ||X~_t||^2 instead; whether
+the paper scales lam so could not be checked against its text. We follow the code.
 
 **MSQ** (memoryless scalar quantization) rounds every weight to the nearest level of the same alphabet.
 """

@@ -27,12 +27,13 @@ def ptq_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         if config["kind"] != "ptq":
             continue
         options = config["options"]
+        is_gpfq = config["method"] == "gpfq"
         rows.append({
             "run_id": record["run_id"], "data_set": record["data_set"], "profile": config["profile"],
             "arch": config["arch"], "method": config["method"], "bits": config["bits"],
             "scalar": options.get("scalar"), "regularizer": options.get("regularizer", "none"),
-            "lam": options.get("lam", 0.0), "patches": options.get("patches", "kernel") if config["method"] == "gpfq"
-            else "", "calibration": config["calibration"], "seed": config["seed"],
+            "lam": options.get("lam", 0.0), "patches": options.get("patches", "kernel") if is_gpfq else "",
+            "calibration": config["calibration"], "seed": config["seed"],
             "top1": record["top1"], "top5": record["top5"], "original_top1": record["original_top1"],
             "original_top5": record["original_top5"], "sparsity": record["summary"]["sparsity"],
             "wall_time_s": record["wall_time_s"], "device": record["device"], "stale": is_stale(record),
