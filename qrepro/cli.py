@@ -46,7 +46,8 @@ def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = Tr
 def _print_records(records: list[dict]) -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         frame = runs_frame(records)
-        print(show_accuracy(accuracy_table(frame)).to_string(index=False))
+        # one row per method, hyper-parameters (variant) and bit-width: other settings are never averaged together
+        print(show_accuracy(accuracy_table(frame, keys=("method", "variant", "bits"))).to_string(index=False))
         print()
         print(provenance_table(frame).to_string(index=False))
 

@@ -292,7 +292,10 @@ def test_sweep_lists_each_run_once_with_the_seed_grid():
 
 # --- the chapter ----------------------------------------------------------------------------------------------
 
-def test_chapter_runs_under_papermill_on_smoke_with_every_bit_width(runs_root, tmp_path):
+def test_chapter_runs_under_papermill_on_smoke_with_every_bit_width(runs_root, tmp_path, monkeypatch):
+    # one OpenMP thread in the kernel: on a shared 2-core machine every multi-threaded op of the training
+    # and evaluation loops can wait a scheduler slice for its second thread (2 epochs: 59 s against 5.5 s)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     notebook = run_chapter("gpfq", tmp_path, profile="smoke", epochs=2, batch_size=32, sweeps="bits")
     rows = table_output(notebook, "gpfq_report.bit_sweep_table(")
     assert sorted((int(r["bits"]), r["method"]) for r in rows) == [(b, m) for b in range(1, 9) for m in ("gpfq", "msq")]

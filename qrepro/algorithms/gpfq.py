@@ -290,14 +290,15 @@ class MSQ(PTQMethod):
     def quantize(self, model: nn.Module, data: ImageData, config: PTQConfig, device: torch.device) -> dict[str, Any]:
         scalar = config.options.get("scalar", DEFAULT_SCALAR)
         report: dict[str, Any] = {}
-        for name, layer in _layers_to_quantize(model).items():
-            w = layer.weight.detach()
-            alphabet = Alphabet.for_weights(w, config.bits, scalar)
-            q = alphabet(w)
-            report[name] = {"radius": alphabet.radius, "step": alphabet.step,
-                            "relative_weight_error": ((w - q).norm() / w.norm()).item(),
-                            "weight_sparsity": (q == 0).float().mean().item()}
-            layer.weight.copy_(q)
+        with one_cpu_thread(device):
+            for name, layer in _layers_to_quantize(model).items():
+                w = layer.weight.detach()
+                alphabet = Alphabet.for_weights(w, config.bits, scalar)
+                q = alphabet(w)
+                report[name] = {"radius": alphabet.radius, "step": alphabet.step,
+                                "relative_weight_error": ((w - q).norm() / w.norm()).item(),
+                                "weight_sparsity": (q == 0).float().mean().item()}
+                layer.weight.copy_(q)
         return {"scalar": scalar, "sparsity": sparsity(model), "layers": report}
 
 
