@@ -73,7 +73,9 @@ def parse_shard(text: str) -> tuple[int, int]:
 def _print_records(records: list[dict]) -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         frame = runs_frame(records)
-        print(show_accuracy(accuracy_table(frame), links=False).data.to_string(index=False))
+        # one row per method, hyper-parameters (variant) and bit-width: other settings are never averaged together
+        print(show_accuracy(accuracy_table(frame, keys=("method", "variant", "bits")), links=False)
+              .data.to_string(index=False))
         print()
         print(provenance_table(frame, anchors=False).data.to_string(index=False))
 

@@ -1,12 +1,12 @@
 """Paper-level procedures, one module per paper, and the registries the runner dispatches on."""
 from collections.abc import Callable
 
-from . import apot
+from . import apot, gpfq
 from .base import Method, PTQMethod
 
 METHODS: dict[str, Method] = {m.name: m for m in (Method(), apot.APoT())}
-PTQ_METHODS: dict[str, PTQMethod] = {}
-SWEEPS: dict[str, Callable[..., list]] = {"apot": apot.sweep}
+PTQ_METHODS: dict[str, PTQMethod] = {m.name: m for m in (gpfq.GPFQ(), gpfq.MSQ())}
+SWEEPS: dict[str, Callable[..., list]] = {"apot": apot.sweep, "gpfq": gpfq.sweep}
 
 
 def get_method(name: str) -> Method | PTQMethod:

@@ -40,7 +40,9 @@ def runs_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "profile": config["profile"],
             "arch": config["arch"],
             "method": config["method"],
-            "variant": variant(config.get("options", {})),
+            # a post-training run's calibration size is a hyper-parameter too
+            "variant": variant({**config.get("options", {}),
+                                **({"calibration": config["calibration"]} if config["kind"] == "ptq" else {})}),
             "bits": config["bits"],
             "seed": config["seed"],
             "top1": record["top1"],

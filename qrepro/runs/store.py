@@ -76,6 +76,7 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
         record, weights = execute_ptq(config, model_weights=parent_weights, data_root=root_arg, device=resolved,
                                       progress=progress)
     if is_main():
+        directory.mkdir(parents=True, exist_ok=True)  # a post-training run writes no checkpoint that would make it
         tmp = directory / f".{WEIGHTS_FILE}.tmp"
         torch.save(weights, tmp)
         os.replace(tmp, directory / WEIGHTS_FILE)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import apot
+from . import apot, gpfq
 
-TABLES = {"apot": apot.ROWS}
-SOURCES = {"apot": apot.SOURCES}
+TABLES = {"apot": apot.ROWS, "gpfq": gpfq.ROWS}
+SOURCES = {"apot": apot.SOURCES, "gpfq": gpfq.SOURCES}
 
 
 def paper_table(chapter: str) -> pd.DataFrame:

@@ -1,0 +1,278 @@
+"""GPFQ chapter views of post-training run records: headline, sweeps over bits, C, lambda and calibration size.
+
+Every table keeps the data set and profile of our numbers beside the published ones (CIFAR-10 or ImageNet),
+and every accuracy drop is measured against the full-precision model the run quantized (``original_top1``,
+evaluated in the same run), never against a published baseline.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ..runs.record import is_stale
+from .reference.gpfq import SEED_BEST_SCALAR
+
+OURS = ["data_set", "profile", "arch"]
+METRICS = ("top1", "top5", "original_top1", "original_top5", "sparsity")
+
+
+def ptq_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per post-training record (training records are skipped): config, results, provenance."""
+    rows = []
+    for record in records:
+        config = record["config"]
+        if config["kind"] != "ptq":
+            continue
+        options = config["options"]
+        is_gpfq = config["method"] == "gpfq"
+        rows.append({
+            "run_id": record["run_id"], "data_set": record["data_set"], "profile": config["profile"],
+            "arch": config["arch"], "method": config["method"], "bits": config["bits"],
+            "scalar": options.get("scalar"), "regularizer": options.get("regularizer", "none"),
+            "lam": options.get("lam", 0.0), "patches": options.get("patches", "kernel") if is_gpfq else "",
+            "calibration": config["calibration"], "seed": config["seed"],
+            "top1": record["top1"], "top5": record["top5"], "original_top1": record["original_top1"],
+            "original_top5": record["original_top5"], "sparsity": record["summary"]["sparsity"],
+            "wall_time_s": record["wall_time_s"], "device": record["device"], "stale": is_stale(record),
+        })
+    return pd.DataFrame(rows)
+
+
+def plain(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
+    """Rows without a sparsity regularizer, with the official conv patches, matching every ``column=value``;
+    MSQ rows ignore ``calibration``."""
+    rows = frame[(frame["regularizer"] == "none") & (frame["patches"] != "conv")]
+    for column, value in where.items():
+        if column == "calibration":
+            rows = rows[(rows["method"] == "msq") | (rows["calibration"] == value)]
+        else:
+            rows = rows[rows[column] == value]
+    return rows
+
+
+def summarize(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean and std over seeds of every metric, per ``by`` (with data set, profile and arch), and the drop."""
+    aggregations = {f"{m}_mean": (m, "mean") for m in METRICS} | {f"{m}_std": (m, "std") for m in METRICS}
+    table = (frame.groupby([*OURS, *by], sort=True).agg(**aggregations, seeds=("seed", "nunique"),
+                                                        stale=("stale", "any")).reset_index())
+    table["drop"] = table["original_top1_mean"] - table["top1_mean"]
+    return table
+
+
+def _fmt(mean: float, std: float, digits: int = 2) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _ours(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    out = table[[*OURS, *keys]].copy()
+    out["original top-1"] = [_fmt(m, s) for m, s in zip(table["original_top1_mean"], table["original_top1_std"])]
+    out["top-1"] = [_fmt(m, s) for m, s in zip(table["top1_mean"], table["top1_std"])]
+    out["top-5"] = [_fmt(m, s) for m, s in zip(table["top5_mean"], table["top5_std"])]
+    out["drop"] = table["drop"].map(lambda v: f"{v:+.2f}")
+    out["sparsity"] = [_fmt(m, s, 3) for m, s in zip(table["sparsity_mean"], table["sparsity_std"])]
+    out["seeds"] = table["seeds"]
+    out["made by"] = table["stale"].map(lambda s: "OLDER CODE: re-run to refresh" if s else "current code")
+    return out
+
+
+def headline_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, scalar: float, calibration: int) -> pd.DataFrame:
+    """Original vs quantized top-1/top-5 of GPFQ and MSQ at the chapter's setting, beside the seed project's
+    ResNet-18 on CIFAR-10 at the same bits (C = 1.16, 256 images per layer)."""
+    table = summarize(plain(frame, bits=bits, scalar=scalar, calibration=calibration), ["method", "bits", "scalar"])
+    out = _ours(table, ["method", "bits", "scalar"])
+    out.insert(out.columns.get_loc("original top-1") + 1, "original top-5",
+               [_fmt(m, s) for m, s in zip(table["original_top5_mean"], table["original_top5_std"])])
+    seed = paper[(paper.source == "seed-bits") & (paper.bits == bits)].set_index("method")
+    fp = paper[(paper.source == "seed-bits") & (paper.method == "fp")].iloc[0]
+    out["seed CIFAR-10 original top-1/top-5"] = f"{fp.top1:.2f} / {fp.top5:.2f}"
+    out["seed CIFAR-10 top-1/top-5 (C = 1.16)"] = [
+        f"{seed.loc[m, 'top1']:.2f} / {seed.loc[m, 'top5']:.2f}" if m in seed.index else "not logged"
+        for m in out["method"]]
+    return out.reset_index(drop=True)
+
+
+def bit_sweep_table(frame: pd.DataFrame, paper: pd.DataFrame, scalar: float, calibration: int) -> pd.DataFrame:
+    """Top-1, drop and sparsity per bit-width and method, with the seed's GPFQ numbers (CIFAR-10, C = 1.16)."""
+    table = summarize(plain(frame, scalar=scalar, calibration=calibration), ["bits", "method"])
+    out = _ours(table, ["bits", "method"])
+    seed = paper[paper.source == "seed-bits"]
+    fp = seed[seed.method == "fp"].top1.iloc[0]
+    by_bits = seed[seed.method == "gpfq"].set_index("bits")
+    is_gpfq = out["method"] == "gpfq"
+    out["seed top-1 (CIFAR-10)"] = [f"{by_bits.top1[b]:.2f}" if g and b in by_bits.index else "–"
+                                    for b, g in zip(out["bits"], is_gpfq)]
+    out["seed drop"] = [f"{fp - by_bits.top1[b]:+.2f}" if g and b in by_bits.index else "–"
+                        for b, g in zip(out["bits"], is_gpfq)]
+    out["seed sparsity"] = [f"{by_bits.sparsity[b]:.3f}" if g and b in by_bits.index else "–"
+                            for b, g in zip(out["bits"], is_gpfq)]
+    return out.reset_index(drop=True)
+
+
+def _seed_curve(paper: pd.DataFrame, source: str, x: str, grid: Iterable[float] | None = None) -> pd.DataFrame:
+    rows = paper[(paper.source == source) & (paper.method == "gpfq")]
+    if grid is not None:
+        rows = rows[rows[x].round(2).isin([round(v, 2) for v in grid])]
+    fp = paper[(paper.source == source) & (paper.method == "fp")].top1.iloc[0]
+    return rows.groupby(x, as_index=False)["top1"].mean().assign(drop=lambda t: fp - t["top1"])
+
+
+def sweep_plot(frame: pd.DataFrame, paper: pd.DataFrame, x: str, title: str) -> plt.Figure:
+    """Top-1 (ours) and accuracy drop (ours, GPFQ and MSQ, against the seed's GPFQ on CIFAR-10) against
+    ``x`` ("bits" or "scalar"); mean over seeds, bars = std."""
+    table = summarize(frame, [x, "method"])
+    source = "seed-bits" if x == "bits" else "seed-scalar"
+    seed = _seed_curve(paper, source, x, None if x == "bits" else sorted(table[x].unique()))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for method, rows in table.groupby("method"):
+        label = f"{method.upper()} ({rows.data_set.iloc[0]}, {rows.profile.iloc[0]})"
+        axes[0].errorbar(rows[x], rows["top1_mean"], yerr=rows["top1_std"].fillna(0), marker="o", ms=3, label=label)
+        axes[1].errorbar(rows[x], rows["drop"], yerr=rows["top1_std"].fillna(0), marker="o", ms=3, label=label)
+    axes[0].axhline(table["original_top1_mean"].mean(), color="grey", ls=":", label="full precision (ours)")
+    axes[1].plot(seed[x], seed["drop"], "k--", marker="x", label="seed GPFQ (CIFAR-10, ResNet-18)")
+    axes[0].set(xlabel=x, ylabel="top-1 (%)")
+    axes[1].set(xlabel=x, ylabel="accuracy drop (points)", yscale="symlog")
+    axes[1].set_ylim(bottom=min(0.0, float(table["drop"].min()), float(seed["drop"].min())))
+    for ax in axes:
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def best_scalar_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, calibration: int,
+                      default: float) -> pd.DataFrame:
+    """The best C on the grid (highest mean test top-1: selected on the test set) against the default C,
+    per method, and the seed's finding (C = 1.37 against the default 1.16, 4 bits, CIFAR-10)."""
+    table = summarize(plain(frame, bits=bits, calibration=calibration), ["method", "scalar"])
+    rows = []
+    for method, group in table.groupby("method"):
+        best = group.loc[group["top1_mean"].idxmax()]
+        at_default = group[group["scalar"] == default]
+        rows.append({"who": f"ours, {method.upper()}", "data set (profile)": f"{best.data_set} ({best.profile})",
+                     "bits": bits, "default C": default,
+                     "top-1 at default C": _fmt(at_default["top1_mean"].iloc[0], at_default["top1_std"].iloc[0])
+                     if len(at_default) else "–",
+                     "best C": best.scalar, "top-1 at best C": _fmt(best.top1_mean, best.top1_std),
+                     "C within 0.1 pt of the best": ", ".join(
+                         f"{c:g}" for c in group.loc[group["top1_mean"] >= best.top1_mean - 0.1, "scalar"])})
+    seed = paper[(paper.source == "seed-scalar") & (paper.method == "gpfq")].groupby("scalar")["top1"].mean()
+    best = SEED_BEST_SCALAR
+    rows.append({"who": "seed project, GPFQ", "data set (profile)": "cifar10 (seed logs)", "bits": 4,
+                 "default C": 1.16, "top-1 at default C": f"{seed[1.16]:.2f}", "best C": best,
+                 "top-1 at best C": f"{seed[best]:.2f}",
+                 "C within 0.1 pt of the best": ", ".join(f"{c:g}" for c in seed[seed >= seed[best] - 0.1].index)})
+    return pd.DataFrame(rows)
+
+
+def _lambda_summary(frame: pd.DataFrame, bits: int, scalar: float, calibration: int) -> pd.DataFrame:
+    """GPFQ runs per regularizer and lambda; the plain run (lambda = 0) is the start of both curves."""
+    rows = frame[(frame.method == "gpfq") & (frame.patches == "kernel") & (frame.bits == bits)
+                 & (frame.scalar == scalar) & (frame.calibration == calibration)]
+    plain_rows = rows[rows.regularizer == "none"]
+    both = pd.concat([rows[rows.regularizer != "none"],
+                      *[plain_rows.assign(regularizer=reg) for reg in ("L1", "L0")]])
+    return summarize(both, ["regularizer", "lam"])
+
+
+def lambda_table(frame: pd.DataFrame, bits: int, scalar: float, calibration: int) -> pd.DataFrame:
+    """GPFQ top-1 and sparsity per regularizer and lambda (lambda = 0: plain GPFQ, shared by both rules)."""
+    return _ours(_lambda_summary(frame, bits, scalar, calibration), ["regularizer", "lam"]).reset_index(drop=True)
+
+
+def lambda_plot(frame: pd.DataFrame, bits: int, scalar: float, calibration: int) -> plt.Figure:
+    """Top-1 and sparsity against lambda, for the L1 (soft) and L0 (hard) thresholding rules."""
+    table = _lambda_summary(frame, bits, scalar, calibration)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    for reg, group in table.groupby("regularizer"):
+        axes[0].errorbar(group["lam"], group["top1_mean"], yerr=group["top1_std"].fillna(0), marker="o", label=reg)
+        axes[1].errorbar(group["lam"], group["sparsity_mean"], yerr=group["sparsity_std"].fillna(0), marker="o",
+                         label=reg)
+    axes[0].set(xlabel="lambda", ylabel="top-1 (%)")
+    axes[1].set(xlabel="lambda", ylabel="share of zero weights and biases")
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"sparse GPFQ, {bits} bits, C = {scalar}, {table.data_set.iloc[0]} ({table.profile.iloc[0]})")
+    fig.tight_layout()
+    return fig
+
+
+def calibration_plot(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, scalar: float) -> plt.Figure:
+    """Accuracy drop against calibration images per layer: ours, and the official ImageNet ResNet-18 logs."""
+    table = summarize(plain(frame[frame.method == "gpfq"], bits=bits, scalar=scalar), ["calibration"])
+    imagenet = paper[(paper.source == "official-imagenet") & (paper.arch == "resnet18")]
+    fp = imagenet[imagenet.method == "fp"].top1.iloc[0]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.errorbar(table["calibration"], table["drop"], yerr=table["top1_std"].fillna(0), marker="o",
+                label=f"ours, {bits} bits ({table.data_set.iloc[0]}, {table.profile.iloc[0]}, {table.arch.iloc[0]})")
+    logged = imagenet[imagenet.method == "gpfq"]
+    if bits in set(logged["bits"]):
+        logged = logged[logged["bits"] == bits]
+    for b, group in logged.groupby("bits"):
+        ax.plot(group["calibration"], fp - group["top1"], ls="--", marker="x", alpha=0.7,
+                label=f"official logs, ImageNet ResNet-18, {b:g} bits (old alphabet)")
+    ax.set(xscale="log", yscale="symlog", xlabel="calibration images per layer", ylabel="accuracy drop (points)")
+    ax.set_ylim(bottom=min(0.0, float(table["drop"].min())))
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def patches_table(frame: pd.DataFrame, scalar: float, calibration: int) -> pd.DataFrame:
+    """Top-1 and sparsity per bit-width: GPFQ with the official non-overlapping conv patches, GPFQ with the
+    conv's own stride, and MSQ."""
+    rows = frame[(frame.regularizer == "none") & (frame.scalar == scalar)
+                 & ((frame.method == "msq") | (frame.calibration == calibration))]
+    rows = rows.assign(variant=rows["method"].str.upper() + rows["patches"].map(
+        {"kernel": ", patches stride = kernel (official)", "conv": ", patches stride = conv's", "": ""}))
+    table = summarize(rows, ["bits", "variant"])
+    wide = table.pivot_table(index=[*OURS, "bits"], columns="variant", values=["top1_mean", "sparsity_mean"])
+    wide.columns = [f"{'top-1' if metric == 'top1_mean' else 'sparsity'}: {variant}" for metric, variant in wide.columns]
+    return wide.round(3).reset_index()
+
+
+def find_run(records: Iterable[dict[str, Any]], method: str, bits: int, calibration: int,
+             **options: Any) -> dict[str, Any]:
+    """The first post-training record of ``method`` at ``bits`` and ``calibration`` whose options include
+    ``options`` (seed 0 comes first in a sweep)."""
+    for record in records:
+        config = record["config"]
+        if (config["kind"] == "ptq" and config["method"] == method and config["bits"] == bits
+                and config["calibration"] == calibration
+                and all(config["options"].get(k) == v for k, v in options.items())):
+            return record
+    raise LookupError(f"no {method} record at {bits} bits, {calibration} images per layer, {options}")
+
+
+def layer_table(record: dict[str, Any]) -> pd.DataFrame:
+    """Per-layer facts of one GPFQ run: samples m, inputs d, radius R, step, relative error, zero weights."""
+    return pd.DataFrame([{"layer": name, **values} for name, values in record["summary"]["layers"].items()])
+
+
+def jmlr_table(paper: pd.DataFrame) -> pd.DataFrame:
+    """The JMLR code's CIFAR-10 CNN: "GPFQ (MSQ)" test accuracy per bit-width (rows) and C (columns)."""
+    rows = paper[(paper.source == "jmlr") & (paper.method != "fp")]
+    wide = rows.pivot_table(index=["bits", "scalar"], columns="method", values="top1")
+    cells = wide["gpfq"].map("{:.2f}".format) + " (" + wide["msq"].map("{:.2f}".format) + ")"
+    table = cells.unstack("scalar")
+    table.index = [f"{b:.2f}" + (" (ternary)" if b < 2 else "") for b in table.index]
+    table.columns = [f"C = {c:g}" for c in table.columns]
+    return table.rename_axis("bits")
+
+
+def imagenet_table(paper: pd.DataFrame) -> pd.DataFrame:
+    """The official ImageNet logs: top-1 per model and bit-width at the model's largest calibration size."""
+    rows = paper[paper.source == "official-imagenet"]
+    fp = rows[rows.method == "fp"].set_index("arch")["top1"].rename("full precision")
+    gpfq = rows[rows.method == "gpfq"]
+    gpfq = gpfq[gpfq["calibration"] == gpfq.groupby("arch")["calibration"].transform("max")]
+    table = gpfq.pivot_table(index=["arch", "scalar", "calibration"], columns="bits", values="top1")
+    table.columns = [f"{b:g} bits" for b in table.columns]
+    return table.join(fp, on="arch").round(2)
