@@ -42,8 +42,9 @@ def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, s
     html = next(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
     head, body = html.split("</thead>")
     columns = [c.strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", head)]
-    rows = body.split("</tr>")[:-1]
-    return [dict(zip(columns, (c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)))) for row in rows]
+    rows = [[c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in body.split("</tr>")[:-1]]
+    columns = columns[len(columns) - len(rows[0]):] if rows else columns  # drop the index column, if shown
+    return [dict(zip(columns, row)) for row in rows]
 
 
 def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root, tmp_path):
