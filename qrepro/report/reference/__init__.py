@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import apot
+from . import apot, sq
 
-TABLES = {"apot": apot.ROWS}
-SOURCES = {"apot": apot.SOURCES}
+TABLES = {"apot": apot.ROWS, "sq": sq.ROWS}
+SOURCES = {"apot": apot.SOURCES, "sq": sq.SOURCES}
 
 
 def paper_table(chapter: str) -> pd.DataFrame:
