@@ -44,8 +44,8 @@ prob = "linear"  # probability function of the SQ rows: constant | linear | soft
 granularity = "filter"  # SQ unit: filter (the channel of the paper) | element | layer
 select = "quantized"  # drawn units: quantized (paper, p ~ f(1/e)) | full_precision (official code and seed, p ~ f(e))
 ratios = "0.5,0.75,0.875,1"  # SQ ratio of each stage, increasing, in (0, 1]
-arch = "vgg9,resnet20"  # table architectures: vgg9 | resnet20 | resnet32 | resnet56
-compare = "resnet20"  # architecture of the probability-function and granularity comparisons; empty: none
+arch = "vgg9,resnet20"  # table architectures: vgg9 | resnet20 | resnet32 | resnet56 | lenet5 (a quick check)
+study_arch = "resnet20"  # architecture of the INQ and ELQ rows and of the comparisons; empty: none
 twn = "official"  # TWN: official (SQ Caffe code, per-channel alpha) | paper (TWN paper, per-layer alpha)
 threshold = 0.05  # TTQ threshold factor t between 0 and 1, Delta = t * max abs W
 wn_grad = "paper"  # TTQ gradient of W_n: paper (+sum) | official (-sum, the exact derivative)
@@ -67,7 +67,7 @@ from qrepro.report import sq as sq_report
 from qrepro.runs import get_or_run_all
 
 chains = sq_chapter.plan(method=method, sq=sq, prob=prob, granularity=granularity, select=select, ratios=ratios,
-                         arch=arch, compare=compare, twn=twn, threshold=threshold, wn_grad=wn_grad,
+                         arch=arch, study_arch=study_arch, twn=twn, threshold=threshold, wn_grad=wn_grad,
                          inq_bits=inq_bits, profile=profile, data=data, epochs=epochs, seeds=seeds)
 records = get_or_run_all(sq_chapter.configs(chains), data_root=data_root, device=device, progress=profile != "smoke")
 frame = sq_report.chain_frame(chains, records)
@@ -95,7 +95,8 @@ plt.show()
 # accuracies, when our data set is another. The seed's numbers come from its own VGG-9 (a different network)
 # and mostly from its best test epoch (test-set selection, labelled); ours have that number only in the
 # last column, for comparison with them. SQ rows train four times as long as the baselines, as in the
-# official code.
+# official code. INQ and ELQ (3-bit powers of two; ternary) start from our FWN model and follow the seed's
+# recipe, on the study architecture only; SQ-INQ and SQ-ELQ grow their frozen part by SQ's roulette.
 
 # %%
 sq_report.paper_vs_ours(frame, reference)
@@ -112,7 +113,8 @@ plt.show()
 
 # %% [markdown]
 # ## Probability functions
-# The SQ chain on one architecture with each probability function, the other settings as in the table.
+# The SQ chain on the study architecture with each probability function, the other settings as in the
+# table.
 # The paper found the choice matters little and used the linear one. The seed compared them with its own
 # directions (best test epoch, one seed each).
 

@@ -48,13 +48,14 @@ from ..quantizers.binary import filters
 from ..quantizers.pow2 import INQ_BITS
 from ..train import Objective
 from .base import Method
-from .sq import (BATCH, CHAPTER, SQ_DEFAULTS, check_sq_options, expand_units, family, grow, quantized_count,
+from .sq import (BATCH, CHAPTER, SOLVER, SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count,
                  unit_errors)
 
 INQ_STEPS = (0.5, 0.75, 0.875, 1.0)  # accumulated shares (the seed's; also the stochastic ELQ's)
 ELQ_STEPS = (0.4, 0.3, 0.2, 0.15, 0.1, 0.05, 0.0)  # the seed's sigma_2
 ELQ_PULL = 1e-5
-PARTITIONS = {"inq": ("magnitude", "stochastic"), "elq": ("band", "stochastic")}
+PARTITIONS = {"inq": ("magnitude", "stochastic"), "elq": ("band", "stochastic")}  # the first is the default
+FINAL_STEP = {"inq": 1.0, "elq": 0.0}  # the default step: the last one (everything frozen at once)
 # per scheme: (lr, weight decay), the seed's main2.py; epochs per step per profile; batch 100 (smoke: as SQ)
 HPARAMS = {"inq": (1e-3, 3e-4), "elq": (1e-2, 1e-4)}
 EPOCHS = {"smoke": 1, "quick": 4, "paper": 4}
@@ -117,14 +118,21 @@ def partitions(model: nn.Module) -> dict[str, tuple[nn.Module, FrozenPartition]]
             if isinstance(layer.weight_quantizer, FrozenPartition)}
 
 
+def step_options(scheme: str, options: dict[str, Any]) -> tuple[float, str]:
+    """(step, partition) of a run's options; absent ones default to the scheme's last step, plain partition."""
+    return options.get("step", FINAL_STEP[scheme]), options.get("partition", PARTITIONS[scheme][0])
+
+
 @torch.no_grad()
 def partition_(model: nn.Module, options: dict[str, Any]) -> None:
     """One partition step at share / band ``options["step"]``: freeze more weights of every layer."""
     layers = list(partitions(model).values())
+    if not layers:
+        return
     for layer, part in layers:
         if part.scale.item() == 0:
             part.set_scale_(layer.weight)
-    step, partition = options["step"], options["partition"]
+    step, partition = step_options(layers[0][1].scheme, options)
     if partition == "stochastic":
         _grow_stochastic(layers, step, *(options.get(k, v) for k, v in SQ_DEFAULTS.items()))
     for layer, part in layers:
@@ -189,7 +197,7 @@ class IncrementalMethod(Method):
 
     Options: step (INQ and stochastic: the accumulated share in (0, 1]; ELQ band: sigma_2 in [0, 0.5)),
     partition (INQ: magnitude | stochastic; ELQ: band | stochastic), and for stochastic ones granularity,
-    prob, select as in SQ.
+    prob, select as in SQ. Without options a run is the last step of the plain partition (all frozen).
     """
 
     scheme = ""
@@ -198,11 +206,10 @@ class IncrementalMethod(Method):
     def check(self, config: TrainConfig) -> None:
         super().check(config)
         options = config.options
-        partition = options.get("partition")
+        step, partition = step_options(self.scheme, options)
         if partition not in PARTITIONS[self.scheme]:
             raise ValueError(f"{self.name} partition must be one of {', '.join(PARTITIONS[self.scheme])}, "
                              f"got {partition!r}")
-        step = options.get("step")
         if isinstance(step, bool) or not isinstance(step, (int, float)):
             raise ValueError(f"{self.name} needs a numeric step, got {step!r}")
         if partition == "band" and not 0 <= step < 0.5:
@@ -218,7 +225,7 @@ class IncrementalMethod(Method):
     def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
         """Carry out this run's partition step (its initial weights are loaded by now), then train."""
         partition_(model, config.options)
-        finish = self.scheme == "elq" and config.options["partition"] == "band" and config.options["step"] == 0
+        finish = self.scheme == "elq" and step_options(self.scheme, config.options) == (0.0, "band")
         return IncrementalObjective(model, pull=self.scheme == "elq",
                                     finish_after=config.schedule.epochs if finish else None)
 
@@ -251,7 +258,7 @@ def step_schedule(scheme: str, arch: str, profile: str, epochs: int = 0) -> Sche
     name = get_profile(profile).name
     n = epochs or EPOCHS[name]
     lr, weight_decay = HPARAMS[scheme]
-    batch = BATCH["smoke"][family(arch)] if name == "smoke" else 100
+    batch = BATCH["smoke"][SOLVER[arch]] if name == "smoke" else 100
     return Schedule(epochs=n, batch_size=batch, optimizer="sgd", lr=lr, momentum=0.9,
                     weight_decay=weight_decay, lr_schedule="step", milestones=tuple(range(2, n, 2)), gamma=0.5)
 

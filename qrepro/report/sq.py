@@ -51,7 +51,8 @@ def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     return (frame.groupby(KEYS, sort=False)
             .agg(bits=("bits", "first"), options=("options", "first"), top1_mean=("top1", "mean"),
                  top1_std=("top1", "std"),
-                 seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"), stale=("stale", "any"))
+                 seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"), stale=("stale", "any"),
+                 runs=("run_id", ", ".join))
             .reset_index())
 
 
@@ -91,8 +92,9 @@ def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """The chapter's main table: our rows (group "table") beside the papers' and the seed's numbers."""
     table = _aggregate(frame[frame["group"] == "table"])
     fwn = table[table["row"] == "FWN"].set_index(["data_set", "profile", "arch"])["top1_mean"]
+    table["arch_order"] = table["arch"].map({a: i for i, a in enumerate(dict.fromkeys(frame["arch"]))})
     table["order"] = table["row"].map(ROWS.index)
-    table = table.sort_values(["data_set", "profile", "arch", "order"], kind="stable")
+    table = table.sort_values(["data_set", "profile", "arch_order", "order"], kind="stable")
     out = []
     for t in table.itertuples():
         paper, paper_drop, source = _paper(reference, t.arch, t.row)
@@ -105,7 +107,7 @@ def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
             "drop − paper drop": _signed(drop - paper_drop), "paper source": source or "–",
             "seed top-1 (CIFAR-10)": _fmt(seed), "seed selection": selection or "–",
             "best test epoch (selected on test)": _fmt(t.best_test_top1),
-            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code",
+            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code", "last run": t.runs,
         })
     return pd.DataFrame(out)
 
@@ -129,7 +131,7 @@ def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.D
             "seed: FP units drawn, p ~ f(e)": _fmt(seed.get("full_precision", float("nan"))),
             "seed: p = 1 − f(1/e)": _fmt(seed.get("one_minus_inverse", float("nan"))),
             "best test epoch (selected on test)": _fmt(t.best_test_top1),
-            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code",
+            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code", "last run": t.runs,
         })
     return pd.DataFrame(out)
 
