@@ -39,7 +39,8 @@ drawn jointly before every training forward by ``resample_layers`` (the SQ objec
 Each SQ stage is a full training run (TrainConfig) initialized from the previous stage's final weights,
 with the learning-rate schedule restarted; stage 1 starts from scratch, as in the official train.sh, and
 the FWN/BWN/TWN/TTQ baselines are one run of the same schedule. Every conv and linear layer is quantized,
-the first and the last included (official code); biases and batch norm stay full precision.
+the first and the last included (official code; TTQ keeps them full precision as its own code does, see
+``TTQMethod``); biases and batch norm stay full precision.
 """
 from __future__ import annotations
 
@@ -89,9 +90,9 @@ def unit_errors(w: torch.Tensor, q: torch.Tensor, granularity: str) -> torch.Ten
 def log_weights(error: torch.Tensor, prob: str, select: str = "quantized") -> torch.Tensor:
     """log f(x) per unit, x = 1/e + 1e-7 ("quantized") or x = e ("full_precision"); p = softmax(log f)."""
     if select == "quantized":
-        x = 1 / error.double().clamp_min(1e-12) + EPSILON
+        x = 1 / error.clamp_min(1e-12) + EPSILON
     elif select == "full_precision":
-        x = error.double()
+        x = error
     else:
         raise ValueError(f"unknown select {select!r}; valid: {', '.join(SELECTS)}")
     if prob == "constant":

@@ -41,7 +41,6 @@ def chain_frame(chains: Iterable[Chain], records: Iterable[dict[str, Any]]) -> p
             "row": chain.row, "variant": chain.variant, "seed": chain.seed, "bits": chain.final.bits,
             "top1": final["top1"], "best_test_top1": final["best_test_top1"],
             "stages": [_stage(r["config"]) for r in runs], "stage_top1": [r["top1"] for r in runs],
-            "epochs": sum(r["config"]["schedule"]["epochs"] for r in runs),
             "options": chain.final.options, "stale": any(is_stale(r) for r in runs), "run_id": final["run_id"],
         })
     return pd.DataFrame(rows)
@@ -50,9 +49,8 @@ def chain_frame(chains: Iterable[Chain], records: Iterable[dict[str, Any]]) -> p
 def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     return (frame.groupby(KEYS, sort=False)
             .agg(bits=("bits", "first"), options=("options", "first"), top1_mean=("top1", "mean"),
-                 top1_std=("top1", "std"),
-                 seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"), stale=("stale", "any"),
-                 runs=("run_id", ", ".join))
+                 top1_std=("top1", "std"), seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"),
+                 stale=("stale", "any"), runs=("run_id", ", ".join))
             .reset_index())
 
 
@@ -149,14 +147,17 @@ def stage_plot(frame: pd.DataFrame, title: str = "") -> plt.Figure:
     """Test top-1 after each stage (SQ ratio, INQ share, ELQ band), one panel per architecture."""
     stages = stage_frame(frame[frame["group"] == "table"])
     archs = list(dict.fromkeys(stages["arch"]))
-    fig, axes = plt.subplots(1, len(archs), figsize=(5.5 * len(archs), 3.8), squeeze=False)
+    rows = [r for r in ROWS if r in set(stages["row"])]
+    colors = dict(zip(rows, sns.color_palette(n_colors=len(rows))))
+    fig, axes = plt.subplots(1, len(archs), figsize=(5 * len(archs) + 1.5, 3.8), squeeze=False)
     for ax, arch in zip(axes[0], archs):
         sns.lineplot(stages[stages["arch"] == arch], x="stage", y="top1", hue="row", marker="o", ax=ax,
-                     hue_order=[r for r in ROWS if r in set(stages["row"])])
-        ax.set(title=arch, xlabel="stage (SQ: ratios in order; INQ/ELQ: partition steps)", ylabel="test top-1 (%)")
+                     hue_order=rows, palette=colors, legend=False)
+        ax.set(title=arch, xlabel="stage (SQ: ratios in order; INQ/ELQ: steps)", ylabel="test top-1 (%)")
         ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.legend([plt.Line2D([], [], color=colors[r], marker="o") for r in rows], rows, loc="center right")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1 - 1.2 / fig.get_figwidth(), 1))
     return fig
 
 
