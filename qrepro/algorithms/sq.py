@@ -367,7 +367,7 @@ ARCHS = tuple(SOLVER)
 DECAY_AT = {"vgg9": tuple(0.15 * k for k in range(1, 7)), "resnet56": (0.5, 0.75)}
 BATCH = {"smoke": {"vgg9": 64, "resnet56": 32}, "quick": {"vgg9": 100, "resnet56": 128},
          "paper": {"vgg9": 100, "resnet56": 128}}
-EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "quick": {"vgg9": 30, "resnet56": 30},
+EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "quick": {"vgg9": 10, "resnet56": 10},
           "paper": {"vgg9": 200, "resnet56": 164}}
 
 
