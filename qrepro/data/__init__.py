@@ -6,10 +6,15 @@
 
 Default roots: cifar10 from $QREPRO_DATA or ./data/cifar10; cifar10-jpeg from $QREPRO_CIFAR10_JPEG
 or ../shared/data/cifar10-jpeg beside the repository; imagefolder needs a root; digits takes none.
+
+Any name with the suffix "-nocrop" ("cifar10-nocrop") is that data set trained without its random-crop
+augmentation (flips as the data set has them), as papers whose code only mirrors train; the suffix stays
+in the name, so such runs are labelled as what they are.
 """
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .cifar10 import load_cifar10, load_cifar10_jpeg
@@ -57,8 +62,15 @@ def available() -> list[str]:
     return list(_LOADERS)
 
 
+NO_CROP = "-nocrop"
+
+
 def load(name: str, root: str | Path | None = None) -> ImageData:
-    """Load the data set `name` (see `available()`), from `root` or its default location."""
-    if name not in _LOADERS:
-        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(_LOADERS)}")
-    return _LOADERS[name](None if root is None else Path(root))
+    """Load the data set `name` (see `available()`, each also with the suffix "-nocrop"), from `root` or its
+    default location."""
+    base = name.removesuffix(NO_CROP)
+    if base not in _LOADERS:
+        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(_LOADERS)} "
+                         f"(each also as <name>{NO_CROP}: without random-crop augmentation)")
+    data = _LOADERS[base](None if root is None else Path(root))
+    return replace(data, name=name, crop_pad=0) if base != name else data

@@ -1,18 +1,32 @@
 """Quantizers: one file per family, each a tensor -> tensor map onto its level set with its estimator."""
 from .apot import APoTActivation, APoTWeight, apot_level_fractions, apot_levels, apot_magnitudes
+from .binary import BWN, bwn, straight_through
 from .levels import LevelGrid, nearest_level
+from .pow2 import elq_scale, elq_ternary, inq_exponents, inq_project, pow2_levels
 from .ste import round_ste, ste
+from .ternary import TTQ, TWN, twn
 from .uniform import SymmetricUniformWeight
 
 __all__ = [
     "APoTActivation",
     "APoTWeight",
+    "BWN",
     "LevelGrid",
     "SymmetricUniformWeight",
+    "TTQ",
+    "TWN",
     "apot_level_fractions",
     "apot_levels",
     "apot_magnitudes",
+    "bwn",
+    "elq_scale",
+    "elq_ternary",
+    "inq_exponents",
+    "inq_project",
     "nearest_level",
+    "pow2_levels",
     "round_ste",
     "ste",
+    "straight_through",
+    "twn",
 ]

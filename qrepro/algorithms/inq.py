@@ -1,0 +1,284 @@
+"""INQ and the seed project's ELQ: freeze a growing part of every layer on its level set, retrain the rest.
+
+INQ: Zhou, Yao, Guo, Xu, Chen, "Incremental Network Quantization", ICLR 2017 (../shared/papers/algorithms.md
+§3.1). Starting from a trained full-precision model, each step quantizes a larger accumulated share of every
+layer's weights to the power-of-two set {0, +-2^n2, ..., +-2^n1} (``qrepro.quantizers.pow2``; n1 fixed from
+the full-precision max|W|) and freezes it, then retrains the remaining float weights with SGD; the frozen
+weights get no gradient (T = 0 in the paper). Partition ("pruning-inspired", the paper's and the seed's): the
+largest-|w| weights first; accumulated shares 50 -> 75 -> 87.5 -> 100 %, 3 bits, 4 epochs per step with
+lr 1e-3 (x0.5 every 2 epochs, restarted each step), momentum 0.9, weight decay 3e-4, batch 100: the seed's
+CIFAR recipe (JonahMiller/Stochastic-Quantization main2.py); the paper has no CIFAR experiment.
+
+ELQ as the seed defines it (inq/quantization_scheduler.py ``ELQScheduler``, inq/sgd.py ``ELQSGD``; no official
+ELQ code exists): ternary weights alpha * (1[w > alpha/2] - 1[w < -alpha/2]) with alpha = mean|W| + 0.05 max|W|
+fixed from the full-precision weights; at step sigma in 0.4, 0.3, 0.2, 0.15, 0.1, 0.05, 0 it freezes the
+weights with sigma * alpha <= |w| < (1 - sigma) * alpha, a band around the decision threshold alpha/2 that
+widens to [0, alpha), and every weight with |w| > 2 alpha; after the last step all weights are frozen (the
+seed's ``finish_quantize``, before the final test). Note: this is what the seed's code does; it freezes the
+weights nearest the threshold first, while the ELQ paper (Zhou et al., CVPR 2018) is described as starting
+from the weights nearest their levels. Every free weight also moves by -1e-5 * sign(w - Q(w)) per
+iteration, a pull toward its level with the sign taken at the start of the step, as the seed's optimizer
+does. lr 1e-2 (x0.5 every 2 epochs), weight decay 1e-4, 4 epochs per step.
+
+Stochastic variants (the seed's SQ-ELQ, and the same for INQ): the frozen set grows by SQ's roulette
+instead: at share r, units (filters, single weights, or whole layers) are added until floor(r m) units are
+frozen, drawn among the free ones with SQ's probability functions of the units' quantization error
+(``qrepro.algorithms.sq.grow``); shares 50 -> 75 -> 87.5 -> 100 %. Unlike the seed, which re-draws the whole
+partition at every step, frozen units stay frozen.
+
+Implementation: a layer's weight quantizer ``FrozenPartition`` outputs where(frozen, values, W); the frozen
+mask, the frozen values and the layer's scale (2^n1 or alpha) are buffers in the state dict, so each step
+is a training run (TrainConfig) initialized from the previous step and carries them. The float weights are
+never overwritten. The partition step runs when the run's objective is made, after its initial weights are
+loaded.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import Schedule, TrainConfig
+from ..nn import LayerQuant, quantize_, quantized_layers
+from ..profiles import get_profile
+from ..quantizers import elq_scale, elq_ternary, inq_exponents, inq_project, pow2_levels
+from ..quantizers.binary import filters
+from ..quantizers.pow2 import INQ_BITS
+from ..train import Objective
+from .base import Method
+from .sq import (BATCH, CHAPTER, SOLVER, SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count,
+                 unit_errors)
+
+INQ_STEPS = (0.5, 0.75, 0.875, 1.0)  # accumulated shares (the seed's; also the stochastic ELQ's)
+ELQ_STEPS = (0.4, 0.3, 0.2, 0.15, 0.1, 0.05, 0.0)  # the seed's sigma_2
+ELQ_PULL = 1e-5
+PARTITIONS = {"inq": ("magnitude", "stochastic"), "elq": ("band", "stochastic")}  # the first is the default
+FINAL_STEP = {"inq": 1.0, "elq": 0.0}  # the default step: the last one (everything frozen at once)
+# per scheme: (lr, weight decay), the seed's main2.py; epochs per step per profile; batch 100 (smoke: as SQ)
+HPARAMS = {"inq": (1e-3, 3e-4), "elq": (1e-2, 1e-4)}
+EPOCHS = {"smoke": 1, "quick": 4, "paper": 4}
+
+
+class FrozenPartition(nn.Module):
+    """where(frozen, values, W): frozen weights read their stored level, the others stay float (see module doc)."""
+
+    def __init__(self, weight: torch.Tensor, scheme: str, bits: int):
+        super().__init__()
+        if scheme not in PARTITIONS:
+            raise ValueError(f"unknown incremental scheme {scheme!r}; valid: {', '.join(PARTITIONS)}")
+        self.scheme, self.bits = scheme, bits
+        self.register_buffer("frozen", torch.zeros_like(weight, dtype=torch.bool))
+        self.register_buffer("values", torch.zeros_like(weight))
+        self.register_buffer("scale", torch.zeros((), device=weight.device))  # 2^n1 (INQ) or alpha (ELQ); 0: unset
+        # ELQ's per-step pull direction sign(w - Q(w)) on free weights; recomputed at every step, not persisted
+        self.register_buffer("pull", torch.zeros_like(weight) if scheme == "elq" else None, persistent=False)
+
+    @torch.no_grad()
+    def set_scale_(self, w: torch.Tensor) -> None:
+        """Fix the level set from the full-precision weights (once, at the first step)."""
+        if self.scheme == "inq":
+            self.scale.fill_(2.0 ** inq_exponents(w.abs().max().item(), self.bits)[0])
+        else:
+            self.scale.copy_(elq_scale(w))
+
+    def exponents(self) -> tuple[int, int]:
+        n1 = round(math.log2(self.scale.item()))
+        return n1, n1 + 1 - 2 ** (self.bits - 1) // 2
+
+    def levels(self) -> torch.Tensor:
+        """The layer's level set, sorted."""
+        if self.scheme == "inq":
+            return pow2_levels(*self.exponents()).to(self.values)
+        return torch.stack([-self.scale, torch.zeros_like(self.scale), self.scale])
+
+    @torch.no_grad()
+    def quantize(self, w: torch.Tensor) -> torch.Tensor:
+        if self.scheme == "inq":
+            return inq_project(w, *self.exponents())
+        return elq_ternary(w, self.scale)
+
+    @torch.no_grad()
+    def freeze_(self, w: torch.Tensor, new: torch.Tensor) -> None:
+        """Quantize the weights marked ``new`` and freeze them; frozen weights are never touched again."""
+        new = new & ~self.frozen
+        self.values.copy_(torch.where(new, self.quantize(w), self.values))
+        self.frozen |= new
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return torch.where(self.frozen, self.values, w)
+
+    def extra_repr(self) -> str:
+        return f"scheme={self.scheme}, bits={self.bits}"
+
+
+def partitions(model: nn.Module) -> dict[str, tuple[nn.Module, FrozenPartition]]:
+    return {name: (layer, layer.weight_quantizer) for name, layer in quantized_layers(model).items()
+            if isinstance(layer.weight_quantizer, FrozenPartition)}
+
+
+def step_options(scheme: str, options: dict[str, Any]) -> tuple[float, str]:
+    """(step, partition) of a run's options; absent ones default to the scheme's last step, plain partition."""
+    return options.get("step", FINAL_STEP[scheme]), options.get("partition", PARTITIONS[scheme][0])
+
+
+@torch.no_grad()
+def partition_(model: nn.Module, options: dict[str, Any]) -> None:
+    """One partition step at share / band ``options["step"]``: freeze more weights of every layer."""
+    layers = list(partitions(model).values())
+    if not layers:
+        return
+    for layer, part in layers:
+        if part.scale.item() == 0:
+            part.set_scale_(layer.weight)
+    step, partition = step_options(layers[0][1].scheme, options)
+    if partition == "stochastic":
+        _grow_stochastic(layers, step, *(options.get(k, v) for k, v in SQ_DEFAULTS.items()))
+    for layer, part in layers:
+        w = layer.weight
+        if partition == "magnitude":
+            need = quantized_count(step, w.numel()) - int(part.frozen.sum())
+            if need > 0:  # the largest |w| among the free weights
+                order = w.abs().masked_fill(part.frozen, -1).flatten().topk(need).indices
+                new = torch.zeros(w.numel(), dtype=torch.bool, device=w.device)
+                new[order] = True
+                part.freeze_(w, new.reshape(w.shape))
+        elif partition == "band":
+            alpha, size = part.scale, w.abs()
+            part.freeze_(w, ((size >= step * alpha) & (size < (1 - step) * alpha)) | (size > 2 * alpha))
+        if part.scheme == "elq":
+            part.pull.copy_(torch.sign(w - part.quantize(w)) * ~part.frozen)
+
+
+def _grow_stochastic(layers: list[tuple[nn.Module, FrozenPartition]], step: float, granularity: str, prob: str,
+                     select: str) -> None:
+    """Grow each layer's frozen set (or the set of frozen layers) to share ``step`` by SQ's roulette."""
+    if granularity == "layer":
+        errors = torch.cat([unit_errors(layer.weight, part.quantize(layer.weight), "layer") for layer, part in layers])
+        done = torch.tensor([bool(part.frozen.all()) for _, part in layers], device=errors.device)
+        new = grow(errors, done, quantized_count(step, len(layers), select), prob, select)
+        for (layer, part), add in zip(layers, new.tolist()):
+            if add:
+                part.freeze_(layer.weight, torch.ones_like(part.frozen))
+        return
+    for layer, part in layers:
+        w = layer.weight
+        errors = unit_errors(w, part.quantize(w), granularity)
+        done = filters(part.frozen).all(dim=1) if granularity == "filter" else part.frozen.flatten()
+        new = grow(errors, done, quantized_count(step, errors.numel(), select), prob, select)
+        part.freeze_(w, expand_units(new, w, granularity))
+
+
+class IncrementalObjective(Objective):
+    """Cross-entropy; ELQ's per-iteration pull of free weights; ELQ's final freeze at the end of its last step."""
+
+    def __init__(self, model: nn.Module, pull: bool, finish_after: int | None):
+        self.layers = list(partitions(model).values())
+        self.pull, self.finish_after = pull, finish_after
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pull:
+            with torch.no_grad():
+                for layer, part in self.layers:
+                    layer.weight.sub_(ELQ_PULL * part.pull)
+        return super().loss(model, x, y)
+
+    def end_epoch(self, model: nn.Module, train_loader: Any, epoch: int) -> dict[str, Any]:
+        if self.finish_after is not None and epoch + 1 == self.finish_after:
+            for layer, part in self.layers:
+                part.freeze_(layer.weight, torch.ones_like(part.frozen))
+        frozen = sum(int(part.frozen.sum()) for _, part in self.layers)
+        return {"frozen": frozen / sum(part.frozen.numel() for _, part in self.layers)}
+
+
+class IncrementalMethod(Method):
+    """INQ or ELQ: every conv and linear layer's weight through a ``FrozenPartition`` (see module docstring).
+
+    Options: step (INQ and stochastic: the accumulated share in (0, 1]; ELQ band: sigma_2 in [0, 0.5)),
+    partition (INQ: magnitude | stochastic; ELQ: band | stochastic), and for stochastic ones granularity,
+    prob, select as in SQ. Without options a run is the last step of the plain partition (all frozen).
+    """
+
+    scheme = ""
+    options = ("step", "partition", "granularity", "prob", "select")
+
+    def check(self, config: TrainConfig) -> None:
+        super().check(config)
+        options = config.options
+        step, partition = step_options(self.scheme, options)
+        if partition not in PARTITIONS[self.scheme]:
+            raise ValueError(f"{self.name} partition must be one of {', '.join(PARTITIONS[self.scheme])}, "
+                             f"got {partition!r}")
+        if isinstance(step, bool) or not isinstance(step, (int, float)):
+            raise ValueError(f"{self.name} needs a numeric step, got {step!r}")
+        if partition == "band" and not 0 <= step < 0.5:
+            raise ValueError(f"ELQ band step sigma_2 must be in [0, 0.5), got {step}")
+        if partition != "band" and not 0 < step <= 1:
+            raise ValueError(f"{self.name} step (accumulated share) must be in (0, 1], got {step}")
+        if partition == "stochastic":
+            check_sq_options(step, *(options.get(k, v) for k, v in SQ_DEFAULTS.items()))
+
+    def prepare(self, model: nn.Module, config: TrainConfig) -> None:
+        quantize_(model, LayerQuant(weight=lambda layer: FrozenPartition(layer.weight, self.scheme, config.bits)))
+
+    def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
+        """Carry out this run's partition step (its initial weights are loaded by now), then train."""
+        partition_(model, config.options)
+        finish = self.scheme == "elq" and step_options(self.scheme, config.options) == (0.0, "band")
+        return IncrementalObjective(model, pull=self.scheme == "elq",
+                                    finish_after=config.schedule.epochs if finish else None)
+
+    @torch.no_grad()
+    def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
+        """Per layer: the frozen share, the level set and how many weights are frozen on each level."""
+        layers = {}
+        for name, (layer, part) in partitions(model).items():
+            levels = part.levels()
+            on_level = (part.values[part.frozen][:, None] == levels[None]).sum(0)
+            layers[name] = {"frozen": part.frozen.float().mean().item(), "levels": levels.tolist(),
+                            "level_counts": on_level.tolist()}
+        return {"layers": layers}
+
+
+class INQMethod(IncrementalMethod):
+    name = "inq"
+    scheme = "inq"
+    supported_bits = INQ_BITS
+
+
+class ELQMethod(IncrementalMethod):
+    name = "elq"
+    scheme = "elq"
+    supported_bits = (2,)
+
+
+def step_schedule(scheme: str, arch: str, profile: str, epochs: int = 0) -> Schedule:
+    """One INQ/ELQ step: the seed's optimizer, lr x0.5 every 2 epochs (restarted every step)."""
+    name = get_profile(profile).name
+    n = epochs or EPOCHS[name]
+    lr, weight_decay = HPARAMS[scheme]
+    batch = BATCH["smoke"][SOLVER[arch]] if name == "smoke" else 100
+    return Schedule(epochs=n, batch_size=batch, optimizer="sgd", lr=lr, momentum=0.9,
+                    weight_decay=weight_decay, lr_schedule="step", milestones=tuple(range(2, n, 2)), gamma=0.5)
+
+
+def step_chain(scheme: str, stochastic: dict[str, Any] | None, parent: TrainConfig, bits: int, profile: str,
+               epochs: int) -> tuple[TrainConfig, ...]:
+    """The steps of INQ/ELQ (or their stochastic variant with ``stochastic`` SQ options) after ``parent``."""
+    if stochastic is not None:
+        steps, base = INQ_STEPS, {"partition": "stochastic", **stochastic}
+        for key in stochastic:
+            if key not in SQ_DEFAULTS:
+                raise ValueError(f"unknown stochastic partition option {key!r}; valid: {', '.join(SQ_DEFAULTS)}")
+    else:
+        steps, base = (INQ_STEPS if scheme == "inq" else ELQ_STEPS), {"partition": PARTITIONS[scheme][0]}
+    chain: list[TrainConfig] = []
+    for step in steps:
+        chain.append(TrainConfig(
+            chapter=CHAPTER, data=parent.data, arch=parent.arch,
+            schedule=step_schedule(scheme, parent.arch, profile, epochs),
+            method=scheme, bits=bits if scheme == "inq" else 2, options={**base, "step": step},
+            init=chain[-1] if chain else parent, seed=parent.seed, profile=profile))
+    return tuple(chain)
+

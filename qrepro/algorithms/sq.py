@@ -1,0 +1,414 @@
+"""Stochastic quantization (SQ) over BWN, TWN and TTQ, and its stage chain 50 -> 75 -> 87.5 -> 100 %.
+
+Dong, Ni, Li, Chen, Zhu, Su, "Learning Accurate Low-Bit Deep Neural Networks with Stochastic Quantization",
+BMVC 2017 (arXiv 1708.01001); official Caffe code dongyp13/Stochastic-Quantization; the seed project
+JonahMiller/Stochastic-Quantization. See ../shared/papers/algorithms.md §2.
+
+At every training iteration and in every layer, with W_i the layer's units (output filters, the paper's
+"channels"; or single weights, or the whole layer) and Q_i their quantization by the base method:
+
+1. quantization error            e_i = ||W_i - Q_i||_1 / ||W_i||_1,
+2. selection probability         p_i = f(x_i) / sum_j f(x_j),  x_i = 1/e_i + 1e-7  (the paper: "quantized"),
+   f in {constant 1, linear x, softmax e^x, sigmoid 1/(1 + e^-x)}, normalized for every f (the seed leaves
+   the sigmoid unnormalized);
+3. roulette without replacement  draw N_q = floor(r m) units with probability p, removing each drawn one;
+4. hybrid weights                Q~_i = Q_i for the drawn units, W_i (bit-identical) for the rest;
+   forward and backward use Q~; quantized units get the base quantizer's gradient (straight through for
+   BWN/TWN, TTQ's for TTQ), full-precision units the ordinary one; the float weights are only ever changed
+   by the optimizer.
+
+``select="full_precision"`` is the official code's and the seed's direction instead: draw the
+N_r = floor((1 - r) m) units that stay full precision, with x_i = e_i (probability ~ f(error)); the rest
+are quantized. The official code implements only f = linear.
+
+Roulette without replacement is sampled exactly as a sequential roulette, in one vectorized step: the k
+units with the largest keys log p_i + G_i (G_i i.i.d. Gumbel) are a draw of k units without replacement
+with probability proportional to p (Efraimidis and Spirakis 2006; the Gumbel-top-k trick). The global torch
+RNG drives it, so runs are reproducible from their seed and a resumed run continues the same random stream
+(the training loop checkpoints the RNG state).
+
+Evaluation at ratio < 1 (a choice the paper leaves open; the official Caffe test net samples a partition as
+in training): in eval mode every unit is quantized, so each stage's test accuracy is that of the fully
+quantized network, the model one would deploy after that stage. Batch-norm statistics are those collected
+on the hybrid training networks, which may cost accuracy at ratios < 1; at ratio 1 (the final stage) both
+choices coincide.
+
+Granularity "layer" makes whole layers the units: N_q = floor(r L) of the network's L quantized layers are
+drawn jointly before every training forward by ``resample_layers`` (the SQ objective calls it).
+
+Each SQ stage is a full training run (TrainConfig) initialized from the previous stage's final weights,
+with the learning-rate schedule restarted; stage 1 starts from scratch, as in the official train.sh, and
+the FWN/BWN/TWN/TTQ baselines are one run of the same schedule. Every conv and linear layer is quantized,
+the first and the last included (official code; TTQ keeps them full precision as its own code does, see
+``TTQMethod``); biases and batch norm stay full precision.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import Schedule, TrainConfig
+from ..nn import FULL_PRECISION, LayerQuant, quantize_, quantized_layers
+from ..params import expect, parse_list
+from ..profiles import get_profile
+from ..quantizers import BWN, TTQ, TWN
+from ..quantizers.binary import filters
+from ..quantizers.ternary import TTQ_GRADIENTS, TWN_VARIANTS
+from ..train import Objective
+from .base import Method
+
+CHAPTER = "sq"
+PROBS = ("constant", "linear", "softmax", "sigmoid")
+GRANULARITIES = ("layer", "filter", "element")
+SELECTS = ("quantized", "full_precision")
+EPSILON = 1e-7  # x = 1/e + EPSILON, as the seed
+DEFAULT_RATIOS = (0.5, 0.75, 0.875, 1.0)
+SQ_OPTIONS = ("ratio", "granularity", "prob", "select")
+SQ_DEFAULTS = {"granularity": "filter", "prob": "linear", "select": "quantized"}
+
+
+# --- selection --------------------------------------------------------------------------------------------
+
+def unit_errors(w: torch.Tensor, q: torch.Tensor, granularity: str) -> torch.Tensor:
+    """e = ||W_u - Q_u||_1 / ||W_u||_1 for every unit u (a 1-element tensor for granularity "layer")."""
+    diff, ref = (w - q).abs(), w.abs()
+    if granularity == "filter":
+        diff, ref = filters(diff).sum(dim=1), filters(ref).sum(dim=1)
+    elif granularity == "layer":
+        diff, ref = diff.sum().reshape(1), ref.sum().reshape(1)
+    elif granularity == "element":
+        diff, ref = diff.flatten(), ref.flatten()
+    else:
+        raise ValueError(f"unknown granularity {granularity!r}; valid: {', '.join(GRANULARITIES)}")
+    return diff / ref.clamp_min(torch.finfo(ref.dtype).tiny)
+
+
+def log_weights(error: torch.Tensor, prob: str, select: str = "quantized") -> torch.Tensor:
+    """log f(x) per unit, x = 1/e + 1e-7 ("quantized") or x = e ("full_precision"); p = softmax(log f)."""
+    if select == "quantized":
+        x = 1 / error.clamp_min(1e-12) + EPSILON
+    elif select == "full_precision":
+        x = error
+    else:
+        raise ValueError(f"unknown select {select!r}; valid: {', '.join(SELECTS)}")
+    if prob == "constant":
+        return torch.zeros_like(x)
+    if prob == "linear":
+        return x.log()
+    if prob == "softmax":
+        return x
+    if prob == "sigmoid":
+        return nn.functional.logsigmoid(x)
+    raise ValueError(f"unknown probability function {prob!r}; valid: {', '.join(PROBS)}")
+
+
+def selection_probabilities(error: torch.Tensor, prob: str, select: str = "quantized") -> torch.Tensor:
+    """The roulette's probabilities of the first draw: p_i = f(x_i) / sum_j f(x_j) (see module docstring)."""
+    return torch.softmax(log_weights(error, prob, select), dim=0)
+
+
+def quantized_count(ratio: float, units: int, select: str = "quantized") -> int:
+    """Units quantized at ``ratio``: floor(r m) drawn, or m - floor((1 - r) m) when drawing the FP ones."""
+    if select == "quantized":
+        return min(units, math.floor(ratio * units + 1e-9))
+    return units - math.floor((1 - ratio) * units + 1e-9)
+
+
+def roulette(log_w: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A boolean mask of k units drawn without replacement with probability proportional to exp(log_w).
+
+    Sequential roulette (draw one unit with p / sum p, zero its p, repeat) in one step: the top-k of
+    log_w + Gumbel noise. Units with log_w = -inf (p = 0) are drawn only when fewer than k others remain.
+    """
+    mask = torch.zeros(log_w.shape, dtype=torch.bool, device=log_w.device)
+    if k <= 0:
+        return mask
+    exponential = torch.empty(log_w.shape, dtype=log_w.dtype, device=log_w.device).exponential_(generator=generator)
+    keys = log_w - exponential.log()
+    mask[keys.topk(min(k, log_w.numel())).indices] = True
+    return mask
+
+
+def grow(error: torch.Tensor, done: torch.Tensor, target: int, prob: str, select: str,
+         generator: torch.Generator | None = None) -> torch.Tensor:
+    """The units to add to ``done`` (boolean per unit) so that ``target`` units are done, drawn by roulette.
+
+    select "quantized": draw the missing units among the others with p ~ f(1/e + 1e-7); "full_precision":
+    draw, among the others, the ones that stay undone with p ~ f(e), and add the rest. Stochastic INQ/ELQ
+    grows its frozen set this way, step by step (with nothing done it draws what ``quantized_units`` draws).
+    """
+    free = ~done
+    need = target - int(done.sum())
+    if need <= 0:
+        return torch.zeros_like(done)
+    log_w = log_weights(error, prob, select).masked_fill(done, -math.inf)
+    if select == "quantized":
+        return roulette(log_w, need, generator)
+    return free & ~roulette(log_w, int(free.sum()) - need, generator)
+
+
+def quantized_units(error: torch.Tensor, ratio: float, prob: str, select: str,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Which units to quantize (boolean, one per unit) at ``ratio``, drawn in the ``select`` direction."""
+    count = quantized_count(ratio, error.numel(), select)
+    if select == "quantized":
+        return roulette(log_weights(error, prob, select), count, generator)
+    return ~roulette(log_weights(error, prob, select), error.numel() - count, generator)
+
+
+def expand_units(mask: torch.Tensor, w: torch.Tensor, granularity: str) -> torch.Tensor:
+    """A per-unit mask as a mask of ``w``'s shape."""
+    if granularity == "filter":
+        return mask.reshape(-1, *([1] * (w.dim() - 1))).expand_as(w)
+    if granularity == "layer":
+        return mask.reshape([1] * w.dim()).expand_as(w)
+    return mask.reshape(w.shape)
+
+
+# --- the hybrid quantizer ---------------------------------------------------------------------------------
+
+class SQWeight(nn.Module):
+    """SQ around a base quantizer: in training, a fresh stochastic partition at every forward (see module doc).
+
+    ``mask`` holds the unit mask (True = quantized) of the last training forward, for inspection. For
+    granularity "layer" the partition is decided across layers by ``resample_layers`` and set in ``selected``
+    (the layer's output is then Q(W) or W itself).
+    """
+
+    def __init__(self, base: nn.Module, ratio: float, granularity: str = "filter", prob: str = "linear",
+                 select: str = "quantized"):
+        super().__init__()
+        check_sq_options(ratio, granularity, prob, select)
+        self.base = base
+        self.ratio, self.granularity, self.prob, self.select = float(ratio), granularity, prob, select
+        self.selected: bool | None = None  # granularity "layer": whether this layer is quantized this step
+        self.mask: torch.Tensor | None = None
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        q = self.base(w)
+        if not self.training or self.ratio >= 1:
+            return q
+        if self.granularity == "layer":
+            if self.selected is None:
+                raise RuntimeError("SQ with granularity 'layer' draws layers jointly: call "
+                                   "qrepro.algorithms.sq.resample_layers(model) before each training forward")
+            return q if self.selected else w
+        with torch.no_grad():
+            self.mask = quantized_units(unit_errors(w, q, self.granularity), self.ratio, self.prob, self.select)
+        return torch.where(expand_units(self.mask, w, self.granularity), q, w)
+
+    def extra_repr(self) -> str:
+        return f"ratio={self.ratio}, granularity={self.granularity}, prob={self.prob}, select={self.select}"
+
+
+def sq_layers(model: nn.Module) -> dict[str, tuple[nn.Module, SQWeight]]:
+    """(layer, its SQ weight quantizer) by layer name, for the layers whose weights SQ quantizes."""
+    return {name: (layer, layer.weight_quantizer) for name, layer in quantized_layers(model).items()
+            if isinstance(layer.weight_quantizer, SQWeight)}
+
+
+@torch.no_grad()
+def resample_layers(model: nn.Module) -> None:
+    """Granularity "layer": draw which layers are quantized, from the per-layer errors, for the next forward."""
+    layers = [(layer, q) for layer, q in sq_layers(model).values() if q.granularity == "layer"]
+    if not layers:
+        return
+    first = layers[0][1]
+    errors = torch.cat([unit_errors(layer.weight, q.base(layer.weight), "layer") for layer, q in layers])
+    chosen = quantized_units(errors, first.ratio, first.prob, first.select).tolist()
+    for (_, q), selected in zip(layers, chosen):
+        q.selected = selected
+
+
+def check_sq_options(ratio: Any, granularity: str, prob: str, select: str) -> None:
+    """Raise ValueError naming the valid choices for a bad SQ ratio, granularity, probability or direction."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise ValueError(f"SQ ratio must be a number in (0, 1], got {ratio!r}")
+    for name, value, valid in (("granularity", granularity, GRANULARITIES), ("probability function", prob, PROBS),
+                               ("select", select, SELECTS)):
+        if value not in valid:
+            raise ValueError(f"unknown SQ {name} {value!r}; valid: {', '.join(valid)}")
+
+
+def parse_ratios(ratios: Any) -> tuple[float, ...]:
+    """SQ stage ratios from "0.5,0.75,0.875,1": each in (0, 1], strictly increasing."""
+    values = parse_list(ratios, float, "ratios")
+    for r in values:
+        if not 0 < r <= 1:
+            raise ValueError(f"parameter ratios={ratios!r}: {r} is outside (0, 1]; SQ ratios are shares of "
+                             "quantized units, e.g. 0.5,0.75,0.875,1")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError(f"parameter ratios={ratios!r} must be strictly increasing, e.g. 0.5,0.75,0.875,1")
+    return tuple(values)
+
+
+# --- methods ----------------------------------------------------------------------------------------------
+
+class SQObjective(Objective):
+    """Cross-entropy; with layer granularity, draws the quantized layers before every training forward."""
+
+    def __init__(self, layered: bool):
+        self.layered = layered
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.layered and model.training:
+            resample_layers(model)
+        return super().loss(model, x, y)
+
+
+class SQMethod(Method):
+    """A base quantizer on every conv and linear layer, wrapped in SQ when ``options`` has a ``ratio``.
+
+    Options: ratio (absent: the plain base method), granularity, prob, select (see the module docstring),
+    plus the base quantizer's own (``base_options``).
+    """
+
+    base_options: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.options = (*SQ_OPTIONS, *self.base_options)
+
+    def base(self, options: dict[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def quantizer(self, options: dict[str, Any]) -> nn.Module:
+        base = self.base(options)
+        if "ratio" not in options:
+            return base
+        return SQWeight(base, options["ratio"], **{k: options.get(k, v) for k, v in SQ_DEFAULTS.items()})
+
+    def check(self, config: TrainConfig) -> None:
+        super().check(config)
+        options = config.options
+        if "ratio" in options:
+            check_sq_options(options["ratio"], *(options.get(k, v) for k, v in SQ_DEFAULTS.items()))
+        elif set(options) & set(SQ_DEFAULTS):
+            raise ValueError(f"{self.name}: options {sorted(set(options) & set(SQ_DEFAULTS))} need an SQ ratio")
+        self.base(options)  # the base quantizer validates its own options
+
+    def prepare(self, model: nn.Module, config: TrainConfig) -> None:
+        quantize_(model, LayerQuant(weight=lambda layer: self.quantizer(config.options)))  # first and last too
+
+    def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
+        return SQObjective(layered=config.options.get("granularity") == "layer" and "ratio" in config.options)
+
+    @torch.no_grad()
+    def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
+        """Per layer: the relative L1 error of the fully quantized weights; TTQ's learned scales."""
+        layers = {}
+        for name, layer in quantized_layers(model).items():
+            quantizer = layer.weight_quantizer
+            base = quantizer.base if isinstance(quantizer, SQWeight) else quantizer
+            entry = {"error": unit_errors(layer.weight, base(layer.weight), "layer").item(),
+                     "filters": layer.weight.shape[0]}
+            if isinstance(base, TTQ):
+                entry |= {"positive_scale": base.positive_scale.item(), "negative_scale": base.negative_scale.item()}
+            layers[name] = entry
+        return {"layers": layers}
+
+
+class BWNMethod(SQMethod):
+    """BWN weights (binary, per-filter scale), optionally with SQ."""
+
+    name = "bwn"
+    supported_bits = (1,)
+
+    def base(self, options: dict[str, Any]) -> nn.Module:
+        return BWN()
+
+
+class TWNMethod(SQMethod):
+    """TWN weights (ternary), ``variant`` "paper" (per-layer alpha) or "official" (SQ Caffe, per-channel alpha)."""
+
+    name = "twn"
+    supported_bits = (2,)
+    base_options = ("variant",)
+
+    def base(self, options: dict[str, Any]) -> nn.Module:
+        return TWN(options.get("variant", "paper"))
+
+
+class TTQMethod(SQMethod):
+    """TTQ weights (learned W_p, W_n), ``threshold`` t and ``wn_grad`` convention; the scales' weight decay is 0.
+
+    The first convolution and the last linear layer stay full precision, as in the TTQ paper and its official
+    code (czhu95/ternarynet tw-cifar10-resnet.py); also under SQ (SQ-TTQ is the seed project's extension).
+    Ternarized with learned scales starting at 1, the classifier's logits start ~1/std(W) too large and the
+    stem's scales get the largest gradients: at the official lr 0.1 both diverged in our trials.
+    """
+
+    name = "ttq"
+    supported_bits = (2,)
+    base_options = ("threshold", "wn_grad")
+
+    def base(self, options: dict[str, Any]) -> nn.Module:
+        return TTQ(options.get("threshold", 0.05), options.get("wn_grad", "paper"))
+
+    def prepare(self, model: nn.Module, config: TrainConfig) -> None:
+        quantize_(model, LayerQuant(weight=lambda layer: self.quantizer(config.options)), first=FULL_PRECISION,
+                  last=FULL_PRECISION)
+
+
+# --- schedules and the stage chain ------------------------------------------------------------------------
+
+# The official solver each architecture follows (lenet5: a small network to exercise the chapter in tests).
+SOLVER = {"vgg9": "vgg9", "resnet20": "resnet56", "resnet32": "resnet56", "resnet56": "resnet56",
+          "lenet5": "resnet56"}
+ARCHS = tuple(SOLVER)
+# Official per-stage schedules (dongyp13 CIFAR/*/solver*.prototxt), in epochs of CIFAR-10's 50k images:
+# VGG-9 100k iterations x batch 100 = 200 epochs, lr x0.1 every 15k iterations (every 15 % of the run);
+# ResNet-56 64k iterations x batch 128 = 164 epochs, lr x0.1 at 32k and 48k (50 % and 75 %). Momentum 0.9,
+# weight decay 1e-4, lr 0.1. quick keeps the shape at a fraction of the length; smoke is a digits epoch or
+# two per run (the chapter makes about 70 runs; VGG-9 with its dropout learns little in one).
+DECAY_AT = {"vgg9": tuple(0.15 * k for k in range(1, 7)), "resnet56": (0.5, 0.75)}
+BATCH = {"smoke": {"vgg9": 64, "resnet56": 32}, "quick": {"vgg9": 100, "resnet56": 128},
+         "paper": {"vgg9": 100, "resnet56": 128}}
+EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "quick": {"vgg9": 10, "resnet56": 10},
+          "paper": {"vgg9": 200, "resnet56": 164}}
+
+
+def milestones(epochs: int, fractions: tuple[float, ...]) -> tuple[int, ...]:
+    """Epochs at which the lr drops: round(f * epochs) for each fraction, kept inside (0, epochs)."""
+    return tuple(sorted({max(1, round(f * epochs)) for f in fractions} & set(range(1, epochs))))
+
+
+def stage_schedule(arch: str, profile: str, epochs: int = 0) -> Schedule:
+    """One SQ stage (or one baseline run): the official schedule at the profile's length (``epochs`` overrides)."""
+    kind, name = SOLVER[arch], get_profile(profile).name
+    n = epochs or EPOCHS[name][kind]
+    return Schedule(epochs=n, batch_size=BATCH[name][kind], optimizer="sgd",
+                    lr=0.1, momentum=0.9, weight_decay=1e-4, lr_schedule="step",
+                    milestones=milestones(n, DECAY_AT[kind]), gamma=0.1)
+
+
+def run_config(method: str, options: dict[str, Any], arch: str, profile: str, data: str, epochs: int, seed: int,
+               init: TrainConfig | None = None) -> TrainConfig:
+    """One training run of the chapter: ``method`` in fp/bwn/twn/ttq with ``options``."""
+    schedule = stage_schedule(arch, profile, epochs)
+    if method == "ttq":  # the learned scales: same lr, no weight decay (official TF code regularizes weights only)
+        schedule = dataclasses.replace(schedule, group_overrides={
+            "positive_scale": (schedule.lr, 0.0), "negative_scale": (schedule.lr, 0.0)})
+    return TrainConfig(chapter=CHAPTER, data=data, arch=arch, schedule=schedule, method=method,
+                       bits={"fp": 32, "bwn": 1}.get(method, 2), options=options, init=init, seed=seed,
+                       profile=profile)
+
+
+def stage_chain(method: str, base_options: dict[str, Any], sq: dict[str, Any], ratios: tuple[float, ...],
+                arch: str, profile: str, data: str, epochs: int, seed: int) -> tuple[TrainConfig, ...]:
+    """The SQ stages of ``method``: one run per ratio, each initialized from the previous, the first from scratch."""
+    stages: list[TrainConfig] = []
+    for ratio in ratios:
+        options = {**base_options, **sq, "ratio": ratio}
+        stages.append(run_config(method, options, arch, profile, data, epochs, seed, stages[-1] if stages else None))
+    return tuple(stages)
+
+
+def check_base_options(twn: str, threshold: float, wn_grad: str) -> None:
+    expect("twn", twn, str, choices=TWN_VARIANTS)
+    expect("wn_grad", wn_grad, str, choices=TTQ_GRADIENTS)
+    threshold = expect("threshold", threshold, float)
+    TTQ(threshold, wn_grad)  # validates t in (0, 1)

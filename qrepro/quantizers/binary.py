@@ -1,0 +1,47 @@
+"""Binary weights (BWN) with one scale per output filter, as the SQ paper trains them.
+
+Rastegari, Ordonez, Redmon, Farhadi, "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural
+Networks", ECCV 2016; used as the base quantizer of Dong et al., "Learning Accurate Low-Bit Deep Neural
+Networks with Stochastic Quantization", BMVC 2017 (../shared/papers/algorithms.md §1.1). With W_i the i-th
+output filter (row of the weight reshaped to out_channels x fan_in, n elements):
+
+    Q(W_i) = alpha_i * sign(W_i),   alpha_i = ||W_i||_1 / n,   sign(0) := +1,
+    dL/dW := dL/dQ   (straight through).
+
+sign(0) = +1 follows the official SQ Caffe code (w >= 0 maps to +1; the seed project maps 0 to 0). The
+backward pass applies the gradient of the binarized weight to the float weight unchanged, as the official
+code and the seed do: no |w| <= 1 mask and no derivative through alpha (XNOR-Net's paper has both).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def straight_through(w: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """``q`` in the forward pass (bit-exact), with the gradient passed to ``w`` unchanged: dq/dw := 1.
+
+    ``q + (w - w.detach())`` adds an exact zero, so the output equals ``q`` bit for bit (``w + (q - w)``
+    would round); ``q`` itself receives no gradient.
+    """
+    return q.detach() + (w - w.detach())
+
+
+def filters(w: torch.Tensor) -> torch.Tensor:
+    """The weight as out_channels x fan_in: one row per output filter (conv) or output neuron (linear)."""
+    return w.reshape(w.shape[0], -1)
+
+
+@torch.no_grad()
+def bwn(w: torch.Tensor) -> torch.Tensor:
+    """alpha_i * sign(W_i) per output filter, sign(0) = +1 (see the module docstring)."""
+    rows = filters(w)
+    alpha = rows.abs().mean(dim=1, keepdim=True)
+    return torch.where(rows >= 0, alpha, -alpha).reshape(w.shape)
+
+
+class BWN(nn.Module):
+    """Binary weight quantizer: {-alpha_i, +alpha_i} per output filter, straight-through gradient."""
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return straight_through(w, bwn(w))

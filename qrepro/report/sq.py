@@ -1,0 +1,205 @@
+"""SQ-chapter views of run records: one number per chain (its last run), the paper-vs-ours table, the
+accuracy per SQ stage, the probability-function and granularity comparisons, the selection probabilities.
+
+A chain's number is the last epoch's test top-1 of its last run (the final SQ stage, the last INQ/ELQ step),
+mean ± std over seeds; the best test epoch of that run appears only as a labelled second column. Drops are
+against our FWN model of the same data set, profile and architecture; the paper's drop against the paper's
+own FWN number (the same source).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import torch
+
+from ..algorithms.sq import PROBS, SELECTS, selection_probabilities
+from ..algorithms.sq_chapter import ROWS, Chain
+from ..runs.record import is_stale
+from .plots import histogram_on_levels
+
+PAPER_SOURCES = ("sq-paper", "sq-paper-recalled", "ttq-paper")  # in order of preference for a row
+KEYS = ["data_set", "profile", "arch", "row", "variant"]
+
+
+def _stage(config: dict[str, Any]) -> float | None:
+    return config["options"].get("ratio", config["options"].get("step"))
+
+
+def chain_frame(chains: Iterable[Chain], records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per chain: its group, architecture, row, variant, seed and the numbers of its last run."""
+    by_id = {r["run_id"]: r for r in records}
+    rows = []
+    for chain in chains:
+        runs = [by_id[c.run_id] for c in chain.runs]
+        final = runs[-1]
+        rows.append({
+            "group": chain.group, "data_set": final["data_set"], "profile": chain.final.profile, "arch": chain.arch,
+            "row": chain.row, "variant": chain.variant, "seed": chain.seed, "bits": chain.final.bits,
+            "top1": final["top1"], "best_test_top1": final["best_test_top1"],
+            "stages": [_stage(r["config"]) for r in runs], "stage_top1": [r["top1"] for r in runs],
+            "options": chain.final.options, "stale": any(is_stale(r) for r in runs), "run_id": final["run_id"],
+        })
+    return pd.DataFrame(rows)
+
+
+def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
+    return (frame.groupby(KEYS, sort=False)
+            .agg(bits=("bits", "first"), options=("options", "first"), top1_mean=("top1", "mean"),
+                 top1_std=("top1", "std"), seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"),
+                 stale=("stale", "any"), runs=("run_id", ", ".join))
+            .reset_index())
+
+
+def _fmt(value: float, std: float = float("nan"), n: int = 1) -> str:
+    if pd.isna(value):
+        return "–"
+    return f"{value:.2f}" if n < 2 or pd.isna(std) else f"{value:.2f} ± {std:.2f}"
+
+
+def _signed(value: float) -> str:
+    return "–" if pd.isna(value) else f"{value:+.2f}"
+
+
+def _paper(reference: pd.DataFrame, arch: str, row: str) -> tuple[float, float, str]:
+    """(top-1, drop against the same source's FWN, source) of the preferred published CIFAR-10 number."""
+    cifar = reference[(reference["data"] == "cifar10") & (reference["arch"] == arch)]
+    for source in PAPER_SOURCES:
+        rows = cifar[cifar["source"] == source].set_index("row")["top1"]
+        if row in rows:
+            return rows[row], rows.get("FWN", float("nan")) - rows[row], source
+    return float("nan"), float("nan"), ""
+
+
+def _seed(reference: pd.DataFrame, arch: str, row: str, options: dict[str, Any]) -> tuple[float, str]:
+    """The seed's number for a row: its table, or its SQ-ELQ study entry with the same SQ settings."""
+    seed = reference[reference["source"].isin(["seed", "seed-inq"]) & (reference["arch"] == arch)
+                     & (reference["row"] == row)]
+    same = seed["prob"].isna()
+    if row == "SQ-ELQ":
+        same = ((seed["prob"] == options.get("prob")) & (seed["granularity"] == options.get("granularity"))
+                & (seed["select"] == options.get("select")))
+    seed = seed[same]
+    return (seed["top1"].iloc[0], seed["selection"].iloc[0]) if len(seed) else (float("nan"), "")
+
+
+def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The chapter's main table: our rows (group "table") beside the papers' and the seed's numbers."""
+    table = _aggregate(frame[frame["group"] == "table"])
+    fwn = table[table["row"] == "FWN"].set_index(["data_set", "profile", "arch"])["top1_mean"]
+    table["arch_order"] = table["arch"].map({a: i for i, a in enumerate(dict.fromkeys(frame["arch"]))})
+    table["order"] = table["row"].map(ROWS.index)
+    table = table.sort_values(["data_set", "profile", "arch_order", "order"], kind="stable")
+    out = []
+    for t in table.itertuples():
+        paper, paper_drop, source = _paper(reference, t.arch, t.row)
+        seed, selection = _seed(reference, t.arch, t.row, t.options)
+        drop = fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean
+        out.append({
+            "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, "bits": t.bits,
+            "top-1 (%)": _fmt(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds, "drop": _signed(drop),
+            "paper top-1 (CIFAR-10)": _fmt(paper), "paper drop": _signed(paper_drop),
+            "drop − paper drop": _signed(drop - paper_drop), "paper source": source or "–",
+            "seed top-1 (CIFAR-10)": _fmt(seed), "seed selection": selection or "–",
+            "best test epoch (selected on test)": _fmt(t.best_test_top1),
+            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code", "last run": t.runs,
+        })
+    return pd.DataFrame(out)
+
+
+def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.DataFrame:
+    """Our SQ chain per compared setting (probability function or granularity), with the seed's study.
+
+    The seed's columns are its VGG-9 / ResNet-20 numbers for the same row and setting (filter units for the
+    probability functions, linear probability for the granularities), best test epoch, one seed each.
+    """
+    table = _aggregate(frame[frame["group"] == group])
+    study = reference[reference["source"] == "seed-study"]
+    out = []
+    for t in table.itertuples():
+        prob, granularity = (t.variant, "filter") if group == "prob" else ("linear", t.variant)
+        seed = study[(study["arch"] == t.arch) & (study["row"] == t.row) & (study["prob"] == prob)
+                     & (study["granularity"] == granularity)].set_index("select")["top1"]
+        out.append({
+            "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, group: t.variant,
+            "top-1 (%)": _fmt(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds,
+            "seed: FP units drawn, p ~ f(e)": _fmt(seed.get("full_precision", float("nan"))),
+            "seed: p = 1 − f(1/e)": _fmt(seed.get("one_minus_inverse", float("nan"))),
+            "best test epoch (selected on test)": _fmt(t.best_test_top1),
+            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code", "last run": t.runs,
+        })
+    return pd.DataFrame(out)
+
+
+def stage_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (chain, stage) of the multi-run chains: the stage's ratio or step and its last-epoch top-1."""
+    rows = [{"arch": r.arch, "row": r.row, "variant": r.variant, "group": r.group, "seed": r.seed,
+             "stage": i + 1, "setting": setting, "top1": top1}
+            for r in frame.itertuples() if len(r.stages) > 1
+            for i, (setting, top1) in enumerate(zip(r.stages, r.stage_top1))]
+    return pd.DataFrame(rows)
+
+
+def stage_plot(frame: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Test top-1 after each stage (SQ ratio, INQ share, ELQ band), one panel per architecture."""
+    stages = stage_frame(frame[frame["group"] == "table"])
+    archs = list(dict.fromkeys(stages["arch"]))
+    rows = [r for r in ROWS if r in set(stages["row"])]
+    colors = dict(zip(rows, sns.color_palette(n_colors=len(rows))))
+    fig, axes = plt.subplots(1, len(archs), figsize=(5 * len(archs) + 1.5, 3.8), squeeze=False)
+    for ax, arch in zip(axes[0], archs):
+        sns.lineplot(stages[stages["arch"] == arch], x="stage", y="top1", hue="row", marker="o", ax=ax,
+                     hue_order=rows, palette=colors, legend=False)
+        ax.set(title=arch, xlabel="stage (SQ: ratios in order; INQ/ELQ: steps)", ylabel="test top-1 (%)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.legend([plt.Line2D([], [], color=colors[r], marker="o") for r in rows], rows, loc="center right")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1 - 1.2 / fig.get_figwidth(), 1))
+    return fig
+
+
+def probability_plot(errors: Sequence[float]) -> plt.Figure:
+    """The roulette's first-draw probabilities for a hand-made error vector, per function and direction."""
+    error = torch.tensor(errors, dtype=torch.float64)
+    rows = [{"unit": i, "error": e, "probability": p, "function": prob, "select": select}
+            for select in SELECTS for prob in PROBS
+            for i, (e, p) in enumerate(zip(errors, selection_probabilities(error, prob, select).tolist()))]
+    grid = sns.catplot(pd.DataFrame(rows), x="unit", y="probability", hue="function", col="select", kind="bar",
+                       height=3.2, aspect=1.5)
+    grid.set_titles("drawn units: {col_name}")
+    grid.set_xlabels("unit (error " + ", ".join(f"{e:g}" for e in errors) + ")")
+    return grid.figure
+
+
+def level_counts(record: dict[str, Any]) -> tuple[list[float], list[int]]:
+    """INQ/ELQ: frozen weights per level of all layers, levels in units of each layer's largest level."""
+    totals: dict[float, int] = {}
+    for layer in record["summary"]["layers"].values():
+        top = max(layer["levels"])
+        for level, count in zip(layer["levels"], layer["level_counts"]):
+            totals[level / top] = totals.get(level / top, 0) + count
+    levels = sorted(totals)
+    return levels, [totals[v] for v in levels]
+
+
+def level_plots(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> list[plt.Figure]:
+    """A histogram of frozen weights per level for the last run of the first INQ and ELQ row of the table."""
+    by_id = {r["run_id"]: r for r in records}
+    figures = []
+    for row in ("INQ", "ELQ"):
+        final = frame[(frame["group"] == "table") & (frame["row"] == row)]
+        if len(final):
+            record = by_id[final["run_id"].iloc[0]]
+            figures.append(histogram_on_levels(*level_counts(record),
+                                               title=f"{row}: frozen weights per level ({record['run_id']})"))
+    return figures
+
+
+def published(reference: pd.DataFrame) -> pd.DataFrame:
+    """The published table rows (not the seed's studies, shown beside the comparisons): source x row."""
+    main = reference[reference["prob"].isna()]
+    table = main.pivot_table(index=["source", "arch", "data"], columns="row", values="top1", sort=False)
+    return table[[r for r in ROWS if r in table.columns]].reset_index()
