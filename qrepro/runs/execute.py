@@ -54,7 +54,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
     if not isinstance(method, Method):
         raise ValueError(f"{config.method} is a post-training method; use a PTQConfig")
     method.check(config)
-    data = load_data(config.data, data_root)
+    data, validation = method.split_data(load_data(config.data, data_root), config)
     torch.manual_seed(config.seed)
     model = build_model(config, data)
     method.prepare(model, config)
@@ -65,9 +65,11 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
                        "unexpected_keys": result.unexpected_keys}
     objective = method.objective(model, config)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
-                  checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, description=config.run_id)
+                  checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, description=config.run_id,
+                  validation=validation)
     final = history[-1]
     best = max(history, key=lambda h: h["test_top1"])
+    selected = max(history, key=lambda h: h["val_top1"]) if validation is not None else None
     record = {
         "schema": RECORD_SCHEMA,
         "run_id": config.run_id,
@@ -77,6 +79,9 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
         "top5": final["test_top5"],
         "best_test_top1": best["test_top1"],  # selected on the test set: a labelled second number only
         "best_epoch": best["epoch"],
+        # test top-1 at the epoch of best validation top-1 (model selection on held-out training images)
+        "val_selected_top1": selected["test_top1"] if selected else None,
+        "val_selected_epoch": selected["epoch"] if selected else None,
         "wall_time_s": sum(h["seconds"] for h in history),
         "epoch_time_s": sum(h["seconds"] for h in history) / len(history),
         "amp": "bf16" if device.type == "cuda" else None,

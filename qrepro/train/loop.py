@@ -80,16 +80,20 @@ def fit(
     progress: bool = True,
     amp: bool = True,
     description: str = "train",
+    validation: ImageData | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` for ``schedule.epochs`` and return one metrics dict per epoch.
 
     With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed from,
     so a killed run continues where it stopped and ends with the same metrics as an uninterrupted one.
+    With ``validation`` (images held out of training), its test split is evaluated every epoch too.
     """
     objective = objective or Objective()
     model.to(device)
     train_loader = DeviceLoader(data, "train", schedule.batch_size, device=device, seed=seed)
     test_loader = DeviceLoader(data, "test", max(schedule.batch_size, 256), device=device)
+    val_loader = (DeviceLoader(validation, "test", max(schedule.batch_size, 256), device=device)
+                  if validation is not None else None)
     optimizer = build_optimizer(model, schedule)
     scheduler = build_scheduler(optimizer, schedule)
     history: list[dict[str, Any]] = []
@@ -123,6 +127,7 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         test = evaluate(model, test_loader, device, amp)
+        val = evaluate(model, val_loader, device, amp) if val_loader is not None else None
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         history.append({
@@ -134,6 +139,7 @@ def fit(
             "test_top1": test["top1"],
             "test_top5": test["top5"],
             "seconds": time.perf_counter() - start,
+            **({"val_loss": val["loss"], "val_top1": val["top1"]} if val else {}),
             **extra,
         })
         epochs.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", test_top1=f"{test['top1']:.2f}")
