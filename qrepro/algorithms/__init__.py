@@ -1,12 +1,12 @@
 """Paper-level procedures, one module per paper, and the registries the runner dispatches on."""
 from collections.abc import Callable
 
-from . import apot
+from . import apot, pdqat
 from .base import Method, PTQMethod
 
-METHODS: dict[str, Method] = {m.name: m for m in (Method(), apot.APoT())}
+METHODS: dict[str, Method] = {m.name: m for m in (Method(), apot.APoT(), pdqat.DoReFa(), pdqat.PDQAT())}
 PTQ_METHODS: dict[str, PTQMethod] = {}
-SWEEPS: dict[str, Callable[..., list]] = {"apot": apot.sweep}
+SWEEPS: dict[str, Callable[..., list]] = {"apot": apot.sweep, "pdqat": pdqat.sweep}
 
 
 def get_method(name: str) -> Method | PTQMethod:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import apot
+from . import apot, pdqat
 
-TABLES = {"apot": apot.ROWS}
-SOURCES = {"apot": apot.SOURCES}
+TABLES = {"apot": apot.ROWS, "pdqat": pdqat.ROWS}
+SOURCES = {"apot": apot.SOURCES, "pdqat": pdqat.SOURCES}
 
 
 def paper_table(chapter: str) -> pd.DataFrame:
