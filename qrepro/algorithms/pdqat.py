@@ -58,7 +58,7 @@ class ProfileSettings:
 
 
 PROFILES = {
-    "smoke": ProfileSettings(epochs=6, batch_size=64, width=1),
+    "smoke": ProfileSettings(epochs=4, batch_size=64, width=1),
     "quick": ProfileSettings(epochs=20, batch_size=128, width=5),
     "paper": ProfileSettings(epochs=100, batch_size=128, width=5),
 }

@@ -19,7 +19,8 @@ With the Lagrangian L(w, lambda) = objective + sum_i lambda_i (value_i - eps_i):
   lambda <- relu(lambda + dual_lr * (value - eps)).
 
 Duals start at lambda_out = 1 and lambda_l = 0 (official). "output" uses the output constraint only, "layerwise"
-both kinds (as the paper's column (ii)), "none" neither.
+both kinds (as the paper's column (ii)), "none" neither. The dual step of a constrained run also records every
+layer's MSE (constrained or not) and the output cross-entropy, so output-only and layer-wise runs compare per layer.
 
 Gradients (``objective``):
 - "high" (the official code): the objective is the HIGH-precision cross-entropy, and the b-bit branch passes
@@ -168,7 +169,7 @@ class PrimalDual(Objective):
             correct_high += (high.argmax(1) == y).sum().item()
             correct_low += (low.argmax(1) == y).sum().item()
             count += y.numel()
-        train_loader.load_state_dict(state)  # the dual step draws no randomness from the training stream
+        train_loader.load_state_dict(state)  # restored: the dual step does not shift the training batches
         model.train(was_training)
         means = sums / count
         values = means if self.constraint == "layerwise" else means[-1:]

@@ -14,9 +14,9 @@ from ..runs.execute import resolve_device
 from ..runs.provenance import provenance
 from ..runs.record import write_json_atomic
 from ..runs.store import runs_dir
-from . import qat_step
+from . import pdqat_step, qat_step
 
-BENCHMARKS: dict[str, Callable] = {"qat_step": qat_step.run}
+BENCHMARKS: dict[str, Callable] = {"qat_step": qat_step.run, "pdqat_step": pdqat_step.run}
 
 
 def main(only: list[str] | None = None, device: str = "auto") -> None:
