@@ -14,7 +14,7 @@ import torch
 
 from ..config import PTQConfig, TrainConfig
 from ..profiles import get_profile
-from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, resolve_device
+from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, cpu_threads, execute_ptq, execute_train, resolve_device
 from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, is_stale, read_record, write_json_atomic
 
@@ -68,12 +68,13 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
 
     resolved = resolve_device(device)
     root_arg = str(data_root) if data_root else None  # "" (a notebook default) means the default root
-    if isinstance(config, TrainConfig):
-        record, weights = execute_train(config, directory, init_weights=parent_weights, data_root=root_arg,
-                                        device=resolved, progress=progress)
-    else:
-        record, weights = execute_ptq(config, model_weights=parent_weights, data_root=root_arg, device=resolved,
-                                      progress=progress)
+    with cpu_threads(resolved, get_profile(config.profile).cpu_threads):
+        if isinstance(config, TrainConfig):
+            record, weights = execute_train(config, directory, init_weights=parent_weights, data_root=root_arg,
+                                            device=resolved, progress=progress)
+        else:
+            record, weights = execute_ptq(config, model_weights=parent_weights, data_root=root_arg, device=resolved,
+                                          progress=progress)
     tmp = directory / f".{WEIGHTS_FILE}.tmp"
     torch.save(weights, tmp)
     os.replace(tmp, directory / WEIGHTS_FILE)
