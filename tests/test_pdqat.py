@@ -119,6 +119,20 @@ def test_without_constraints_the_low_objective_is_the_baseline_step_for_step(dig
     assert official != base_losses[:1]  # the official objective is another problem
 
 
+def test_low_objective_with_a_zero_dual_has_the_baseline_gradients(digits):
+    """objective=low back-propagates the b-bit cross-entropy with STE; a constraint with lambda = 0 adds nothing."""
+    x, y = next(iter(DeviceLoader(digits, "train", 64, seed=0)))
+    base, base_objective, _ = build(config("dorefa"))
+    base_objective.loss(base, x, y)[0].backward()
+    model, objective, _ = build(config("pdqat", constraint="output", epsilon=0.1, objective="low"))
+    objective.dual = torch.zeros(1, dtype=torch.float64)
+    objective.loss(model, x, y)[0].backward()
+    grads = dict(model.named_parameters())
+    for name, param in base.named_parameters():
+        assert torch.allclose(param.grad, grads[name].grad, atol=1e-7), name
+    assert model.get_parameter("blocks.0.conv0.weight").grad.abs().sum() > 0  # weights learn through the STE
+
+
 def test_official_gradients_equal_a_deep_copy_whose_weight_gradients_are_discarded(digits):
     """objective=high: as train_pd_layers.py, only the b-bit BatchNorm learns from the b-bit branch."""
     cfg = config("pdqat", bits=2, constraint="output", epsilon=0.1)

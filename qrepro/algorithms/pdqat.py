@@ -311,5 +311,7 @@ def sweep(bit: Any = "1", constraint: Any = "output,layerwise", epsilon: Any = "
           epsilon_layer: float = FIG1_EPSILON_LAYER, dual_lr: float = DUAL_LR, objective: str = "high",
           high_precision_layers: Any = "", arch: str = "preact_resnet20", profile: str = "smoke", data: str = "",
           epochs: int = 0, seeds: int = 1) -> list[TrainConfig]:
-    """Every run of the chapter's first phase (see ``plan``)."""
+    """Every run of the chapter's first phase (see ``plan``): what ``python -m qrepro run pdqat`` runs.
+
+    The mixed-precision retraining (``mixed_plan``) depends on these runs' duals, so the chapter runs it next."""
     return unique_configs(plan(**locals()))

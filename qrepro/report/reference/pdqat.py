@@ -6,7 +6,9 @@ seed's test accuracy taken at its epoch of best validation accuracy of the b-bit
 column (i), output constraint only; "layerwise" its column (ii), layer-wise L2 constraints plus the output one.
 The official "DoReFa" baseline mixed two training procedures across its seeds (algorithms.md §4.8).
 
-Fig. 1 (1 bit): values read off the notebook's plots, hence approximate (about +-0.005 MSE, +-0.2 points).
+Fig. 1 (1 bit): values read off the notebook's plots, hence approximate (about +-0.005 MSE, +-0.2 points); the
+plots do not say at which epoch their accuracies were taken, and the mixed-precision runs were retrained with
+plain QAT (train_selec.py). The duals that rank the layers are the final ones, averaged over seeds.
 """
 
 TABLE_SOURCE = ("ihounie/con-qat notebooks/final_table.ipynb, saved LaTeX output of the paper's Table 1 "
