@@ -11,12 +11,12 @@ from qrepro import data as datasets
 from qrepro import models
 from qrepro.algorithms import pdqat
 from qrepro.algorithms.mixed_precision import body_layers, select_layers
-from qrepro.algorithms.pdqat_constraints import PrimalDual, dual_ascent, soft_cross_entropy
+from qrepro.algorithms.pdqat_constraints import dual_ascent, soft_cross_entropy
 from qrepro.config import TrainConfig
 from qrepro.data import DeviceLoader
 from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
 from qrepro.nn import quantized_layers
-from qrepro.runs import get_or_run, run_dir
+from qrepro.runs import get_or_run
 from qrepro.train import build_optimizer, loop
 
 from test_book import run_chapter, table_output

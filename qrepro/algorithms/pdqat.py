@@ -111,7 +111,8 @@ class DoReFa(Method):
         fraction = config.options.get("validation", 0.0)
         if not 0 <= fraction < 1:
             raise ValueError(f"validation is the held-out fraction of the training split, in [0, 1); got {fraction!r}")
-        check_high_precision(config.options.get("high_precision_layers", ()), arch_layers(config.arch, config.arch_options))
+        names = arch_layers(config.arch, config.arch_options)
+        check_high_precision(config.options.get("high_precision_layers", ()), names)
 
     def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
         """Hold out ``validation`` of the training split (per seed, as the official random_split); test unchanged."""
@@ -124,7 +125,8 @@ class DoReFa(Method):
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         names = body_layers(model)
         keep = {names[i] for i in check_high_precision(config.options.get("high_precision_layers", ()), names)}
-        low = LayerQuant(weight=lambda layer: DoReFaWeight(config.bits), act=lambda layer: DoReFaActivation(config.bits))
+        low = LayerQuant(weight=lambda layer: DoReFaWeight(config.bits),
+                         act=lambda layer: DoReFaActivation(config.bits))
         high = LayerQuant(weight=lambda layer: DoReFaWeight(FULL, pinned=True),
                           act=lambda layer: DoReFaActivation(FULL, pinned=True))
         quantize_(model, low, first=FULL_PRECISION, last=FULL_PRECISION, skip=keep)

@@ -113,7 +113,8 @@ class PrimalDual(Objective):
         self.layers, self.bits, self.constraint, self.objective = layers, bits, constraint, objective
         self.dual_lr = dual_lr
         self.names = {"none": [], "output": [OUTPUT], "layerwise": [*layers, OUTPUT]}[constraint]
-        self.epsilon = torch.tensor([epsilon if n == OUTPUT else epsilon_layer for n in self.names], dtype=torch.float64)
+        self.epsilon = torch.tensor([epsilon if n == OUTPUT else epsilon_layer for n in self.names],
+                                    dtype=torch.float64)
         self.dual = torch.tensor([1.0 if n == OUTPUT else 0.0 for n in self.names], dtype=torch.float64)
         # the b-bit BatchNorm parameters: the only ones the b-bit branch trains under the official gradients
         self.live = {f"{module_name}.bns.{bits}.{name}"
@@ -155,7 +156,7 @@ class PrimalDual(Objective):
 
     @torch.no_grad()
     def end_epoch(self, model: nn.Module, train_loader: DeviceLoader, epoch: int) -> dict[str, Any]:
-        """Dual ascent on the training split's mean slacks; per-layer MSE, output CE, duals and slacks for the record."""
+        """Dual ascent on the training split's mean slacks; per-layer MSE, output CE, duals, slacks for the record."""
         if not self.names:
             return {}
         was_training = model.training

@@ -36,8 +36,8 @@ def random_data() -> ImageData:
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (BATCH * DUAL_BATCHES, 3, SIZE, SIZE), generator=g, dtype=torch.uint8)
     y = torch.randint(0, 10, (BATCH * DUAL_BATCHES,), generator=g)
-    return ImageData(name="random", train_x=x, train_y=y, test_x=x[:BATCH], test_y=y[:BATCH], classes=tuple("0123456789"),
-                     mean=(0.5,) * 3, std=(0.25,) * 3, crop_pad=4, flip=True)
+    return ImageData(name="random", train_x=x, train_y=y, test_x=x[:BATCH], test_y=y[:BATCH],
+                     classes=tuple("0123456789"), mean=(0.5,) * 3, std=(0.25,) * 3, crop_pad=4, flip=True)
 
 
 def build_case(method_name: str, options: dict, device: torch.device) -> tuple[Callable[[], None], Callable[[], None]]:
