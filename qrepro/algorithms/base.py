@@ -31,6 +31,10 @@ class Method:
         if unknown:
             raise ValueError(f"{self.name} has no option(s) {sorted(unknown)}; valid: {list(self.options)}")
 
+    def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
+        """The data to train and test on, and an optional validation set evaluated every epoch (default: none)."""
+        return data, None
+
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         """Make ``model`` the network this method trains (e.g. swap in quantized layers), in place."""
 

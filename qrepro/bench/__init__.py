@@ -14,10 +14,10 @@ from ..runs.execute import resolve_device
 from ..runs.provenance import provenance
 from ..runs.record import write_json_atomic
 from ..runs.store import runs_dir
-from . import gpfq_speed, qat_step, sq_selection
+from . import gpfq_speed, pdqat_step, qat_step, sq_selection
 
 BENCHMARKS: dict[str, Callable] = {"qat_step": qat_step.run, "sq_selection": sq_selection.run,
-                                   "gpfq_speed": gpfq_speed.run}
+                                   "pdqat_step": pdqat_step.run, "gpfq_speed": gpfq_speed.run}
 
 
 def main(only: list[str] | None = None, device: str = "auto") -> None:

@@ -3,7 +3,7 @@
 >>> from qrepro import models
 >>> net = models.create("resnet20", num_classes=10, shortcut="B")
 >>> models.available()
-['lenet5', 'resnet18', 'resnet20', 'resnet32', 'resnet56', 'vgg9', 'vgg_small']
+['lenet5', 'preact_resnet20', 'resnet18', 'resnet20', 'resnet32', 'resnet56', 'vgg9', 'vgg_small']
 
 Every builder takes ``num_classes`` and ``in_channels``; builders whose architecture
 depends on the input size (VGGs, LeNet-5) also take ``image_size``; the ResNets use global
@@ -11,11 +11,14 @@ average pooling and ignore it. Any other keyword is a model-specific option:
 
 * ``resnet20`` / ``resnet32`` / ``resnet56``: ``shortcut`` ("A" or "B"), ``width`` (int)
 * ``resnet18``: ``maxpool`` (bool)
+* ``preact_resnet20``: ``width`` (int, default 5), ``bit_widths`` (the precisions that get a
+  switchable BatchNorm, default (32,))
 * ``vgg9``, ``vgg_small``, ``lenet5``: none
 
 All models register their modules in forward order (the first ``nn.Conv2d`` in
 ``modules()`` is the stem, the last ``nn.Linear`` the classifier) and are initialised by
-:func:`qrepro.models.init.init_weights`.
+:func:`qrepro.models.init.init_weights`, except ``preact_resnet20``, which keeps PyTorch's default
+initialization as the official PD-QAT code does.
 """
 
 import inspect
@@ -24,12 +27,14 @@ from typing import Callable
 from torch import nn
 
 from qrepro.models.lenet import lenet5
+from qrepro.models.preact_resnet import preact_resnet20
 from qrepro.models.resnet18 import resnet18
 from qrepro.models.resnet_cifar import resnet20, resnet32, resnet56
 from qrepro.models.vgg import vgg9, vgg_small
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "lenet5": lenet5,
+    "preact_resnet20": preact_resnet20,
     "resnet18": resnet18,
     "resnet20": resnet20,
     "resnet32": resnet32,

@@ -1,7 +1,9 @@
 """Carry out one run: build data, model and method from a config, train or quantize, return the record."""
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,18 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+@contextlib.contextmanager
+def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch CPU threads on a CPU device (None: leave the count alone), then restore it."""
+    previous = torch.get_num_threads()
+    if device.type == "cpu" and threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def build_model(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> torch.nn.Module:
     arch_options = config.arch_options if isinstance(config, TrainConfig) else config.model.arch_options
     return models.create(config.arch, num_classes=data.num_classes, in_channels=data.in_channels,
@@ -56,7 +70,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
     if not isinstance(method, Method):
         raise ValueError(f"{config.method} is a post-training method; use a PTQConfig")
     method.check(config)
-    data = load_data(config.data, data_root)
+    data, validation = method.split_data(load_data(config.data, data_root), config)
     torch.manual_seed(config.seed)
     model = build_model(config, data)
     method.prepare(model, config)
@@ -68,9 +82,10 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
     objective = method.objective(model, config)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
                   checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, compile=compile,
-                  description=config.run_id)
+                  description=config.run_id, validation=validation)
     final = history[-1]
     best = max(history, key=lambda h: h["test_top1"])
+    selected = max(history, key=lambda h: h["val_top1"]) if validation is not None else None
     record = {
         "schema": RECORD_SCHEMA,
         "run_id": config.run_id,
@@ -80,6 +95,9 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
         "top5": final["test_top5"],
         "best_test_top1": best["test_top1"],  # selected on the test set: a labelled second number only
         "best_epoch": best["epoch"],
+        # test top-1 at the epoch of best validation top-1 (model selection on held-out training images)
+        "val_selected_top1": selected["test_top1"] if selected else None,
+        "val_selected_epoch": selected["epoch"] if selected else None,
         "wall_time_s": sum(h["seconds"] for h in history),
         "epoch_time_s": sum(h["seconds"] for h in history) / len(history),
         "amp": "bf16" if device.type == "cuda" else None,

@@ -15,7 +15,7 @@ import torch
 from ..config import PTQConfig, TrainConfig
 from ..profiles import get_profile
 from ..train.distributed import barrier, init_from_environment, is_main
-from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, resolve_device
+from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, cpu_threads, execute_ptq, execute_train, resolve_device
 from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, is_stale, read_record, write_json_atomic
 
@@ -69,12 +69,13 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
 
     resolved = init_from_environment(resolve_device(device))
     root_arg = str(data_root) if data_root else None  # "" (a notebook default) means the default root
-    if isinstance(config, TrainConfig):
-        record, weights = execute_train(config, directory, init_weights=parent_weights, data_root=root_arg,
-                                        device=resolved, progress=progress and is_main(), compile=compile)
-    else:
-        record, weights = execute_ptq(config, model_weights=parent_weights, data_root=root_arg, device=resolved,
-                                      progress=progress)
+    with cpu_threads(resolved, get_profile(config.profile).cpu_threads):
+        if isinstance(config, TrainConfig):
+            record, weights = execute_train(config, directory, init_weights=parent_weights, data_root=root_arg,
+                                            device=resolved, progress=progress and is_main(), compile=compile)
+        else:
+            record, weights = execute_ptq(config, model_weights=parent_weights, data_root=root_arg, device=resolved,
+                                          progress=progress)
     if is_main():
         directory.mkdir(parents=True, exist_ok=True)  # a post-training run writes no checkpoint that would make it
         tmp = directory / f".{WEIGHTS_FILE}.tmp"

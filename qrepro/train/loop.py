@@ -83,13 +83,15 @@ def fit(
     compile: bool = False,
     channels_last: bool = False,
     description: str = "train",
+    validation: ImageData | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` for ``schedule.epochs`` and return one metrics dict per epoch.
 
     With ``checkpoint``, state is saved after every epoch and an existing checkpoint is resumed from,
     so a killed run continues where it stopped and ends with the same metrics as an uninterrupted one.
     Under torchrun the model is wrapped in DistributedDataParallel and each process trains on its shard
-    of every batch; ``compile`` runs the training forward through ``torch.compile``.
+    of every batch; ``compile`` runs the training forward through ``torch.compile``. With ``validation``
+    (images held out of training), its test split is evaluated every epoch too.
     """
     objective = objective or Objective()
     rank, world = rank_and_world()
@@ -99,6 +101,8 @@ def fit(
                                 channels_last=channels_last, shard=(rank, world))
     test_loader = DeviceLoader(data, "test", max(schedule.batch_size, 256), device=device,
                                channels_last=channels_last)
+    val_loader = (DeviceLoader(validation, "test", max(schedule.batch_size, 256), device=device,
+                               channels_last=channels_last) if validation is not None else None)
     trained = model
     if world > 1:
         trained = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
@@ -138,6 +142,7 @@ def fit(
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         test = evaluate(model, test_loader, device, amp)
+        val = evaluate(model, val_loader, device, amp) if val_loader is not None else None
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         history.append({
@@ -149,6 +154,7 @@ def fit(
             "test_top1": test["top1"],
             "test_top5": test["top5"],
             "seconds": time.perf_counter() - start,
+            **({"val_loss": val["loss"], "val_top1": val["top1"]} if val else {}),
             **extra,
         })
         epochs.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", test_top1=f"{test['top1']:.2f}")

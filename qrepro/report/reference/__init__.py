@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import apot, gpfq, sq
+from . import apot, gpfq, pdqat, sq
 
-TABLES = {"apot": apot.ROWS, "sq": sq.ROWS, "gpfq": gpfq.ROWS}
-SOURCES = {"apot": apot.SOURCES, "sq": sq.SOURCES, "gpfq": gpfq.SOURCES}
+TABLES = {"apot": apot.ROWS, "sq": sq.ROWS, "pdqat": pdqat.ROWS, "gpfq": gpfq.ROWS}
+SOURCES = {"apot": apot.SOURCES, "sq": sq.SOURCES, "pdqat": pdqat.SOURCES, "gpfq": gpfq.SOURCES}
 
 
 def paper_table(chapter: str) -> pd.DataFrame:

@@ -1,0 +1,220 @@
+"""PD-QAT views of run records: Table 1 paper vs ours, per-layer MSE and duals, accuracy vs epsilon, mixed precision.
+
+Every function takes the chapter's planned runs (qrepro.algorithms.pdqat.Planned: a config with its role) and the
+records they produced, matched by run id; numbers come from the records only, paper numbers from
+qrepro.report.reference.pdqat. Our std over seeds is the population std (np.std), as the paper's.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from ..runs.record import is_stale
+from .reference import pdqat as reference
+
+ROW_LABELS = {
+    "full precision": "full precision (32-bit path)",
+    "baseline": "baseline: DoReFa STE-QAT",
+    "none": "PD-QAT, no constraint",
+    "output": "PD-QAT (i): output constraint",
+    "layerwise": "PD-QAT (ii): layer-wise + output",
+}
+ROW_ORDER = list(ROW_LABELS)
+
+
+def planned_frame(planned: Iterable[Any], records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per planned run: its part, row, rule and count, config facts and the record's results."""
+    by_id = {record["run_id"]: record for record in records}
+    rows = []
+    for p in planned:
+        record = by_id[p.config.run_id]
+        options = p.config.options
+        rows.append({
+            "part": p.part, "row": p.row, "rule": p.rule, "count": p.count, "run_id": p.config.run_id,
+            "data_set": record["data_set"], "profile": p.config.profile, "bits": p.config.bits, "seed": p.config.seed,
+            "epsilon": options.get("epsilon"), "epsilon_layer": options.get("epsilon_layer"),
+            "objective": options.get("objective"), "top1": record["top1"],
+            "val_selected_top1": record.get("val_selected_top1"), "train_top1": record["epochs"][-1]["train_top1"],
+            "stale": is_stale(record),
+        })
+    return pd.DataFrame(rows)
+
+
+def _mean_std(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "–"
+    return f"{values.mean():.2f}" if len(values) < 2 else f"{values.mean():.2f} ± {values.std(ddof=0):.2f}"
+
+
+def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 1, paper vs ours: top-1 of the last epoch (mean ± std over seeds), the drop against our full-precision
+    model and the paper's drop against its own; the paper's selection (best-validation epoch) as a second column."""
+    table = frame[frame["part"] == "table"]
+    paper = {(row["method"], row["bits"]): (row["top1"], row["std"]) for row in reference.ROWS}
+    paper_fp = paper[("full precision", 32)][0]
+    out = []
+    for (data_set, profile), runs in table.groupby(["data_set", "profile"], sort=False):
+        fp = runs[runs["row"] == "full precision"]["top1"].mean()
+        groups = runs.groupby(["row", "bits"], sort=False)
+        keys = sorted(groups.groups, key=lambda k: (k[1] != 32, -k[1], ROW_ORDER.index(k[0])))
+        for row, bits in keys:
+            group = groups.get_group((row, bits))
+            paper_mean, paper_std = paper.get((row, bits), (None, None))
+            out.append({
+                "data set": data_set, "profile": profile, "bits": bits, "method": ROW_LABELS[row],
+                "top-1 (%), last epoch": _mean_std(group["top1"]), "seeds": group["seed"].nunique(),
+                "drop vs our FP": f"{fp - group['top1'].mean():+.2f}" if pd.notna(fp) else "no FP record",
+                "paper top-1 (CIFAR-10)": f"{paper_mean:.2f} ± {paper_std:.2f}" if paper_mean else "–",
+                "paper drop": f"{paper_fp - paper_mean:+.2f}" if paper_mean else "–",
+                "top-1 at best-val epoch (paper selection)": _mean_std(group["val_selected_top1"]),
+                "made by": "OLDER CODE: re-run to refresh" if group["stale"].any() else "current code",
+            })
+    return pd.DataFrame(out)
+
+
+def _records_of(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = set(frame["run_id"])
+    return [r for r in records if r["run_id"] in ids]
+
+
+def _per_layer(records: Sequence[dict[str, Any]], key: str) -> pd.DataFrame:
+    """Final-epoch per-layer metric (``layer_mse``) of each record: one row per (run, layer)."""
+    return pd.DataFrame([
+        {"run_id": r["run_id"], "seed": r["config"]["seed"], "layer": layer, key: value}
+        for r in records for layer, value in zip(r["summary"]["layers"], r["epochs"][-1][key])
+    ])
+
+
+def layer_mse_frame(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Fig. 1a: final per-layer MSE between high- and low-precision activations, output-only vs layer-wise run
+    (mean over seeds), beside the paper's values for the layers it shows."""
+    fig1 = frame[frame["part"] == "fig1"]
+    parts = []
+    for row, runs in fig1.groupby("row", sort=False):
+        values = _per_layer(_records_of(runs, records), "layer_mse").groupby("layer", sort=False)["layer_mse"].mean()
+        label = "layer-wise" if row == "layerwise" else "output only"
+        parts.append(values.rename(f"ours: {label}"))
+    ours = pd.concat(parts, axis=1).reset_index()
+    paper = pd.DataFrame(reference.FIG1_LAYER_MSE).rename(
+        columns={"layerwise": "paper: layer-wise", "output only": "paper: output only"})
+    return ours.merge(paper, on="layer", how="left")
+
+
+def layer_mse_plot(table: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Bars of our per-layer MSE, output-only vs layer-wise (network order)."""
+    ours = table.melt(id_vars="layer", value_vars=[c for c in table if c.startswith("ours")], var_name="run",
+                      value_name="MSE")
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    sns.barplot(ours, x="layer", y="MSE", hue="run", ax=ax)
+    ax.tick_params(axis="x", rotation=90)
+    ax.set(title=title, ylabel="mean squared difference")
+    fig.tight_layout()
+    return fig
+
+
+def dual_history(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Every constraint's dual after every epoch: one row per (run, epoch, constraint)."""
+    return pd.DataFrame([
+        {"run_id": r["run_id"], "seed": r["config"]["seed"], "epoch": e["epoch"], "constraint": name, "dual": value}
+        for r in records for e in r["epochs"] for name, value in zip(r["summary"]["constraints"], e.get("dual", []))
+    ])
+
+
+def dual_plot(history: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Heat map of the layer duals per epoch (mean over seeds) and the output dual beside it."""
+    mean = history.groupby(["constraint", "epoch"], sort=False)["dual"].mean().reset_index()
+    layers = mean[mean["constraint"] != "output"].pivot(index="constraint", columns="epoch", values="dual")
+    layers = layers.loc[list(dict.fromkeys(mean.loc[mean["constraint"] != "output", "constraint"]))]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [3, 1]})
+    sns.heatmap(layers, ax=axes[0], cmap="viridis", cbar_kws={"label": "dual"})
+    axes[0].set(title=f"layer duals {title}", ylabel="")
+    output = mean[mean["constraint"] == "output"]
+    axes[1].plot(output["epoch"], output["dual"], marker="o")
+    axes[1].set(title="output dual", xlabel="epoch")
+    fig.tight_layout()
+    return fig
+
+
+def ranking_table(records: Sequence[dict[str, Any]], duals: Sequence[float]) -> pd.DataFrame:
+    """Our final layer duals (mean over the runs) and rank, beside the paper's 1-bit duals and rank."""
+    names = records[0]["summary"]["layers"]
+    table = pd.DataFrame({"index": range(len(names)), "layer": names, "our dual": duals})
+    table["our rank"] = table["our dual"].rank(ascending=False, method="first").astype(int)
+    table["paper dual (1 bit)"] = table["layer"].map(reference.FIG1_DUALS)
+    table["paper rank"] = table["paper dual (1 bit)"].rank(ascending=False, method="first").astype("Int64")
+    return table.sort_values("our rank").reset_index(drop=True)
+
+
+def binding_table(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """For every layer-wise run: its level eps_l, the largest per-layer MSE seen in any epoch, and how many layer
+    duals ended above zero (0: the layer constraints never bound, and the run is an output-only run)."""
+    by_id = {r["run_id"]: r for r in records}
+    rows = []
+    for _, run in frame[frame["row"] == "layerwise"].drop_duplicates("run_id").iterrows():
+        record = by_id[run["run_id"]]
+        names = record["summary"]["constraints"]
+        final = dict(zip(names, record["epochs"][-1]["dual"]))
+        rows.append({"run_id": run["run_id"], "bits": run["bits"], "eps_l": run["epsilon_layer"],
+                     "largest layer MSE (any epoch)": max(max(e["layer_mse"]) for e in record["epochs"]),
+                     "layer duals > 0 at the end": sum(v > 0 for n, v in final.items() if n != "output"),
+                     "layers": len(names) - 1, "top-1 (%)": round(run["top1"], 2)})
+    return pd.DataFrame(rows)
+
+
+def epsilon_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy against the constraint level at the lowest bit: output-only runs at each eps_out and layer-wise
+    runs at each eps_l (mean and std over seeds)."""
+    low = frame["bits"][frame["part"].isin(["epsilon", "fig1"])].min()
+    runs = frame[(frame["bits"] == low) & (frame["row"].isin(["output", "layerwise"]))].drop_duplicates("run_id")
+    runs = runs.assign(constraint=runs["row"].map({"output": "output (eps_out)", "layerwise": "layer-wise (eps_l)"}),
+                       level=runs["epsilon"].where(runs["row"] == "output", runs["epsilon_layer"]))
+    return (runs.groupby(["constraint", "level"]).agg(top1=("top1", "mean"), std=("top1", lambda v: v.std(ddof=0)),
+                                                      seeds=("seed", "nunique")).reset_index())
+
+
+def epsilon_plot(table: pd.DataFrame, baseline: float, title: str = "") -> plt.Figure:
+    """Test top-1 against the constraint level (log scale), one line per constraint kind, the baseline dashed."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for constraint, group in table.groupby("constraint"):
+        ax.errorbar(group["level"], group["top1"], yerr=group["std"], marker="o", capsize=3, label=constraint)
+    ax.axhline(baseline, color="grey", linestyle="--", label="baseline (DoReFa)")
+    ax.set(xscale="log", xlabel="constraint level epsilon", ylabel="test top-1 (%)", title=title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def mixed_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 1b/c: test and (running, last-epoch) train top-1 against the number of layers kept in high precision,
+    per selection rule (and layers chosen by hand); 0 layers is the baseline at the same bit-width. Mean over seeds."""
+    mixed = frame[frame["part"].isin(["mixed", "manual"])]
+    bits = mixed["bits"].min()
+    baseline = frame[(frame["row"] == "baseline") & (frame["bits"] == bits)].drop_duplicates("run_id")
+    zero = pd.concat([baseline.assign(rule=rule, count=0) for rule in mixed["rule"].unique()])
+    both = pd.concat([zero, mixed])
+    return (both.groupby(["rule", "count"], sort=False)
+            .agg(test_top1=("top1", "mean"), train_top1=("train_top1", "mean"), seeds=("seed", "nunique"))
+            .reset_index().sort_values(["rule", "count"]))
+
+
+def mixed_plot(table: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Gain in top-1 over the all-quantized model against the number of high-precision layers, ours per rule
+    (solid) and the paper's (CIFAR-10, 1 bit, dashed), for test and train accuracy."""
+    paper = pd.DataFrame(reference.FIG1_MIXED)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
+    for ax, split in zip(axes, ["test", "train"]):
+        for rule, group in table.groupby("rule"):
+            gain = group[f"{split}_top1"] - group.loc[group["count"] == 0, f"{split}_top1"].mean()
+            ax.plot(group["count"], gain, marker="o", label=f"ours: {rule}")
+        for rule, group in paper[paper["split"] == split].groupby("rule"):
+            ax.plot(group["count"], group["top1"] - group.loc[group["count"] == 0, "top1"].mean(), linestyle="--",
+                    marker="x", label=f"paper (CIFAR-10): {rule}")
+        ax.set(xlabel="layers kept in high precision", ylabel=f"{split} top-1 gain (points)", title=f"{split} {title}")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,300 @@
+"""PD-QAT: dual ascent, the official gradient handling, reduction to the baseline, mixed precision, bad input,
+resumable runs and the chapter under papermill."""
+import copy
+import dataclasses
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from qrepro import data as datasets
+from qrepro import models
+from qrepro.algorithms import pdqat
+from qrepro.algorithms.mixed_precision import body_layers, select_layers
+from qrepro.algorithms.pdqat_constraints import dual_ascent, soft_cross_entropy
+from qrepro.config import TrainConfig
+from qrepro.data import DeviceLoader
+from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
+from qrepro.nn import quantized_layers
+from qrepro.runs import get_or_run
+from qrepro.train import build_optimizer, loop
+
+from test_book import run_chapter, table_output
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """These width-1 models are too small for two threads to help; one keeps the tests quick on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # and for the notebook kernel
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    full = datasets.load("digits")
+    return dataclasses.replace(full, train_x=full.train_x[:256], train_y=full.train_y[:256])
+
+
+def config(method: str, bits: int = 1, **options) -> TrainConfig:
+    return pdqat.run_config(method, bits, options, arch="preact_resnet20", profile="smoke", data="digits", epochs=2,
+                            seed=0)
+
+
+def build(cfg: TrainConfig, seed: int = 0):
+    """Model, method objective and optimizer as the runner builds them."""
+    method = pdqat.PDQAT() if cfg.method == "pdqat" else pdqat.DoReFa()
+    method.check(cfg)
+    torch.manual_seed(seed)
+    model = models.create(cfg.arch, num_classes=10, in_channels=1, **cfg.arch_options)
+    method.prepare(model, cfg)
+    return model, method.objective(model, cfg), build_optimizer(model, cfg.schedule)
+
+
+def test_dual_ascent_solves_a_hand_made_problem():
+    """min x^2 s.t. 1 - x <= 0: KKT point x* = 1, lambda* = 2; duals never negative."""
+    x, dual = torch.tensor(3.0), torch.tensor([0.0])
+    for _ in range(3000):
+        x = x - 0.05 * (2 * x - dual[0])  # primal gradient step on x^2 + lambda (1 - x)
+        dual = dual_ascent(dual, (1 - x).reshape(1), torch.zeros(1), lr=0.05)
+        assert dual.item() >= 0
+    assert x.item() == pytest.approx(1.0, abs=1e-3) and dual.item() == pytest.approx(2.0, abs=1e-2)
+
+
+def test_duals_grow_while_violated_and_shrink_to_zero_while_slack(digits):
+    cfg = config("pdqat", constraint="layerwise", epsilon=0.0, epsilon_layer=0.0, dual_lr=0.5)
+    model, objective, _ = build(cfg)
+    objective.epsilon = torch.full_like(objective.epsilon, -0.01)  # every constraint violated by at least 0.01
+    loader = DeviceLoader(digits, "train", 64, seed=0)
+    state, weights = loader.state_dict(), copy.deepcopy(model.state_dict())
+    model.train()
+    history = [objective.dual.clone()]
+    for epoch in range(3):  # the model is fixed, so every step adds lr * (value - eps) > 0
+        metrics = objective.end_epoch(model, loader, epoch)
+        history.append(objective.dual.clone())
+    steps = torch.stack(history).diff(dim=0)
+    assert (steps > 0).all() and torch.allclose(steps, steps[0].expand_as(steps), rtol=1e-6)
+    values = metrics["layer_mse"] + [metrics["output_ce"]]
+    assert steps[0].tolist() == pytest.approx([0.5 * (v + 0.01) for v in values])
+    assert metrics["slack"] == pytest.approx([v + 0.01 for v in values])
+    assert loader.state_dict() == state and model.training  # the dual step leaves the training stream as it was
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())  # and the model (eval mode)
+
+    objective.epsilon = torch.full_like(objective.epsilon, 5.0)  # now every constraint is slack
+    history = [objective.dual.clone()]
+    for epoch in range(8):
+        objective.end_epoch(model, loader, epoch)
+        history.append(objective.dual.clone())
+    duals = torch.stack(history)
+    assert (duals >= 0).all() and (duals.diff(dim=0) <= 0).all()
+    assert (duals[1] < duals[0]).all() and not duals[-1].any() and not duals[-2].any()  # shrank to 0, stayed
+
+
+def run_steps(cfg: TrainConfig, digits, steps: int = 6):
+    model, objective, optimizer = build(cfg)
+    loader = DeviceLoader(digits, "train", 64, seed=0)
+    losses, snapshots = [], []
+    while len(losses) < steps:  # 4 batches per epoch
+        for x, y in loader:
+            loss, _ = objective.loss(model, x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+    return model, losses[:steps], snapshots[:steps]
+
+
+def test_without_constraints_the_low_objective_is_the_baseline_step_for_step(digits):
+    _, base_losses, base_states = run_steps(config("dorefa"), digits)
+    model, pd_losses, pd_states = run_steps(config("pdqat", constraint="none", objective="low"), digits)
+    assert pd_losses == base_losses  # exactly, every step
+    for base, pd in zip(base_states, pd_states):
+        assert all(torch.equal(value, pd[key]) for key, value in base.items())
+    untouched = [bn.bns["32"] for bn in model.modules() if isinstance(bn, SwitchableBatchNorm2d)]
+    assert all(bn.num_batches_tracked == 0 and bn.weight.grad is None for bn in untouched)
+    _, official, _ = run_steps(config("pdqat", constraint="none", objective="high"), digits, steps=1)
+    assert official != base_losses[:1]  # the official objective is another problem
+
+
+def test_low_objective_with_a_zero_dual_has_the_baseline_gradients(digits):
+    """objective=low back-propagates the b-bit cross-entropy with STE; a constraint with lambda = 0 adds nothing."""
+    x, y = next(iter(DeviceLoader(digits, "train", 64, seed=0)))
+    base, base_objective, _ = build(config("dorefa"))
+    base_objective.loss(base, x, y)[0].backward()
+    model, objective, _ = build(config("pdqat", constraint="output", epsilon=0.1, objective="low"))
+    objective.dual = torch.zeros(1, dtype=torch.float64)
+    objective.loss(model, x, y)[0].backward()
+    grads = dict(model.named_parameters())
+    for name, param in base.named_parameters():
+        assert torch.allclose(param.grad, grads[name].grad, atol=1e-7), name
+    assert model.get_parameter("blocks.0.conv0.weight").grad.abs().sum() > 0  # weights learn through the STE
+
+
+def test_official_gradients_equal_a_deep_copy_whose_weight_gradients_are_discarded(digits):
+    """objective=high: as train_pd_layers.py, only the b-bit BatchNorm learns from the b-bit branch."""
+    cfg = config("pdqat", bits=2, constraint="output", epsilon=0.1)
+    model, objective, _ = build(cfg)
+    objective.dual = torch.tensor([0.7], dtype=torch.float64)
+    reference = copy.deepcopy(model)
+    x, y = next(iter(DeviceLoader(digits, "train", 64, seed=0)))
+    model.train()
+    reference.train()
+    loss, _ = objective.loss(model, x, y)
+    loss.backward()
+
+    set_precision(reference, 32)
+    out_full = reference(x)
+    official = F.cross_entropy(out_full, y)
+    set_precision(reference, 2)
+    model_q = copy.deepcopy(reference)
+    with torch.no_grad():
+        reference(x)  # updates the b-bit BatchNorm statistics
+    out_q = model_q(x)
+    official = official + 0.7 * (soft_cross_entropy(out_q, F.softmax(out_full, dim=1)).mean() - 0.1)
+    official.backward()
+    for name, param in model_q.named_parameters():
+        if ".bns.2." in name:
+            reference.get_parameter(name).grad = param.grad
+
+    assert loss.item() == pytest.approx(official.item(), rel=1e-6)
+    for (name, mine), (_, theirs) in zip(model.named_parameters(), reference.named_parameters()):
+        assert (mine.grad is None) == (theirs.grad is None), name
+        if mine.grad is not None:
+            assert torch.allclose(mine.grad, theirs.grad, atol=1e-6), name
+    assert model.get_parameter("blocks.0.bn0.bns.2.weight").grad.abs().sum() > 0
+    for (name, mine), theirs in zip(model.named_buffers(), reference.buffers()):
+        assert torch.allclose(mine.float(), theirs.float()), name
+
+
+def test_layer_selection_by_duals():
+    duals = [0.1, 0.5, 0.3, 0.5, 0.0, 0.2]
+    assert select_layers(duals, 3, "largest") == [1, 3, 2]  # ties keep the lower index first
+    assert select_layers(duals, 3, "smallest") == [4, 0, 5]
+    assert select_layers(duals, 0, "largest") == []
+    draws = [select_layers(duals, 2, "random", seed=s) for s in range(3000)]
+    assert all(len(set(d)) == 2 for d in draws) and draws[:5] == [select_layers(duals, 2, "random", seed=s)
+                                                                    for s in range(5)]
+    frequency = torch.bincount(torch.tensor(draws).flatten(), minlength=6) / len(draws)
+    assert torch.allclose(frequency, torch.full((6,), 2 / 6), atol=0.03)  # uniform over layers
+    with pytest.raises(ValueError, match="largest, smallest, random"):
+        select_layers(duals, 2, "median")
+    with pytest.raises(ValueError, match="0..6"):
+        select_layers(duals, 7, "largest")
+
+
+def test_mixed_plan_ranks_layers_by_the_mean_final_duals():
+    names = [f"layer{i}" for i in range(4)]
+
+    def record(seed, duals):
+        cfg = config("pdqat", constraint="layerwise", epsilon=0.9, epsilon_layer=0.0125)
+        return {"config": dataclasses.replace(cfg, seed=seed).to_dict(),
+                "summary": {"layers": names, "constraints": [*names, "output"]},
+                "epochs": [{"dual": [9.0] * 5}, {"dual": [*duals, 1.0]}]}
+
+    records = [record(0, [0.1, 0.0, 0.4, 0.2]), record(1, [0.3, 0.0, 0.0, 0.2])]
+    assert pdqat.mean_layer_duals(records) == pytest.approx([0.2, 0.0, 0.2, 0.2])
+    planned = pdqat.mixed_plan(records, counts="1,3", rules="largest,smallest")
+    chosen = {(p.rule, p.count, p.config.seed): p.config.options["high_precision_layers"] for p in planned}
+    assert chosen[("largest", 1, 0)] == [0] and chosen[("largest", 3, 1)] == [0, 2, 3]
+    assert chosen[("smallest", 1, 0)] == [1] and chosen[("smallest", 3, 0)] == [0, 1, 2]
+    assert all(p.config.method == "dorefa" and p.config.bits == 1 for p in planned)
+    with pytest.raises(ValueError, match="layer-wise"):
+        pdqat.mixed_plan([{**records[0], "config": config("dorefa").to_dict()}])
+
+
+def test_high_precision_layers_are_pinned_and_indexed_as_the_official_list():
+    cfg = config("pdqat", constraint="none", high_precision_layers=[8, 15])
+    model, objective, _ = build(cfg)
+    names = body_layers(model)
+    assert len(names) == 20 and names[8] == "blocks.3.shortcut" and names[15] == "blocks.6.shortcut"
+    layers = quantized_layers(model)
+    for precision in (32, 1):  # the precision switch reaches every layer but the pinned ones
+        set_precision(model, precision)
+        bits = {name: (layers[name].weight_quantizer.bits, layers[name].act_quantizer.bits) for name in names}
+        assert bits["blocks.3.shortcut"] == bits["blocks.6.shortcut"] == (32, 32)
+        assert all(b == (precision, precision) for name, b in bits.items() if not name.endswith("shortcut"))
+    assert list(objective.layers) == [n for n in names if not n.endswith("shortcut")]  # constraints: quantized only
+    assert type(model.stem) is torch.nn.Conv2d and type(model.fc) is torch.nn.Linear  # full precision
+
+
+@pytest.mark.parametrize("parameters, match", [
+    ({"epsilon": "0.1,-0.5"}, "must be >= 0"),
+    ({"constraint": "output,kl"}, "valid: none, output, layerwise"),
+    ({"high_precision_layers": "3,20"}, "20 does not exist.*19: blocks.8.conv1"),
+    ({"dual_lr": 0}, "dual_lr .*must be > 0"),
+    ({"dual_lr": -0.01}, "dual_lr .*must be > 0"),
+    ({"bit": "3"}, "valid: 1, 2, 4, 8"),
+    ({"objective": "mid"}, "valid: high, low"),
+])
+def test_bad_chapter_parameters_are_refused_with_the_valid_choices(parameters, match):
+    with pytest.raises(ValueError, match=match):
+        pdqat.plan(**parameters)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"constraint": "output", "epsilon": -0.1}, "must be >= 0"),
+    ({"constraint": "layerwise", "epsilon": 0.1, "epsilon_layer": -1.0}, "epsilon_layer must be >= 0"),
+    ({"constraint": "kl", "epsilon": 0.1}, "unknown constraint type 'kl'; valid: none, output, layerwise"),
+    ({"constraint": "output", "epsilon": 0.1, "dual_lr": 0.0}, "dual_lr must be > 0"),
+    ({"constraint": "output"}, "needs the constraint level epsilon"),
+    ({"constraint": "output", "epsilon": 0.1, "epsilon_layer": 0.1}, "does not apply to constraint=output"),
+    ({"constraint": "none", "high_precision_layers": [25]}, "25 does not exist.*0: blocks.0.conv0"),
+])
+def test_bad_method_options_are_refused(options, match):
+    with pytest.raises(ValueError, match=match):
+        pdqat.PDQAT().check(config("pdqat", **options))
+
+
+def test_validation_is_held_out_of_training_and_the_test_split_is_kept(digits):
+    train, validation = pdqat.DoReFa().split_data(digits, config("dorefa"))
+    assert len(train.train_x) + len(validation.test_x) == len(digits.train_x) and len(validation.test_x) == 26
+    assert torch.equal(train.test_x, digits.test_x) and train.name == "digits"
+
+    def images(x):
+        return sorted(bytes(img.numpy()) for img in x)
+
+    assert images(torch.cat([train.train_x, validation.test_x])) == images(digits.train_x)  # a partition
+    assert pdqat.DoReFa().split_data(digits, dataclasses.replace(config("dorefa"), options={}))[1] is None
+
+
+def test_a_killed_pdqat_run_resumes_to_the_same_record_with_its_duals(runs_root, monkeypatch):
+    cfg = config("pdqat", constraint="output", epsilon=0.5, dual_lr=0.5)
+    uninterrupted = get_or_run(cfg, progress=False)
+    killed = dataclasses.replace(cfg, chapter="killed")
+    original = loop.save_checkpoint
+
+    def save_then_die(path, state):
+        original(path, state)
+        if path.parent.name == killed.run_id:
+            raise KeyboardInterrupt  # right after epoch 1's checkpoint
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        get_or_run(killed, progress=False)
+    monkeypatch.setattr(loop, "save_checkpoint", original)
+    resumed = get_or_run(killed, progress=False)
+
+    def metrics(record):
+        return [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in record["epochs"]]
+
+    assert metrics(resumed) == metrics(uninterrupted)
+    epochs = uninterrupted["epochs"]
+    assert uninterrupted["summary"]["constraints"] == ["output"] and len(epochs[-1]["layer_mse"]) == 20
+    assert epochs[0]["dual"] != epochs[1]["dual"]  # the second epoch's dual step started from the restored dual
+    assert epochs[1]["dual"][0] == pytest.approx(max(0.0, epochs[0]["dual"][0] + 0.5 * epochs[1]["slack"][0]))
+    assert uninterrupted["val_selected_top1"] in [e["test_top1"] for e in epochs] and "val_top1" in epochs[0]
+
+
+def test_chapter_runs_under_papermill_and_shows_every_table_row(runs_root, tmp_path):
+    notebook = run_chapter("pdqat", tmp_path, epochs=1, counts="1", rules="largest")
+    rows = table_output(notebook, "pdqat_report.accuracy_table(runs)")
+    assert [(r["bits"], r["method"]) for r in rows] == [
+        ("32", "full precision (32-bit path)"), ("1", "baseline: DoReFa STE-QAT"),
+        ("1", "PD-QAT (i): output constraint"), ("1", "PD-QAT (ii): layer-wise + output")]
+    assert all(r["data set"] == "digits" and r["profile"] == "smoke" for r in rows)
+    assert rows[1]["paper top-1 (CIFAR-10)"] == "84.91 ± 0.36"
+    mixed = table_output(notebook, "pdqat_report.mixed_frame(")
+    assert sorted((r["rule"], r["count"]) for r in mixed) == [("largest", "0"), ("largest", "1")]
