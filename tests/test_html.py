@@ -79,7 +79,7 @@ def test_chapter_page_has_tables_figures_and_no_error_output(browser, page):
     assert found.tables >= 2, f"{page}: expected the paper-vs-ours and provenance tables"
     assert found.images >= 1, f"{page}: expected figures"
     assert not found.errors, f"{page}: error output {found.errors}"
-    for marker in ("Traceback (most recent call last)", "Error:", "Warning:"):
+    for marker in ("Traceback (most recent call last)", "Error:", "Warning:", "failed to load", "Math Processing Error"):
         assert marker not in re.sub(r"<[^>]+>", " ", dom), f"{page}: page shows {marker!r}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / f"{Path(page).name}.png"

@@ -13,6 +13,10 @@ def setup(app: Sphinx) -> dict:
     app.config.html_static_path.append(str(Path(jupyter_server_mathjax.__file__).parent / "static"))
     app.config.mathjax_path = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
     # MathJax 2 reads math only inside these classes (MyST marks math with "math", notebooks "output_area")
-    app.config.mathjax2_config = {"tex2jax": {"processClass": "tex2jax_process|mathjax_process|math|output_area",
-                                              "ignoreClass": "tex2jax_ignore|mathjax_ignore"}}
+    # in the one web font that package ships (STIX-Web)
+    app.config.mathjax2_config = {
+        "tex2jax": {"processClass": "tex2jax_process|mathjax_process|math|output_area",
+                    "ignoreClass": "tex2jax_ignore|mathjax_ignore"},
+        "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None},
+    }
     return {"parallel_read_safe": True, "parallel_write_safe": True}
