@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 import resource
 import time
 from collections.abc import Callable
@@ -26,19 +27,15 @@ def time_steps(step: Callable[[], Any], device: torch.device, warmup: int = 3, s
     return sorted(times)[len(times) // 2]
 
 
-def _child(fn: Callable[..., dict], args: tuple, queue: multiprocessing.Queue) -> None:
+def _with_peak_memory(fn: Callable[..., dict], args: tuple) -> dict:
     result = fn(*args)
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    queue.put(result)
+    return result
 
 
 def isolated(fn: Callable[..., dict], *args: Any) -> dict:
     """Run ``fn(*args)`` in a fresh process (spawn) so its peak resident memory is its own; return its dict
-    with ``peak_rss_mib`` added. Only for CPU cases; CUDA cases report torch.cuda.max_memory_allocated."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_child, args=(fn, args, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
+    with ``peak_rss_mib`` added (an exception in the child is raised here). Only for CPU cases; CUDA cases
+    report torch.cuda.max_memory_allocated."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_with_peak_memory, fn, args).result()
