@@ -1,7 +1,7 @@
 """Paper-level procedures, one module per paper, and the registries the runner dispatches on."""
 from collections.abc import Callable
 
-from . import apot, gpfq, inq, pdqat, sq, sq_chapter
+from . import apot, gpfq, inq, pdqat, scoreboard, sq, sq_chapter
 from .base import Method, PTQMethod
 
 METHODS: dict[str, Method] = {m.name: m for m in (Method(), apot.APoT(), sq.BWNMethod(), sq.TWNMethod(),
@@ -9,7 +9,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (Method(), apot.APoT(), sq.BWNM
                                                     pdqat.DoReFa(), pdqat.PDQAT())}
 PTQ_METHODS: dict[str, PTQMethod] = {m.name: m for m in (gpfq.GPFQ(), gpfq.MSQ())}
 SWEEPS: dict[str, Callable[..., list]] = {"apot": apot.sweep, "sq": sq_chapter.sweep, "pdqat": pdqat.sweep,
-                                          "gpfq": gpfq.sweep}
+                                          "gpfq": gpfq.sweep, "scoreboard": scoreboard.sweep}
 
 
 def get_method(name: str) -> Method | PTQMethod:

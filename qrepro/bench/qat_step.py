@@ -1,28 +1,48 @@
-"""Training-step time of ResNet-20 on 32x32 inputs, batch 128: full precision vs every registered QAT method.
+"""Training-step time and peak memory of ResNet-20 on 32x32 inputs, batch 128: full precision vs every
+quantizer of the package in quantization-aware training.
 
-The figure is the ratio of a quantization-aware step to the full-precision step (same model, data, batch),
-i.e. what fake quantization costs. Each method runs at its lowest supported bit-width.
+The figure is the ratio of a quantization-aware step to the full-precision step of the same model, data and
+batch, i.e. what fake quantization costs (targets: <= 1.5x on CPU, <= 1.2x on a GPU). Each quantizer runs at
+its lowest bit-width; SQ at ratio 0.5 (selection and hybrid weights every step). PD-QAT's pre-activation
+model with one BatchNorm per precision is compared with the same model in full precision.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .. import models
 from ..algorithms import METHODS
+from ..algorithms.sq import SQ_DEFAULTS
 from ..config import Schedule, TrainConfig
 from .measure import isolated, time_steps
 
-BATCH, SIZE, ARCH = 128, 32, "resnet20"
+BATCH, SIZE = 128, 32
+PREACT = {"width": 1}
+# (label, method, bits, arch, arch_options, options)
+CASES = [
+    ("fp", "fp", 32, "resnet20", {}, {}),
+    ("apot", "apot", 2, "resnet20", {}, {}),
+    ("bwn", "bwn", 1, "resnet20", {}, {}),
+    ("twn", "twn", 2, "resnet20", {}, {}),
+    ("ttq", "ttq", 2, "resnet20", {}, {}),
+    ("sq-twn", "twn", 2, "resnet20", {}, {"ratio": 0.5, **SQ_DEFAULTS}),
+    ("inq", "inq", 3, "resnet20", {}, {"partition": "magnitude", "step": 0.5}),
+    ("elq", "elq", 2, "resnet20", {}, {"partition": "band", "step": 0.2}),
+    ("fp (pre-activation)", "fp", 32, "preact_resnet20", {**PREACT, "bit_widths": [32]}, {}),
+    ("dorefa (pre-activation)", "dorefa", 2, "preact_resnet20", {**PREACT, "bit_widths": [2]}, {}),
+    ("pdqat (pre-activation)", "pdqat", 2, "preact_resnet20", {**PREACT, "bit_widths": [2, 32]},
+     {"constraint": "output", "epsilon": 0.7}),
+]
 
 
-def step_time(method: str, bits: int, device_name: str) -> dict:
+def step_time(method: str, bits: int, arch: str, arch_options: dict, options: dict, device_name: str) -> dict:
     """Seconds per SGD step (forward, backward, update) of ``method`` at ``bits``; peak CUDA memory."""
     device = torch.device(device_name)
     torch.manual_seed(0)
-    config = TrainConfig(chapter="bench", data="cifar10", arch=ARCH, schedule=Schedule(epochs=1), method=method,
-                         bits=bits)
-    model = models.create(ARCH, num_classes=10, in_channels=3, image_size=SIZE)
+    config = TrainConfig(chapter="bench", data="cifar10", arch=arch, schedule=Schedule(epochs=1), method=method,
+                         bits=bits, options=options, arch_options=arch_options)
+    METHODS[method].check(config)
+    model = models.create(arch, num_classes=10, in_channels=3, image_size=SIZE, **arch_options)
     METHODS[method].prepare(model, config)
     model.to(device)
     objective = METHODS[method].objective(model, config)
@@ -38,20 +58,19 @@ def step_time(method: str, bits: int, device_name: str) -> dict:
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    seconds = time_steps(step, device)
-    row = {"method": method, "bits": bits, "ms_per_step": round(seconds * 1000, 2)}
+    row = {"ms_per_step": round(time_steps(step, device) * 1000, 2)}
     if device.type == "cuda":
         row["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return row
 
 
 def run(device: torch.device) -> list[dict]:
-    cases = [("fp", 32)] + [(name, min(m.supported_bits)) for name, m in METHODS.items() if name != "fp"]
-    if device.type == "cuda":
-        rows = [step_time(method, bits, str(device)) for method, bits in cases]
-    else:
-        rows = [isolated(step_time, method, bits, str(device)) for method, bits in cases]
-    baseline = rows[0]["ms_per_step"]
+    rows = []
+    for label, method, bits, arch, arch_options, options in CASES:
+        args = (method, bits, arch, arch_options, options, str(device))
+        measured = step_time(*args) if device.type == "cuda" else isolated(step_time, *args)
+        rows.append({"case": label, "method": method, "bits": bits, "arch": arch, **measured})
+    baselines = {row["arch"]: row["ms_per_step"] for row in rows if row["method"] == "fp"}
     for row in rows:
-        row["ratio_to_fp"] = round(row["ms_per_step"] / baseline, 2)
+        row["ratio_to_fp"] = round(row["ms_per_step"] / baselines[row["arch"]], 2)
     return rows

@@ -1,0 +1,151 @@
+"""The cross-paper scoreboard: every method of the package on one model, one data set and one schedule.
+
+ResNet-20 (option A) at 2/3/4 bits for the multi-bit methods (APoT, DoReFa, INQ) and the post-training
+ones (GPFQ, MSQ); VGG-9 (the SQ paper's) at 1 and 2 bits for binary and ternary weights (BWN, TWN, TTQ, ELQ,
+SQ-BWN, SQ-TWN). Each architecture's full-precision model is trained once per seed; every quantized model
+starts from it and trains with the same optimizer and learning-rate schedule for the same budget of epochs.
+Methods that train in stages (SQ's ratios, INQ's and ELQ's frozen partitions) split that budget over their
+stages (at least one epoch each). Post-training methods quantize the same full-precision model.
+
+PD-QAT trains one set of weights at b and 32 bits, which needs its pre-activation ResNet-20 with one
+BatchNorm per bit-width: its row uses that model (width 1), its own full-precision model of the same
+architecture, and the same schedule, and says so in the table.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import PTQConfig, Schedule, TrainConfig
+from ..params import expect
+from ..profiles import get_profile, resolve_data
+from . import apot, gpfq, inq, pdqat, sq
+
+CHAPTER = "scoreboard"
+SQ_STAGES = tuple({"ratio": r, **sq.SQ_DEFAULTS} for r in sq.DEFAULT_RATIOS)
+INQ_STAGES = tuple({"partition": "magnitude", "step": s} for s in inq.INQ_STEPS)
+ELQ_STAGES = tuple({"partition": "band", "step": s} for s in inq.ELQ_STEPS)
+# (full-precision epochs, quantization budget in epochs, batch size, calibration images per layer) per profile
+PROFILE_SCHEDULE = {"smoke": (6, 3, 64, 128), "quick": (60, 30, 128, 256), "paper": (200, 100, 128, 256)}
+WEIGHTS_AND_ACTIVATIONS, WEIGHTS = "weights + activations", "weights"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the scoreboard: a method, the model it runs on, its bit-widths and fixed options."""
+
+    label: str
+    method: str
+    arch: str
+    bits: tuple[int, ...]
+    quantized: str
+    chapter: str  # the chapter that reproduces the method's paper
+    options: dict[str, Any] = field(default_factory=dict)
+    stages: tuple[dict[str, Any], ...] = ({},)  # per-stage options, run in order, each from the previous
+    arch_options: dict[str, Any] = field(default_factory=dict)
+    post_training: bool = False
+
+
+ENTRIES = (
+    Entry("APoT", "apot", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS, "apot"),
+    Entry("DoReFa", "dorefa", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS, "pdqat"),
+    Entry("PD-QAT (output constraint)", "pdqat", "preact_resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS, "pdqat",
+          options={"constraint": "output"}, arch_options={"width": 1}),
+    Entry("INQ", "inq", "resnet20", (2, 3, 4), WEIGHTS, "sq", stages=INQ_STAGES),
+    Entry("GPFQ", "gpfq", "resnet20", (2, 3, 4), WEIGHTS, "gpfq", post_training=True),
+    Entry("MSQ (round to nearest)", "msq", "resnet20", (2, 3, 4), WEIGHTS, "gpfq", post_training=True),
+    Entry("BWN", "bwn", "vgg9", (1,), WEIGHTS, "sq"),
+    Entry("SQ-BWN", "bwn", "vgg9", (1,), WEIGHTS, "sq", stages=SQ_STAGES),
+    Entry("TWN", "twn", "vgg9", (2,), WEIGHTS, "sq"),
+    Entry("SQ-TWN", "twn", "vgg9", (2,), WEIGHTS, "sq", stages=SQ_STAGES),
+    Entry("TTQ", "ttq", "vgg9", (2,), WEIGHTS, "sq"),
+    Entry("ELQ", "elq", "vgg9", (2,), WEIGHTS, "sq", stages=ELQ_STAGES),
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (entry, bit-width, seed) of the scoreboard: the run that reports it and its full-precision model."""
+
+    entry: Entry
+    bits: int
+    seed: int
+    config: TrainConfig | PTQConfig
+    baseline: TrainConfig
+
+
+def schedule(epochs: int, batch_size: int, full_precision: bool) -> Schedule:
+    """SGD with momentum and a cosine schedule: lr 0.1 / wd 5e-4 from scratch, lr 0.01 / wd 1e-4 from a model."""
+    lr, weight_decay = (0.1, 5e-4) if full_precision else (0.01, 1e-4)
+    return Schedule(epochs=epochs, batch_size=batch_size, optimizer="sgd", lr=lr, momentum=0.9,
+                    weight_decay=weight_decay, lr_schedule="cosine")
+
+
+def group_overrides(entry: Entry, lr: float) -> dict[str, tuple[float, float]]:
+    """Parameters a method trains with their own learning rate: APoT's clipping values, TTQ's scales."""
+    if entry.method == "apot":
+        return apot.ALPHA_GROUPS
+    if entry.method == "ttq":
+        return {"positive_scale": (lr, 0.0), "negative_scale": (lr, 0.0)}
+    return {}
+
+
+def method_options(entry: Entry, bits: int) -> dict[str, Any]:
+    """The entry's fixed options plus what depends on the bit-width (PD-QAT's constraint level)."""
+    if entry.method == "pdqat":
+        return {**entry.options, "epsilon": pdqat.EPSILON_OUT.get(bits, pdqat.EPSILON_OUT[4])}
+    return dict(entry.options)
+
+
+def arch_options(entry: Entry, bits: int | None) -> dict[str, Any]:
+    """PD-QAT's model keeps one BatchNorm per precision it runs at."""
+    if entry.arch != "preact_resnet20":
+        return dict(entry.arch_options)
+    return {**entry.arch_options, "bit_widths": [32] if bits is None else [bits, 32]}
+
+
+def full_precision(entry: Entry, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
+    fp_epochs, _, batch_size, _ = PROFILE_SCHEDULE[profile]
+    return TrainConfig(chapter=CHAPTER, data=data, arch=entry.arch,
+                       schedule=schedule(epochs or fp_epochs, batch_size, full_precision=True),
+                       arch_options=arch_options(entry, None), seed=seed, profile=profile)
+
+
+def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: int) -> Cell:
+    """The chain of runs behind one scoreboard number, ending with the run that reports it."""
+    baseline = full_precision(entry, profile, data, epochs, seed)
+    _, budget, batch_size, calibration = PROFILE_SCHEDULE[profile]
+    if entry.post_training:  # the GPFQ chapter's run at the official default scalar, on our baseline
+        run = gpfq.ptq_config(baseline, entry.method, bits, gpfq.DEFAULT_SCALAR, calibration)
+        return Cell(entry, bits, seed, dataclasses.replace(run, chapter=CHAPTER), baseline)
+    stage_epochs = max(1, round((epochs or budget) / len(entry.stages)))
+    base = schedule(stage_epochs, batch_size, full_precision=False)
+    stage_schedule = dataclasses.replace(base, group_overrides=group_overrides(entry, base.lr))
+    options, run = method_options(entry, bits), baseline
+    for stage in entry.stages:
+        run = TrainConfig(chapter=CHAPTER, data=data, arch=entry.arch, schedule=stage_schedule,
+                          method=entry.method, bits=bits, options={**options, **stage},
+                          arch_options=arch_options(entry, bits), init=run, seed=seed, profile=profile)
+    return Cell(entry, bits, seed, run, baseline)
+
+
+def profile_data(profile: str, data: str) -> str:
+    """The data set of a profile's scoreboard: ``data`` for CIFAR-10 profiles, digits (or ``data``) for smoke."""
+    return resolve_data(profile, "" if profile == "smoke" and data.split("-")[0] == "cifar10" else data)
+
+
+def plan(profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1) -> list[Cell]:
+    """Every scoreboard cell for a profile: each entry at each of its bit-widths, for each seed."""
+    expect("profile", profile, str, choices=tuple(PROFILE_SCHEDULE))
+    expect("data", data, str)
+    expect("epochs", epochs, int, minimum=0)
+    expect("seeds", seeds, int, minimum=1)
+    data = profile_data(get_profile(profile).name, data)
+    return [cell(entry, bits, profile, data, epochs, seed)
+            for seed in range(seeds) for entry in ENTRIES for bits in entry.bits]
+
+
+def sweep(profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1) -> list[TrainConfig | PTQConfig]:
+    """The runs of the scoreboard (``get_or_run`` runs each one's chain of parents first)."""
+    return list({c.config.run_id: c.config for c in plan(profile, data, epochs, seeds)}.values())
