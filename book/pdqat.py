@@ -40,8 +40,8 @@
 # official code, and why, is listed at the end of the page.
 #
 # `papermill book/pdqat.ipynb out.ipynb -p profile quick -p bit 1,2,4,8` runs the same code on CIFAR-10
-# (see [Reproduce](reproduce.md)); `python -m qrepro run pdqat -p profile quick` runs all but the
-# mixed-precision retraining, which needs those runs' duals and runs here.
+# (see [Reproduce](reproduce.md)); `python -m qrepro run pdqat -p profile quick` runs the same runs without
+# Jupyter: the first phase, then the mixed-precision retraining planned from its duals.
 
 # %% tags=["parameters"]
 bit = "1"  # Table 1 bit-widths among 1, 2, 4, 8; Fig. 1 and mixed precision use the lowest (paper: 1)
@@ -120,7 +120,7 @@ mse
 # The layer duals of the Fig. 1 run after each epoch's dual step (mean over seeds), and the output dual.
 
 # %%
-selection = [r for r in records if r["run_id"] in set(runs[(runs.part == "fig1") & (runs.row == "layerwise")].run_id)]
+selection = pdqat.fig1_selection(planned, records)
 pdqat_report.dual_plot(pdqat_report.dual_history(selection), title=f"({low_bit} bit, eps_l = {epsilon_layer})")
 plt.show()
 
@@ -153,7 +153,7 @@ pdqat_report.ranking_table(selection, duals)
 # baseline itself. The plot shows the gain over the all-quantized model, ours and the paper's.
 
 # %%
-mixed = pdqat.mixed_plan(selection, counts=counts, rules=rules)
+mixed = pdqat.mixed_phase(planned, records, counts=counts, rules=rules)
 mixed_records = get_or_run_all(pdqat.unique_configs(mixed), data_root=data_root, device=device,
                                progress=profile != "smoke")
 everything = planned + mixed

@@ -1,6 +1,7 @@
 """python -m qrepro: run a chapter's sweep, train one model, list what exists, show records, benchmark.
 
     python -m qrepro run apot -p bit 2 -p profile quick -p data cifar10-jpeg
+    python -m qrepro run pdqat -p profile quick -p counts 1,2,4,8  # both phases, as the notebook
     python -m qrepro train --arch resnet20 --data digits --method apot --bits 4 --epochs 5
     python -m qrepro records apot
     python -m qrepro list
@@ -10,55 +11,83 @@
     python -m qrepro run apot -p profile quick -p seeds 4 --shared-only  # then, on each of 4 GPUs:
     CUDA_VISIBLE_DEVICES=K python -m qrepro run apot -p profile quick -p seeds 4 --shard K/4
 
-``-p NAME VALUE`` takes the chapter notebook's parameters, with papermill's type inference.
+``-p NAME VALUE`` takes the chapter notebook's parameters, with papermill's type inference. A chapter with a
+follow-up phase (planned from the first phase's records, see qrepro.algorithms.FOLLOWUPS) runs it next; under
+--shard or --shared-only the follow-up waits for every first-phase record: repeat both steps once all shards are done.
 """
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
 from . import data as datasets
 from . import models
-from .algorithms import METHODS, PTQ_METHODS, SWEEPS, get_sweep
-from .config import Schedule, TrainConfig
+from .algorithms import FOLLOWUPS, METHODS, PTQ_METHODS, SWEEPS, chapter_parameters, get_sweep, phase_arguments
+from .config import PTQConfig, Schedule, TrainConfig
 from .params import infer_scalar
 from .profiles import PROFILES, resolve_data
 from .report import accuracy_table, provenance_table, runs_frame, show_accuracy
 from .runs import find_record, get_or_run, get_or_run_all, recorded
 from .runs.shard import shared_ancestors, split
 
+Config = TrainConfig | PTQConfig
 RUNTIME_PARAMETERS = {"data_root": None, "device": "auto"}  # where and how to run; not part of any config
 
 
 def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = True, shard: str | None = None,
                 shared_only: bool = False, compile: bool = False) -> list[dict]:
-    """Run (or find the records of) every run of a chapter's sweep for these notebook parameters.
+    """Run (or find the records of) every run of a chapter for these notebook parameters: its sweep, then its
+    follow-up phase (if any), planned from the sweep's records. Returns the records of both, each run once.
 
-    ``shard="K/N"`` runs only shard K of N (see runs.shard); ``shared_only`` only the runs every shard needs.
+    ``shard="K/N"`` runs only shard K of N of each phase (see runs.shard); ``shared_only`` only the runs every shard
+    of a phase needs. Under either, the follow-up phase is planned only once every first-phase run is recorded
+    (by all shards); until then it is skipped with a notice on stderr, and the same command run again does it.
     """
-    sweep = get_sweep(chapter)
     runtime = {k: parameters.pop(k, default) for k, default in RUNTIME_PARAMETERS.items()}
-    accepted = list(inspect.signature(sweep).parameters)
+    accepted = list(chapter_parameters(chapter))
     unknown = set(parameters) - set(accepted)
     if unknown:
         raise ValueError(f"chapter {chapter} has no parameter(s) {sorted(unknown)}; valid: "
                          f"{', '.join(accepted + list(RUNTIME_PARAMETERS))}")
-    configs = sweep(**parameters)
-    if shared_only:
-        configs = shared_ancestors(configs)
-    elif shard:
-        index, count = parse_shard(shard)
-        missing = [c.run_id for c in shared_ancestors(configs) if find_record(c) is None]
-        if missing:
-            raise ValueError(f"every shard starts from {missing}: record them first with the same command and "
-                             f"--shared-only instead of --shard")
-        configs = split(configs, index, count)
-    return get_or_run_all(configs, data_root=runtime["data_root"], device=runtime["device"], progress=progress,
-                          compile=compile)
+
+    def run(configs: list[Config]) -> list[dict]:
+        if shared_only:
+            configs = shared_ancestors(configs)
+        elif shard:
+            configs = shard_of(configs, shard)
+        return get_or_run_all(configs, data_root=runtime["data_root"], device=runtime["device"], progress=progress,
+                              compile=compile)
+
+    sweep = get_sweep(chapter)
+    configs = sweep(**phase_arguments(sweep, parameters))
+    followup: Callable[..., list] | None = FOLLOWUPS.get(chapter)
+    if followup is not None:
+        followup([], **phase_arguments(followup, parameters))  # checks its parameters before anything runs
+    records = run(configs)
+    if followup is None:
+        return records
+    previous = [find_record(c) for c in configs] if shard or shared_only else records
+    missing = [c.run_id for c, record in zip(configs, previous) if record is None]
+    if missing:
+        print(f"{chapter}: the follow-up phase is planned from every first-phase record; {len(missing)} of "
+              f"{len(configs)} are not recorded yet (the shards run them): run this command again once they are",
+              file=sys.stderr)
+        return records
+    more = run(followup(previous, **phase_arguments(followup, parameters)))
+    return list({record["run_id"]: record for record in records + more}.values())
+
+
+def shard_of(configs: list[Config], shard: str) -> list[Config]:
+    """The configs of shard "K/N"; a clear error while the runs every shard starts from are not recorded."""
+    index, count = parse_shard(shard)
+    missing = [c.run_id for c in shared_ancestors(configs) if find_record(c) is None]
+    if missing:
+        raise ValueError(f"every shard starts from {missing}: record them first with the same command and "
+                         f"--shared-only instead of --shard")
+    return split(configs, index, count)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -107,8 +136,9 @@ def cmd_records(args: argparse.Namespace) -> None:
 
 def cmd_list(args: argparse.Namespace) -> None:
     print("chapters: ", ", ".join(SWEEPS))
-    for chapter, sweep in SWEEPS.items():
-        print(f"  {chapter} parameters: {inspect.signature(sweep)} + data_root, device")
+    for chapter in SWEEPS:
+        defaults = ", ".join(f"{name}={default!r}" for name, default in chapter_parameters(chapter).items())
+        print(f"  {chapter} parameters: {defaults} + data_root, device")
     print("methods:  ", ", ".join(METHODS), "| post-training:", ", ".join(PTQ_METHODS) or "-")
     print("models:   ", ", ".join(models.available()))
     print("data sets:", ", ".join(datasets.available()))

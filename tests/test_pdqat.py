@@ -203,6 +203,34 @@ def test_mixed_plan_ranks_layers_by_the_mean_final_duals():
     assert all(p.config.method == "dorefa" and p.config.bits == 1 for p in planned)
     with pytest.raises(ValueError, match="layer-wise"):
         pdqat.mixed_plan([{**records[0], "config": config("dorefa").to_dict()}])
+    assert [p.config.run_id for p in planned] == [  # as at commit 010c8c1: records are found by run id
+        "smoke-preact_resnet20-dorefa-w1-f1eb26a5ea",
+        "smoke-preact_resnet20-dorefa-w1-027d722667",
+        "smoke-preact_resnet20-dorefa-w1-7c363facaf",
+        "smoke-preact_resnet20-dorefa-w1-ac7630a010",
+        "smoke-preact_resnet20-dorefa-w1-20d7c8c4a5",
+        "smoke-preact_resnet20-dorefa-w1-3ccb495f98",
+        "smoke-preact_resnet20-dorefa-w1-d4f5b05d02",
+        "smoke-preact_resnet20-dorefa-w1-890bc378a7",
+    ]
+
+
+def test_the_chapters_run_ids_are_unchanged():
+    """Records are found by run id: the default chapter's configs must hash as they did (commit 010c8c1)."""
+    assert [c.run_id for c in pdqat.sweep()] == [
+        "smoke-preact_resnet20-dorefa-fp-e18dcf3eb1",
+        "smoke-preact_resnet20-dorefa-w1-be26de34e1",
+        "smoke-preact_resnet20-pdqat-w1-47b1121744",
+        "smoke-preact_resnet20-pdqat-w1-40134f43ac",
+        "smoke-preact_resnet20-pdqat-w1-69dd377683",
+    ]
+    assert [c.run_id for c in pdqat.sweep(profile="quick")] == [
+        "quick-preact_resnet20-dorefa-fp-b9f87a5e6a",
+        "quick-preact_resnet20-dorefa-w1-eb22db6523",
+        "quick-preact_resnet20-pdqat-w1-6125b4726e",
+        "quick-preact_resnet20-pdqat-w1-360fa33452",
+        "quick-preact_resnet20-pdqat-w1-f36dd5da02",
+    ]
 
 
 def test_high_precision_layers_are_pinned_and_indexed_as_the_official_list():

@@ -6,8 +6,8 @@ objective most. Their Fig. 1b/c keeps the layers with the LARGEST final duals in
 the mixed model from scratch with plain QAT (official train_selec.py --no_quant_layers "i,j,k"), against the
 layers with the smallest duals (../shared/papers/algorithms.md §4.5); we add a random choice as a third baseline.
 
-Layers are indexed in the official order: the quantizable layers of the model without its stem and its
-classifier, in ``model.modules()`` order (for the pre-activation ResNet-20: block 0 conv0, conv1, block 1 ...,
+Layers are indexed in the official order: the quantizable layers of any registered model without its stem and
+its classifier, in ``model.modules()`` order (for the pre-activation ResNet-20: block 0 conv0, conv1, block 1 ...,
 the two 1x1 shortcuts after conv1 of blocks 3 and 6; 20 layers).
 """
 from __future__ import annotations
@@ -31,8 +31,9 @@ def body_layers(model: nn.Module) -> list[str]:
 
 
 def arch_layers(arch: str, arch_options: dict[str, Any]) -> list[str]:
-    """``body_layers`` of an architecture (built once at width 1 on the CPU: the names do not depend on width)."""
-    return body_layers(models.create(arch, **{**arch_options, "width": 1}))
+    """``body_layers`` of an architecture, built on the meta device (the names depend on no weight or width)."""
+    with torch.device("meta"):
+        return body_layers(models.create(arch, **arch_options))
 
 
 def layer_choices(names: Sequence[str]) -> str:

@@ -1,14 +1,14 @@
-"""PD-QAT (Hounie, Elenter, Ribeiro, ICASSP 2023) and its DoReFa baseline: methods, schedules and the chapter's runs.
+"""PD-QAT (Hounie, Elenter, Ribeiro, ICASSP 2023): the method, the schedule and the chapter's runs in two phases.
 
-Both methods train PD-QAT's pre-activation ResNet-20 ("resnet20q", qrepro.models.preact_resnet) with DoReFa
+The chapter trains PD-QAT's pre-activation ResNet-20 ("resnet20q", qrepro.models.preact_resnet) with DoReFa
 weights and activations (qrepro.quantizers.dorefa) in its 18 block convolutions and 2 shortcut convolutions; the
 stem and the classifier stay in full precision (../shared/papers/algorithms.md §4.6).
 
-- ``dorefa``, the baseline: plain straight-through QAT of the b-bit model, loss CE(f^q_w(x), y). The official
-  "DoReFa baseline" mixed two procedures across seeds (§4.8: Any-Precision joint training with distillation for
-  seeds 0-2, PD-QAT's loop with a frozen output dual for seeds 3-5); plain STE-QAT is what the name says and is
-  what we run. At 32 bits it trains the full-precision model (tanh-normalized weights, clipped activations), the
-  reference every accuracy drop is measured against.
+- ``dorefa`` (qrepro.algorithms.dorefa, any model), the baseline: plain straight-through QAT of the b-bit model,
+  loss CE(f^q_w(x), y). The official "DoReFa baseline" mixed two procedures across seeds (§4.8: Any-Precision
+  joint training with distillation for seeds 0-2, PD-QAT's loop with a frozen output dual for seeds 3-5); plain
+  STE-QAT is what the name says and is what we run. At 32 bits it trains the full-precision model
+  (tanh-normalized weights, clipped activations), the reference every accuracy drop is measured against.
 - ``pdqat``: the constrained problem of qrepro.algorithms.pdqat_constraints, solved primal-dual; its ``objective``
   option chooses the official gradients ("high") or the b-bit cross-entropy with STE ("low"), with which
   ``constraint="none"`` is the baseline exactly.
@@ -19,34 +19,37 @@ recorded every epoch and the record adds the test accuracy at the best-validatio
 
 Schedule (§4.7): Adam lr 1e-3, weight decay 0, batch 128, 100 epochs, lr x0.1 at 50/75/90, dual lr 0.01, 10% of
 the training split held out; constraint levels of the paper's table (§4.4) per bit-width.
+
+The chapter runs in two phases: ``sweep`` (Table 1, the epsilon study, the Fig. 1 runs; see ``plan``), then
+``mixed_sweep`` (the mixed-precision retraining of Fig. 1b/c, ranked by the duals of the first phase's records;
+see ``mixed_phase``), registered in qrepro.algorithms.SWEEPS and FOLLOWUPS; the notebook calls the same functions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
 from ..config import Schedule, TrainConfig, config_from_dict
-from ..data import ImageData
-from ..models.preact_resnet import set_precision
-from ..nn import FULL_PRECISION, LayerQuant, quantize_, quantized_layers
+from ..nn import quantized_layers
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
-from ..quantizers import DoReFaActivation, DoReFaWeight
 from ..quantizers.dorefa import DOREFA_BITS, FULL
-from .base import Method
+from .dorefa import DoReFa
 from .mixed_precision import SELECTION_RULES, arch_layers, body_layers, check_high_precision, select_layers
 from .pdqat_constraints import CONSTRAINTS, OBJECTIVES, PrimalDual
 
 CHAPTER = "pdqat"
-ARCHS = ("preact_resnet20",)
+ARCHS = ("preact_resnet20",)  # the chapter's models (switchable BatchNorm, as PD-QAT needs)
 TABLE_BITS = (1, 2, 4, 8)  # the bit-widths of the paper's Table 1
 # constraint levels of the paper's Table 1, official notebooks/final_table.ipynb (§4.4)
 EPSILON_OUT = {8: 1 / 255, 4: 0.1, 2: 0.7, 1: 0.9}
 EPSILON_LAYER = {8: 0.1, 4: 0.5, 2: 1 / 3, 1: 1.0}
 FIG1_EPSILON_LAYER = 0.0125  # the layer-wise level of the Fig. 1 runs, whose duals rank the layers (§4.5)
 DUAL_LR = 0.01
+MIXED_COUNTS = "2,4"  # numbers of layers kept in high precision in the mixed-precision retraining (paper: 1,2,4,8)
+MIXED_RULES = ",".join(SELECTION_RULES)
 VALIDATION = 0.1  # fraction of the training split held out (official --val_frac 0.1)
 
 
@@ -87,61 +90,11 @@ def constraint_settings(options: dict[str, Any]) -> dict[str, Any]:
             "epsilon_layer": options.get("epsilon_layer", 0.0), "dual_lr": dual_lr, "objective": objective}
 
 
-class DoReFa(Method):
-    """Straight-through QAT of the b-bit model with DoReFa quantizers: the PD-QAT paper's baseline."""
-
-    name = "dorefa"
-    supported_bits = DOREFA_BITS
-    options: tuple[str, ...] = ("high_precision_layers", "validation")
-
-    def bit_widths(self, bits: int) -> set[int]:
-        """The precisions this method evaluates the model at (each needs its own BatchNorm)."""
-        return {bits}
-
-    def check(self, config: TrainConfig) -> None:
-        super().check(config)
-        if config.arch not in ARCHS:
-            raise ValueError(f"{self.name} needs the switchable-BatchNorm model; arch {config.arch!r} is not one, "
-                             f"valid: {', '.join(ARCHS)}")
-        have = {int(b) for b in config.arch_options.get("bit_widths", (FULL,))}
-        need = self.bit_widths(config.bits)
-        if not need <= have:
-            raise ValueError(f"{self.name} at {config.bits} bits needs BatchNorm for bit-widths {sorted(need)}; "
-                             f"arch_options bit_widths {sorted(have)} lacks {sorted(need - have)}")
-        fraction = config.options.get("validation", 0.0)
-        if not 0 <= fraction < 1:
-            raise ValueError(f"validation is the held-out fraction of the training split, in [0, 1); got {fraction!r}")
-        names = arch_layers(config.arch, config.arch_options)
-        check_high_precision(config.options.get("high_precision_layers", ()), names)
-
-    def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
-        """Hold out ``validation`` of the training split (per seed, as the official random_split); test unchanged."""
-        fraction = config.options.get("validation", 0.0)
-        if not fraction:
-            return data, None
-        held = data.split_validation(fraction, config.seed)  # train: the rest, test: the held-out images
-        return replace(held, name=data.name, test_x=data.test_x, test_y=data.test_y), held
-
-    def prepare(self, model: nn.Module, config: TrainConfig) -> None:
-        names = body_layers(model)
-        keep = {names[i] for i in check_high_precision(config.options.get("high_precision_layers", ()), names)}
-        low = LayerQuant(weight=lambda layer: DoReFaWeight(config.bits),
-                         act=lambda layer: DoReFaActivation(config.bits))
-        high = LayerQuant(weight=lambda layer: DoReFaWeight(FULL, pinned=True),
-                          act=lambda layer: DoReFaActivation(FULL, pinned=True))
-        quantize_(model, low, first=FULL_PRECISION, last=FULL_PRECISION, skip=keep)
-        quantize_(model, high, first=FULL_PRECISION, last=FULL_PRECISION)  # the layers skipped above
-        set_precision(model, config.bits)
-
-    def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
-        """The quantizable layers (index order) and those kept in high precision."""
-        names = body_layers(model)
-        return {"layers": names,
-                "high_precision_layers": [names[i] for i in config.options.get("high_precision_layers", ())]}
-
-
 class PDQAT(DoReFa):
-    """Primal-dual training under quantization constraints (qrepro.algorithms.pdqat_constraints)."""
+    """Primal-dual training under quantization constraints (qrepro.algorithms.pdqat_constraints).
+
+    It evaluates one set of weights at b and at 32 bits, so it needs a switchable-BatchNorm model built with both.
+    """
 
     name = "pdqat"
     supported_bits = tuple(b for b in DOREFA_BITS if b != FULL)
@@ -213,7 +166,7 @@ def plan(bit: Any = "1", constraint: Any = "output,layerwise", epsilon: Any = ""
          epsilon_layer: float = FIG1_EPSILON_LAYER, dual_lr: float = DUAL_LR, objective: str = "high",
          high_precision_layers: Any = "", arch: str = "preact_resnet20", profile: str = "smoke", data: str = "",
          epochs: int = 0, seeds: int = 1) -> list[Planned]:
-    """Every run of the chapter but the mixed-precision retraining (``mixed_plan``), each with its role.
+    """The chapter's first phase: every run but the mixed-precision retraining (``mixed_phase``), with its role.
 
     table:   full precision, the baseline and PD-QAT per ``constraint`` at each ``bit``, paper constraint levels;
     epsilon: the output constraint at the lowest bit at each ``epsilon`` (and the paper's level);
@@ -264,8 +217,8 @@ def plan(bit: Any = "1", constraint: Any = "output,layerwise", epsilon: Any = ""
     return planned
 
 
-def mixed_plan(selection: list[dict[str, Any]], counts: Any = "1,2,4",
-               rules: Any = "largest,smallest,random") -> list[Planned]:
+def mixed_plan(selection: list[dict[str, Any]], counts: Any = MIXED_COUNTS, rules: Any = MIXED_RULES
+               ) -> list[Planned]:
     """The mixed-precision retraining runs of Fig. 1b/c: the baseline at the selection runs' bit-width with
     ``count`` layers kept in high precision, chosen by ``rule`` from the final duals of ``selection`` (the records
     of the fig1 layer-wise runs of ``plan``, one per seed; the duals are averaged over them, as the paper does).
@@ -278,9 +231,7 @@ def mixed_plan(selection: list[dict[str, Any]], counts: Any = "1,2,4",
     configs = [config_from_dict(record["config"]) for record in selection]
     if any(c.method != "pdqat" or c.options.get("constraint") != "layerwise" for c in configs):
         raise ValueError("the layers are ranked by the duals of layer-wise PD-QAT runs; got other runs")
-    names = selection[0]["summary"]["layers"]
-    numbers = parse_list(counts, int, "counts", choices=range(1, len(names) + 1))
-    chosen_rules = parse_list(rules, str, "rules", choices=SELECTION_RULES)
+    numbers, chosen_rules = mixed_choices(counts, rules, len(selection[0]["summary"]["layers"]))
     duals = mean_layer_duals(selection)
     planned = []
     for reference in configs:
@@ -292,6 +243,12 @@ def mixed_plan(selection: list[dict[str, Any]], counts: Any = "1,2,4",
                                     epochs=reference.schedule.epochs, seed=reference.seed)
                 planned.append(Planned("mixed", "mixed", config, rule=rule, count=count))
     return planned
+
+
+def mixed_choices(counts: Any, rules: Any, layers: int) -> tuple[list[int], list[str]]:
+    """``counts`` and ``rules`` as lists, checked for a model with ``layers`` quantizable body layers."""
+    return (parse_list(counts, int, "counts", choices=range(1, layers + 1)),
+            parse_list(rules, str, "rules", choices=SELECTION_RULES))
 
 
 def mean_layer_duals(records: list[dict[str, Any]]) -> list[float]:
@@ -309,11 +266,41 @@ def unique_configs(planned: list[Planned]) -> list[TrainConfig]:
     return list({p.config.run_id: p.config for p in planned}.values())
 
 
+def fig1_selection(planned: list[Planned], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of the fig1 layer-wise runs of ``planned`` (one per seed): the runs whose duals rank the layers."""
+    wanted = [p.config.run_id for p in planned if p.part == "fig1" and p.row == "layerwise"]
+    found = {record["run_id"]: record for record in records}
+    missing = [run_id for run_id in wanted if run_id not in found]
+    if missing:
+        raise ValueError(f"mixed precision ranks the layers by the duals of the layer-wise runs {missing}, which "
+                         f"have no record among those given: run the chapter's first phase (sweep) first")
+    return [found[run_id] for run_id in wanted]
+
+
+def mixed_phase(planned: list[Planned], records: list[dict[str, Any]], counts: Any = MIXED_COUNTS,
+                rules: Any = MIXED_RULES) -> list[Planned]:
+    """The chapter's second phase: ``mixed_plan`` ranked by the fig1 layer-wise records of the first phase.
+
+    ``planned`` is the first phase (``plan``), ``records`` its runs' records (any order, others allowed)."""
+    return mixed_plan(fig1_selection(planned, records), counts=counts, rules=rules)
+
+
 def sweep(bit: Any = "1", constraint: Any = "output,layerwise", epsilon: Any = "",
           epsilon_layer: float = FIG1_EPSILON_LAYER, dual_lr: float = DUAL_LR, objective: str = "high",
           high_precision_layers: Any = "", arch: str = "preact_resnet20", profile: str = "smoke", data: str = "",
           epochs: int = 0, seeds: int = 1) -> list[TrainConfig]:
-    """Every run of the chapter's first phase (see ``plan``): what ``python -m qrepro run pdqat`` runs.
-
-    The mixed-precision retraining (``mixed_plan``) depends on these runs' duals, so the chapter runs it next."""
+    """Every run of the chapter's first phase (see ``plan``), each once."""
     return unique_configs(plan(**locals()))
+
+
+def mixed_sweep(records: list[dict[str, Any]], counts: Any = MIXED_COUNTS, rules: Any = MIXED_RULES,
+                **parameters: Any) -> list[TrainConfig]:
+    """Every run of the chapter's second phase (``mixed_phase``), each once, from the records of the first phase's
+    runs; ``parameters`` are those of ``sweep`` that made them (qrepro.algorithms.FOLLOWUPS).
+
+    With no records it only checks ``counts`` and ``rules`` and plans nothing (before the first phase runs)."""
+    planned = plan(**parameters)
+    if not records:
+        mixed_choices(counts, rules, len(arch_layers(planned[0].config.arch, {})))
+        return []
+    return unique_configs(mixed_phase(planned, records, counts=counts, rules=rules))
