@@ -32,8 +32,7 @@
 # without a record for a cell says so.
 
 # %% tags=["parameters"]
-profile = "smoke"  # the profile this page runs (smoke: digits, CPU) | quick | paper
-profiles = "smoke,quick,paper"  # the profiles shown, from their records only
+profile = "smoke"  # the profile this page runs (smoke: digits, CPU) | quick | paper; all are shown
 data = ""  # empty: the data set of each profile (smoke: digits, else cifar10); or cifar10-jpeg
 data_root = ""  # empty: the default location of the data set
 epochs = 0  # 0: the epochs of the profile (full precision and quantization budget alike)
@@ -46,12 +45,11 @@ from IPython.display import Markdown, display
 
 from qrepro import report
 from qrepro.algorithms import scoreboard
-from qrepro.params import parse_list
 from qrepro.profiles import PROFILES
 from qrepro.report import scoreboard as scoreboard_report
 from qrepro.runs import get_or_run_all
 
-shown = parse_list(profiles, str, "profiles", choices=tuple(PROFILES))
+shown = list(PROFILES)
 get_or_run_all(scoreboard.sweep(profile, data, epochs, seeds), data_root=data_root, device=device,
                progress=profile != "smoke")
 cells = [c for p in shown for c in scoreboard.plan(p, data, epochs if p == profile else 0, seeds)]
