@@ -86,10 +86,12 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{data
 # 32-bit path of the same network, code, data and schedule), the paper's drop against the paper's. Paper
 # numbers are CIFAR-10 (6 seeds, each at its best-validation epoch); compare drops, not accuracies, when our
 # data set is another. Our number at the best-validation epoch (10% of the training split held out, as in the
-# paper) is the second column, shown because it is the paper's selection rule.
+# paper) is the second column, shown because it is the paper's selection rule. The verdict says whether the
+# paper's drop (its Table 1 means, 6 seeds each) holds here, within the tolerance of the
+# [introduction](intro.md); `runs` links every row to its runs in the provenance table at the end of the page.
 
 # %%
-pdqat_report.accuracy_table(runs)
+report.show_table(pdqat_report.accuracy_table(runs))
 
 # %% [markdown]
 # ## Do the layer-wise constraints bind?
@@ -100,7 +102,7 @@ pdqat_report.accuracy_table(runs)
 # recorded and how many layer duals ended above 0. The Fig. 1 run uses the tight level `epsilon_layer`.
 
 # %%
-pdqat_report.binding_table(runs, records)
+report.show_table(pdqat_report.binding_table(runs, records))
 
 # %% [markdown]
 # ## Fig. 1a: how far the low-precision activations drift, per layer
@@ -113,7 +115,7 @@ mse = pdqat_report.layer_mse_frame(runs, records)
 low_bit = int(runs[runs.part == "fig1"].bits.min())
 pdqat_report.layer_mse_plot(mse, title=f"{low_bit}-bit, {data_set} ({profile})")
 plt.show()
-mse
+report.show_table(mse, precision=4, runs=pdqat_report.fig1_runs(runs))
 
 # %% [markdown]
 # ## Dual variables over training
@@ -134,7 +136,7 @@ levels = pdqat_report.epsilon_frame(runs)
 baseline_top1 = runs[(runs.row == "baseline") & (runs.bits == low_bit)].top1.mean()
 pdqat_report.epsilon_plot(levels, baseline_top1, title=f"{low_bit}-bit, {data_set} ({profile})")
 plt.show()
-levels
+report.show_table(levels, formats={"level": "{:g}"})
 
 # %% [markdown]
 # ## Mixed precision from the duals (Fig. 1b/c)
@@ -145,7 +147,8 @@ duals = pdqat.mean_layer_duals(selection)
 if max(duals) == 0:
     display(Markdown("**Every layer dual is 0**: no layer constraint bound, so the ranking below is only the "
                      "layer order (ties keep the lower index). Lower `epsilon_layer` to make them bind."))
-pdqat_report.ranking_table(selection, duals)
+report.show_table(pdqat_report.ranking_table(selection, duals), precision=4,
+                  runs={"our dual": [r["run_id"] for r in selection]})
 
 # %% [markdown]
 # The baseline is retrained from scratch with the `counts` layers of largest duals kept at 32 bits (the paper's
@@ -161,7 +164,7 @@ all_records = list({r["run_id"]: r for r in records + mixed_records}.values())
 mixed_table = pdqat_report.mixed_frame(pdqat_report.planned_frame(everything, all_records))
 pdqat_report.mixed_plot(mixed_table, title=f"({low_bit} bit, {data_set}, {profile})")
 plt.show()
-mixed_table
+report.show_table(mixed_table)
 
 # %% [markdown]
 # ## What we do differently from the official code

@@ -99,9 +99,14 @@ plt.show()
 # recipe, on the study architecture only; SQ-INQ and SQ-ELQ grow their frozen part by SQ's roulette.
 # On the `smoke` profile (one or two digits epochs per run) the four-times-longer SQ chains are the only
 # rows that train for more than a moment: those numbers show that the code runs, not what the paper claims.
+#
+# The verdict compares our drop with the paper's where the paper has a number (see the
+# [introduction](intro.md) for the tolerance); the seed's drop, against its own FWN number, is shown for
+# comparison and gets no verdict. `runs` links each row to the last run of its chain, one per seed, in the
+# provenance table at the end of the page (each run's record names the run it started from).
 
 # %%
-sq_report.paper_vs_ours(frame, reference)
+report.show_table(sq_report.paper_vs_ours(frame, reference))
 
 # %% [markdown]
 # ## Accuracy per stage
@@ -117,11 +122,12 @@ plt.show()
 # ## Probability functions
 # The SQ chain on the study architecture with each probability function, the other settings as in the
 # table.
-# The paper found the choice matters little and used the linear one. The seed compared them with its own
-# directions (best test epoch, one seed each).
+# The paper found the choice matters little and used the linear one, with no number per function, so these
+# rows get no verdict. The seed compared them with its own directions (best test epoch, one seed each; its
+# drops against its own FWN number).
 
 # %%
-sq_report.comparison(frame, "prob", reference)
+report.show_table(sq_report.comparison(frame, "prob", reference))
 
 # %% [markdown]
 # ## Granularity
@@ -129,7 +135,7 @@ sq_report.comparison(frame, "prob", reference)
 # channel-wise partition better than element-wise; the seed compared layers and filters.
 
 # %%
-sq_report.comparison(frame, "granularity", reference)
+report.show_table(sq_report.comparison(frame, "granularity", reference))
 
 # %% [markdown]
 # ## INQ and ELQ weights
@@ -172,7 +178,7 @@ plt.show()
 # Every published number used above, with its source and how it was selected:
 
 # %%
-sq_report.published(reference)
+report.show_table(sq_report.published(reference))
 
 # %%
 reference[["source", "selection", "citation"]].drop_duplicates().style.hide(axis="index")

@@ -47,12 +47,26 @@ def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, s
     return [dict(zip(columns, row)) for row in rows]
 
 
+def assert_run_links_resolve(notebook: nbformat.NotebookNode) -> set[str]:
+    """Every run linked from a table of the notebook has its row in the provenance table (the last cell);
+    returns the linked run ids."""
+    html = [o["data"]["text/html"] for c in notebook.cells if c.cell_type == "code"
+            for o in c.outputs if "text/html" in o.get("data", {})]
+    linked = {i for page in html[:-1] for i in re.findall(r'href="#run-([^"]+)"', page)}
+    provenance = set(re.findall(r'id="run-([^"]+)"', html[-1]))
+    assert linked, "no table links to its runs"
+    assert linked <= provenance, f"linked runs missing from the provenance table: {sorted(linked - provenance)}"
+    return linked
+
+
 def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root, tmp_path):
     two = run_chapter("apot", tmp_path, bit=2, profile="smoke", epochs=2)
     assert sorted(r["config"]["bits"] for r in recorded("apot")) == [2, 3, 4, 32]  # bit 2 and its parents
     rows = table_output(two, "report.show_accuracy(table)")
     assert sorted(int(r["bits"]) for r in rows) == [2, 3, 4, 32]
     assert all(r["data_set"] == "digits" and r["profile"] == "smoke" for r in rows)
+    assert all(r["verdict (±1)"] == "n/a: digits is not cifar10" for r in rows)
+    assert assert_run_links_resolve(two) == {r["run_id"] for r in recorded("apot")}
 
     four = run_chapter("apot", tmp_path, bit=4, profile="smoke", epochs=2)
     rows = table_output(four, "report.show_accuracy(table)")

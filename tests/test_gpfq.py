@@ -19,7 +19,7 @@ from qrepro.nn import quantizable_layers
 from qrepro.runs import get_or_run, recorded
 from qrepro.runs import store
 
-from test_book import run_chapter, table_output
+from test_book import assert_run_links_resolve, run_chapter, table_output
 
 RULES = [("none", 0.0), ("L1", 0.05), ("L0", 0.05)]
 
@@ -300,7 +300,9 @@ def test_chapter_runs_under_papermill_on_smoke_with_every_bit_width(runs_root, t
     rows = table_output(notebook, "gpfq_report.bit_sweep_table(")
     assert sorted((int(r["bits"]), r["method"]) for r in rows) == [(b, m) for b in range(1, 9) for m in ("gpfq", "msq")]
     assert all(r["data_set"] == "digits" and r["profile"] == "smoke" for r in rows)
-    assert [r["seed top-1 (CIFAR-10)"] for r in rows if r["method"] == "gpfq"][3] == "91.89"
+    assert [r["seed (CIFAR-10 ResNet-18) top-1"] for r in rows if r["method"] == "gpfq"][3] == "91.89"
+    assert all(r["verdict (±1)"] == "n/a: digits is not cifar10" for r in rows)
     headline = table_output(notebook, "gpfq_report.headline_table(")
     assert sorted(r["method"] for r in headline) == ["gpfq", "msq"]
     assert len(recorded("gpfq")) == 1 + 16  # the model and the bit sweep (which holds the headline runs)
+    assert assert_run_links_resolve(notebook) == {r["run_id"] for r in recorded("gpfq") if r["config"]["kind"] == "ptq"}

@@ -16,10 +16,10 @@ from qrepro.config import TrainConfig
 from qrepro.data import DeviceLoader
 from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
 from qrepro.nn import quantized_layers
-from qrepro.runs import get_or_run
+from qrepro.runs import get_or_run, recorded
 from qrepro.train import build_optimizer, loop
 
-from test_book import run_chapter, table_output
+from test_book import assert_run_links_resolve, run_chapter, table_output
 
 
 @pytest.fixture(autouse=True)
@@ -323,6 +323,8 @@ def test_chapter_runs_under_papermill_and_shows_every_table_row(runs_root, tmp_p
         ("32", "full precision (32-bit path)"), ("1", "baseline: DoReFa STE-QAT"),
         ("1", "PD-QAT (i): output constraint"), ("1", "PD-QAT (ii): layer-wise + output")]
     assert all(r["data set"] == "digits" and r["profile"] == "smoke" for r in rows)
-    assert rows[1]["paper top-1 (CIFAR-10)"] == "84.91 ± 0.36"
+    assert rows[1]["paper top-1 (CIFAR-10)"] == "84.91 ± 0.36" and rows[1]["paper drop"] == "+6.59"
+    assert all(r["verdict (±1)"] == "n/a: digits is not cifar10" for r in rows)
     mixed = table_output(notebook, "pdqat_report.mixed_frame(")
     assert sorted((r["rule"], r["count"]) for r in mixed) == [("largest", "0"), ("largest", "1")]
+    assert assert_run_links_resolve(notebook) == {r["run_id"] for r in recorded("pdqat")}

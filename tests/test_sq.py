@@ -14,7 +14,7 @@ from qrepro.nn import quantized_layers
 from qrepro.quantizers import BWN, TTQ, bwn
 from qrepro.runs import get_or_run, recorded, run_dir
 from qrepro.train import loop
-from test_book import run_chapter, table_output
+from test_book import assert_run_links_resolve, run_chapter, table_output
 
 ERRORS = torch.tensor([0.1, 0.2, 0.4, 0.5], dtype=torch.float64)
 
@@ -265,6 +265,27 @@ def test_killed_sq_run_resumes_to_the_same_record(runs_root, monkeypatch):
     assert metrics(resumed) == metrics(uninterrupted)
 
 
+def test_paper_vs_ours_gives_verdicts_on_the_papers_drops_and_shows_the_seeds_beside_them():
+    import pandas as pd
+
+    from qrepro.report import paper_table
+    from qrepro.report.sq import paper_vs_ours
+
+    chains = [{"group": "table", "data_set": "cifar10-nocrop", "profile": "quick", "arch": "vgg9", "row": row,
+               "variant": "", "seed": seed, "bits": bits, "top1": top1 + seed, "best_test_top1": top1, "options": {},
+               "stale": False, "run_id": f"{row}-{seed}"}
+              for row, bits, top1 in (("FWN", 32, 91.0), ("BWN", 1, 89.0), ("SQ-BWN", 1, 90.5), ("TTQ", 2, 88.0))
+              for seed in (0, 1)]
+    table = paper_vs_ours(pd.DataFrame(chains), paper_table("sq")).set_index("row")
+    assert table.loc["BWN", "top-1 (%)"] == "89.50 ± 0.71" and table.loc["BWN", "seeds"] == 2
+    assert table.loc["BWN", "paper drop"] == "+1.67" and table.loc["BWN", "drop − paper drop"] == "+0.33"
+    assert table.loc["BWN", "verdict (±1)"] == "holds"
+    assert table.loc["SQ-BWN", "verdict (±1)"] == "holds"  # 0.50 against the paper's 0.13
+    assert table.loc["TTQ", "verdict (±1)"] == "no paper number"  # the TTQ paper has no VGG-9 row
+    assert table.loc["TTQ", "seed drop"] == "+10.88"  # 87.76 - 76.88, against the seed's own FWN
+    assert table.loc["SQ-BWN", "run_ids"] == ["SQ-BWN-0", "SQ-BWN-1"]
+
+
 def test_chapter_runs_under_papermill_and_its_tables_have_every_row(runs_root, tmp_path):
     """Every row for a small network (the book build runs VGG-9 and ResNet-20 with the same code)."""
     notebook = run_chapter("sq", tmp_path, profile="smoke", arch="lenet5", study_arch="lenet5", ratios="0.5,1")
@@ -272,9 +293,12 @@ def test_chapter_runs_under_papermill_and_its_tables_have_every_row(runs_root, t
     assert [r["row"] for r in rows] == list(sq_chapter.ROWS)
     assert all(r["data_set"] == "digits-nocrop" and r["profile"] == "smoke" and r["arch"] == "lenet5" for r in rows)
     assert all(float(r["top-1 (%)"]) > 0 for r in rows)
+    assert all(r["verdict (±1)"] == "n/a: digits-nocrop is not cifar10" for r in rows)
     probs = table_output(notebook, 'sq_report.comparison(frame, "prob", reference)')
     assert [r["prob"] for r in probs] == list(sq.PROBS)
     granularities = table_output(notebook, 'sq_report.comparison(frame, "granularity", reference)')
     assert [r["granularity"] for r in granularities] == list(sq.GRANULARITIES)
     final = {r["run_id"] for r in recorded("sq") if r["config"]["options"].get("ratio") == 1.0}
     assert len(final) == 3 + 3 + 2  # SQ-BWN/TWN/TTQ, the other probability functions, the other granularities
+    linked = assert_run_links_resolve(notebook)
+    assert final <= linked  # every row's number links to the run that made it

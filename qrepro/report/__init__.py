@@ -1,7 +1,8 @@
 """Report helpers: paper reference tables, accuracy-drop and provenance tables, plots."""
 from .plots import epochs_frame, histogram_on_levels, level_sets, per_layer, training_curves
 from .reference import paper_table
-from .tables import accuracy_table, cost_table, provenance_table, runs_frame, show_accuracy, variant
+from .tables import (accuracy_table, cost_table, provenance_table, runs_frame, show_accuracy, show_table,
+                     variant)
 
 __all__ = [
     "accuracy_table",
@@ -14,6 +15,7 @@ __all__ = [
     "provenance_table",
     "runs_frame",
     "show_accuracy",
+    "show_table",
     "training_curves",
     "variant",
 ]

@@ -2,7 +2,8 @@
 
 Every function takes the chapter's planned runs (qrepro.algorithms.pdqat.Planned: a config with its role) and the
 records they produced, matched by run id; numbers come from the records only, paper numbers from
-qrepro.report.reference.pdqat. Our std over seeds is the population std (np.std), as the paper's.
+qrepro.report.reference.pdqat. Our std over seeds is the population std (np.std), as the paper's. Tables of run
+numbers carry the runs behind each row (``run_ids``), which report.show_table links to the page's provenance table.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import seaborn as sns
 
 from ..runs.record import is_stale
 from .reference import pdqat as reference
+from .tables import drop_versus, signed
 
 ROW_LABELS = {
     "full precision": "full precision (32-bit path)",
@@ -24,6 +26,7 @@ ROW_LABELS = {
     "layerwise": "PD-QAT (ii): layer-wise + output",
 }
 ROW_ORDER = list(ROW_LABELS)
+FIG1_COLUMNS = {"output": "ours: output only", "layerwise": "ours: layer-wise"}  # Fig. 1 run row -> its column
 
 
 def planned_frame(planned: Iterable[Any], records: Iterable[dict[str, Any]]) -> pd.DataFrame:
@@ -53,10 +56,11 @@ def _mean_std(values: pd.Series) -> str:
 
 def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Table 1, paper vs ours: top-1 of the last epoch (mean ± std over seeds), the drop against our full-precision
-    model and the paper's drop against its own; the paper's selection (best-validation epoch) as a second column."""
+    model, the paper's drop against its own (from its Table 1 means over 6 seeds) and a verdict on it; the paper's
+    selection (best-validation epoch) as a second column, and each row's runs (``run_ids``)."""
     table = frame[frame["part"] == "table"]
-    paper = {(row["method"], row["bits"]): (row["top1"], row["std"]) for row in reference.ROWS}
-    paper_fp = paper[("full precision", 32)][0]
+    paper = {(row["method"], row["bits"]): row for row in reference.ROWS}
+    paper_fp = paper[("full precision", 32)]["top1"]
     out = []
     for (data_set, profile), runs in table.groupby(["data_set", "profile"], sort=False):
         fp = runs[runs["row"] == "full precision"]["top1"].mean()
@@ -64,15 +68,18 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
         keys = sorted(groups.groups, key=lambda k: (k[1] != 32, -k[1], ROW_ORDER.index(k[0])))
         for row, bits in keys:
             group = groups.get_group((row, bits))
-            paper_mean, paper_std = paper.get((row, bits), (None, None))
+            published = paper.get((row, bits))
+            drop = fp - group["top1"].mean()
             out.append({
                 "data set": data_set, "profile": profile, "bits": bits, "method": ROW_LABELS[row],
                 "top-1 (%), last epoch": _mean_std(group["top1"]), "seeds": group["seed"].nunique(),
-                "drop vs our FP": f"{fp - group['top1'].mean():+.2f}" if pd.notna(fp) else "no FP record",
-                "paper top-1 (CIFAR-10)": f"{paper_mean:.2f} ± {paper_std:.2f}" if paper_mean else "–",
-                "paper drop": f"{paper_fp - paper_mean:+.2f}" if paper_mean else "–",
+                "drop vs our FP": signed(drop) if pd.notna(fp) else "no FP record",
+                "paper top-1 (CIFAR-10)": f"{published['top1']:.2f} ± {published['std']:.2f}" if published else "–",
+                "paper seeds": published["seeds"] if published else "–",
+                **drop_versus(drop, paper_fp - published["top1"] if published else float("nan"), data_set),
                 "top-1 at best-val epoch (paper selection)": _mean_std(group["val_selected_top1"]),
                 "made by": "OLDER CODE: re-run to refresh" if group["stale"].any() else "current code",
+                "run_ids": list(group["run_id"]),
             })
     return pd.DataFrame(out)
 
@@ -97,12 +104,17 @@ def layer_mse_frame(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> p
     parts = []
     for row, runs in fig1.groupby("row", sort=False):
         values = _per_layer(_records_of(runs, records), "layer_mse").groupby("layer", sort=False)["layer_mse"].mean()
-        label = "layer-wise" if row == "layerwise" else "output only"
-        parts.append(values.rename(f"ours: {label}"))
+        parts.append(values.rename(FIG1_COLUMNS[row]))
     ours = pd.concat(parts, axis=1).reset_index()
     paper = pd.DataFrame(reference.FIG1_LAYER_MSE).rename(
         columns={"layerwise": "paper: layer-wise", "output only": "paper: output only"})
     return ours.merge(paper, on="layer", how="left")
+
+
+def fig1_runs(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The runs behind each of our columns of ``layer_mse_frame``: the Fig. 1 output-only and layer-wise runs."""
+    fig1 = frame[frame["part"] == "fig1"]
+    return {FIG1_COLUMNS[row]: list(dict.fromkeys(runs["run_id"])) for row, runs in fig1.groupby("row", sort=False)}
 
 
 def layer_mse_plot(table: pd.DataFrame, title: str = "") -> plt.Figure:
@@ -151,30 +163,31 @@ def ranking_table(records: Sequence[dict[str, Any]], duals: Sequence[float]) -> 
 
 
 def binding_table(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """For every layer-wise run: its level eps_l, the largest per-layer MSE seen in any epoch, and how many layer
-    duals ended above zero (0: the layer constraints never bound, and the run is an output-only run)."""
+    """For every layer-wise run: its level eps_l, the largest per-layer MSE seen in any epoch, how many layer
+    duals ended above zero (0: the layer constraints never bound, and the run is an output-only run), its run."""
     by_id = {r["run_id"]: r for r in records}
     rows = []
     for _, run in frame[frame["row"] == "layerwise"].drop_duplicates("run_id").iterrows():
         record = by_id[run["run_id"]]
         names = record["summary"]["constraints"]
         final = dict(zip(names, record["epochs"][-1]["dual"]))
-        rows.append({"run_id": run["run_id"], "bits": run["bits"], "eps_l": run["epsilon_layer"],
-                     "largest layer MSE (any epoch)": max(max(e["layer_mse"]) for e in record["epochs"]),
+        rows.append({"bits": run["bits"], "eps_l": f"{run['epsilon_layer']:g}",
+                     "largest layer MSE (any epoch)": f"{max(max(e['layer_mse']) for e in record['epochs']):.4f}",
                      "layer duals > 0 at the end": sum(v > 0 for n, v in final.items() if n != "output"),
-                     "layers": len(names) - 1, "top-1 (%)": round(run["top1"], 2)})
+                     "layers": len(names) - 1, "top-1 (%)": round(run["top1"], 2), "run_ids": [run["run_id"]]})
     return pd.DataFrame(rows)
 
 
 def epsilon_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Accuracy against the constraint level at the lowest bit: output-only runs at each eps_out and layer-wise
-    runs at each eps_l (mean and std over seeds)."""
+    runs at each eps_l (mean and std over seeds), and the runs of each level."""
     low = frame["bits"][frame["part"].isin(["epsilon", "fig1"])].min()
     runs = frame[(frame["bits"] == low) & (frame["row"].isin(["output", "layerwise"]))].drop_duplicates("run_id")
     runs = runs.assign(constraint=runs["row"].map({"output": "output (eps_out)", "layerwise": "layer-wise (eps_l)"}),
                        level=runs["epsilon"].where(runs["row"] == "output", runs["epsilon_layer"]))
     return (runs.groupby(["constraint", "level"]).agg(top1=("top1", "mean"), std=("top1", lambda v: v.std(ddof=0)),
-                                                      seeds=("seed", "nunique")).reset_index())
+                                                      seeds=("seed", "nunique"), run_ids=("run_id", list))
+            .reset_index())
 
 
 def epsilon_plot(table: pd.DataFrame, baseline: float, title: str = "") -> plt.Figure:
@@ -191,14 +204,16 @@ def epsilon_plot(table: pd.DataFrame, baseline: float, title: str = "") -> plt.F
 
 def mixed_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Fig. 1b/c: test and (running, last-epoch) train top-1 against the number of layers kept in high precision,
-    per selection rule (and layers chosen by hand); 0 layers is the baseline at the same bit-width. Mean over seeds."""
+    per selection rule (and layers chosen by hand); 0 layers is the baseline at the same bit-width. Mean over seeds,
+    with the runs of each point."""
     mixed = frame[frame["part"].isin(["mixed", "manual"])]
     bits = mixed["bits"].min()
     baseline = frame[(frame["row"] == "baseline") & (frame["bits"] == bits)].drop_duplicates("run_id")
     zero = pd.concat([baseline.assign(rule=rule, count=0) for rule in mixed["rule"].unique()])
     both = pd.concat([zero, mixed])
     return (both.groupby(["rule", "count"], sort=False)
-            .agg(test_top1=("top1", "mean"), train_top1=("train_top1", "mean"), seeds=("seed", "nunique"))
+            .agg(test_top1=("top1", "mean"), train_top1=("train_top1", "mean"), seeds=("seed", "nunique"),
+                 run_ids=("run_id", list))
             .reset_index().sort_values(["rule", "count"]))
 
 

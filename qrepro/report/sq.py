@@ -4,7 +4,10 @@ accuracy per SQ stage, the probability-function and granularity comparisons, the
 A chain's number is the last epoch's test top-1 of its last run (the final SQ stage, the last INQ/ELQ step),
 mean ± std over seeds; the best test epoch of that run appears only as a labelled second column. Drops are
 against our FWN model of the same data set, profile and architecture; the paper's drop against the paper's
-own FWN number (the same source).
+own FWN number (the same source), the seed's against the seed's FWN number of the same architecture (its
+Table 1; its INQ and ELQ runs start from that model). A row's verdict says whether the paper's drop holds
+(tables.verdict); the seed's numbers get none. Every table lists, per row, the last run of each seed's chain
+(``run_ids``), which report.show_table links to the page's provenance table.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from ..algorithms.sq import PROBS, SELECTS, selection_probabilities
 from ..algorithms.sq_chapter import ROWS, Chain
 from ..runs.record import is_stale
 from .plots import histogram_on_levels
+from .tables import drop_versus, signed
 
 PAPER_SOURCES = ("sq-paper", "sq-paper-recalled", "ttq-paper")  # in order of preference for a row
 KEYS = ["data_set", "profile", "arch", "row", "variant"]
@@ -50,7 +54,7 @@ def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     return (frame.groupby(KEYS, sort=False)
             .agg(bits=("bits", "first"), options=("options", "first"), top1_mean=("top1", "mean"),
                  top1_std=("top1", "std"), seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"),
-                 stale=("stale", "any"), runs=("run_id", ", ".join))
+                 stale=("stale", "any"), run_ids=("run_id", list))
             .reset_index())
 
 
@@ -58,10 +62,6 @@ def _fmt(value: float, std: float = float("nan"), n: int = 1) -> str:
     if pd.isna(value):
         return "–"
     return f"{value:.2f}" if n < 2 or pd.isna(std) else f"{value:.2f} ± {std:.2f}"
-
-
-def _signed(value: float) -> str:
-    return "–" if pd.isna(value) else f"{value:+.2f}"
 
 
 def _paper(reference: pd.DataFrame, arch: str, row: str) -> tuple[float, float, str]:
@@ -86,13 +86,24 @@ def _seed(reference: pd.DataFrame, arch: str, row: str, options: dict[str, Any])
     return (seed["top1"].iloc[0], seed["selection"].iloc[0]) if len(seed) else (float("nan"), "")
 
 
+def _fwn(frame: pd.DataFrame) -> pd.Series:
+    """Our FWN top-1 (mean over seeds) per (data set, profile, arch)."""
+    fwn = frame[(frame["group"] == "table") & (frame["row"] == "FWN")]
+    return fwn.groupby(["data_set", "profile", "arch"])["top1"].mean()
+
+
+def _made_by(stale: bool) -> str:
+    return "OLDER CODE: re-run to refresh" if stale else "current code"
+
+
 def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """The chapter's main table: our rows (group "table") beside the papers' and the seed's numbers."""
+    """The chapter's main table: our rows (group "table") beside the papers' and the seed's numbers and drops,
+    a verdict on the paper's drop, and each row's runs (``run_ids``)."""
     table = _aggregate(frame[frame["group"] == "table"])
-    fwn = table[table["row"] == "FWN"].set_index(["data_set", "profile", "arch"])["top1_mean"]
     table["arch_order"] = table["arch"].map({a: i for i, a in enumerate(dict.fromkeys(frame["arch"]))})
     table["order"] = table["row"].map(ROWS.index)
     table = table.sort_values(["data_set", "profile", "arch_order", "order"], kind="stable")
+    fwn = _fwn(frame)
     out = []
     for t in table.itertuples():
         paper, paper_drop, source = _paper(reference, t.arch, t.row)
@@ -100,12 +111,13 @@ def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
         drop = fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean
         out.append({
             "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, "bits": t.bits,
-            "top-1 (%)": _fmt(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds, "drop": _signed(drop),
-            "paper top-1 (CIFAR-10)": _fmt(paper), "paper drop": _signed(paper_drop),
-            "drop − paper drop": _signed(drop - paper_drop), "paper source": source or "–",
-            "seed top-1 (CIFAR-10)": _fmt(seed), "seed selection": selection or "–",
-            "best test epoch (selected on test)": _fmt(t.best_test_top1),
-            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code", "last run": t.runs,
+            "top-1 (%)": _fmt(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds, "drop": signed(drop),
+            "paper top-1 (CIFAR-10)": _fmt(paper), "paper source": source or "–",
+            **drop_versus(drop, paper_drop, t.data_set),
+            "seed top-1 (CIFAR-10)": _fmt(seed),
+            "seed drop": signed(_seed(reference, t.arch, "FWN", {})[0] - seed), "seed selection": selection or "–",
+            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": _made_by(t.stale),
+            "run_ids": t.run_ids,
         })
     return pd.DataFrame(out)
 
@@ -114,22 +126,27 @@ def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.D
     """Our SQ chain per compared setting (probability function or granularity), with the seed's study.
 
     The seed's columns are its VGG-9 / ResNet-20 numbers for the same row and setting (filter units for the
-    probability functions, linear probability for the granularities), best test epoch, one seed each.
+    probability functions, linear probability for the granularities), best test epoch, one seed each, and their
+    drops against the seed's FWN number. No paper number: no verdict.
     """
     table = _aggregate(frame[frame["group"] == group])
+    fwn = _fwn(frame)
     study = reference[reference["source"] == "seed-study"]
     out = []
     for t in table.itertuples():
         prob, granularity = (t.variant, "filter") if group == "prob" else ("linear", t.variant)
         seed = study[(study["arch"] == t.arch) & (study["row"] == t.row) & (study["prob"] == prob)
                      & (study["granularity"] == granularity)].set_index("select")["top1"]
+        drawn, inverse = seed.get("full_precision", float("nan")), seed.get("one_minus_inverse", float("nan"))
+        seed_fwn = _seed(reference, t.arch, "FWN", {})[0]
         out.append({
             "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, group: t.variant,
             "top-1 (%)": _fmt(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds,
-            "seed: FP units drawn, p ~ f(e)": _fmt(seed.get("full_precision", float("nan"))),
-            "seed: p = 1 − f(1/e)": _fmt(seed.get("one_minus_inverse", float("nan"))),
-            "best test epoch (selected on test)": _fmt(t.best_test_top1),
-            "made by": "OLDER CODE: re-run to refresh" if t.stale else "current code", "last run": t.runs,
+            "drop": signed(fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean),
+            "seed top-1: FP units drawn, p ~ f(e)": _fmt(drawn), "seed drop: FP units drawn": signed(seed_fwn - drawn),
+            "seed top-1: p = 1 − f(1/e)": _fmt(inverse), "seed drop: p = 1 − f(1/e)": signed(seed_fwn - inverse),
+            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": _made_by(t.stale),
+            "run_ids": t.run_ids,
         })
     return pd.DataFrame(out)
 

@@ -9,7 +9,7 @@ and the paper's drop is computed the same way from the paper's own two numbers.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ from ..runs.record import is_stale
 GROUP = ["data_set", "profile", "arch"]
 # A reproduction holds when |our drop - the paper's drop| <= TOLERANCE percentage points (book/intro.md says so).
 TOLERANCE = 1.0
+VERDICT = f"verdict (±{TOLERANCE:g})"  # the verdict column's header in every table
 
 
 def variant(options: dict[str, Any]) -> str:
@@ -92,22 +93,60 @@ def accuracy_table(
     return table
 
 
-def verdict(drop_minus_paper: float, data_set: str, paper_data: str = "cifar10") -> str:
+def verdict(drop_minus_paper: float, data_set: str, paper_data: str = "cifar10", reference: str = "paper") -> str:
     """Does the paper's accuracy drop hold here, within TOLERANCE points? Only on the paper's data set
-    (or a re-encoding / split of it, e.g. cifar10-jpeg)."""
+    (or a re-encoding / split of it, e.g. cifar10-jpeg). ``reference`` names whose drop it is where that is not
+    the paper's (e.g. "seed", a seed project's logged runs)."""
     if data_set.split("-")[0] != paper_data:
         return f"n/a: {data_set} is not {paper_data}"
     if pd.isna(drop_minus_paper):
-        return "no paper number"
+        return f"no {reference} number"
     if abs(drop_minus_paper) <= TOLERANCE:
         return "holds"
-    return "larger drop than the paper" if drop_minus_paper > 0 else "smaller drop than the paper"
+    return f"larger drop than the {reference}" if drop_minus_paper > 0 else f"smaller drop than the {reference}"
+
+
+def drop_versus(drop: float, reference_drop: float, data_set: str, label: str = "paper", reference: str = "paper",
+                reference_data: str = "cifar10") -> dict[str, str]:
+    """A row's display cells comparing our drop with a reference's (NaN: none for that row): "{label} drop",
+    "drop − {reference} drop" and the verdict. ``label`` heads the reference's column, e.g.
+    "seed (CIFAR-10 ResNet-18)"; ``reference`` names it in the difference and the verdict."""
+    difference = drop - reference_drop
+    return {f"{label} drop": signed(reference_drop), f"drop − {reference} drop": signed(difference),
+            VERDICT: verdict(difference, data_set, reference_data, reference)}
+
+
+def signed(value: float) -> str:
+    """A drop or difference in points with its sign, "–" where there is none."""
+    return "–" if pd.isna(value) else f"{value:+.2f}"
 
 
 def run_link(run_id: str) -> str:
     """An HTML link to a run's row in the page's provenance table."""
     return f'<a href="#run-{run_id}">{run_id.rsplit("-", 1)[-1]}</a>'
 
+
+def run_links(run_ids: Iterable[str]) -> str:
+    """Links to the provenance rows of several runs (each once, in order), comma-separated."""
+    return ", ".join(run_link(i) for i in dict.fromkeys(run_ids))
+
+
+def show_table(frame: pd.DataFrame, precision: int = 2, formats: Mapping[str, str] | None = None,
+               runs: Mapping[str, Iterable[str]] | None = None) -> Styler:
+    """A table as a reader sees it: no index column, floats at ``precision`` digits (``formats``: a format string
+    per column where that does not suit), "–" where a value is missing. A ``run_ids`` column (a list of run ids
+    per row) becomes a last column ``runs`` of links to the page's provenance table; ``runs`` maps a label (e.g. a
+    column whose numbers all come from the same runs) to those runs, shown as a caption of links."""
+    out = frame.drop(columns="run_ids", errors="ignore")
+    if "run_ids" in frame:
+        out["runs"] = frame["run_ids"].map(run_links)
+    styler = out.style.hide(axis="index").format(precision=precision, na_rep="–")
+    if formats:
+        styler = styler.format(dict(formats), na_rep="–")
+    if runs:
+        styler = styler.set_caption("Runs behind the numbers: " + "; ".join(
+            f"{label}: {run_links(ids)}" for label, ids in runs.items()))
+    return styler
 
 
 def _mean_std(mean: float, std: float, n: int) -> str:
@@ -125,14 +164,14 @@ def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
     out["drop"] = table["drop"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "no FP record")
     if "paper_top1" in table:
         out["paper top-1"] = table["paper_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
-        out["paper drop"] = table["paper_drop"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "–")
-        out["drop − paper drop"] = table["drop_minus_paper"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "–")
-        out[f"verdict (±{TOLERANCE:g})"] = table["verdict"]
+        out["paper drop"] = table["paper_drop"].map(signed)
+        out["drop − paper drop"] = table["drop_minus_paper"].map(signed)
+        out[VERDICT] = table["verdict"]
     out["best test epoch (selected on test)"] = table["best_test_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
     out["made by"] = table["stale"].map(lambda s: "OLDER CODE: re-run to refresh" if s else "current code")
     if links:
-        out["runs"] = table["run_ids"].map(lambda ids: ", ".join(run_link(i) for i in ids))
-    return out.style.hide(axis="index")
+        out["run_ids"] = table["run_ids"]
+    return show_table(out)
 
 
 def provenance_table(runs: pd.DataFrame, anchors: bool = True) -> Styler:
