@@ -112,6 +112,11 @@ def full_precision(entry: Entry, profile: str, data: str, epochs: int, seed: int
                        arch_options=arch_options(entry, None), seed=seed, profile=profile)
 
 
+def split_budget(epochs: int, stages: int) -> list[int]:
+    """Epochs per stage, summing to ``epochs`` (earlier stages take the remainder), at least one each."""
+    return [max(1, epochs // stages + (i < epochs % stages)) for i in range(stages)]
+
+
 def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: int) -> Cell:
     """The chain of runs behind one scoreboard number, ending with the run that reports it."""
     baseline = full_precision(entry, profile, data, epochs, seed)
@@ -119,11 +124,10 @@ def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: in
     if entry.post_training:  # the GPFQ chapter's run at the official default scalar, on our baseline
         run = gpfq.ptq_config(baseline, entry.method, bits, gpfq.DEFAULT_SCALAR, calibration)
         return Cell(entry, bits, seed, dataclasses.replace(run, chapter=CHAPTER), baseline)
-    stage_epochs = max(1, round((epochs or budget) / len(entry.stages)))
-    base = schedule(stage_epochs, batch_size, full_precision=False)
-    stage_schedule = dataclasses.replace(base, group_overrides=group_overrides(entry, base.lr))
     options, run = method_options(entry, bits), baseline
-    for stage in entry.stages:
+    for stage, stage_epochs in zip(entry.stages, split_budget(epochs or budget, len(entry.stages))):
+        base = schedule(stage_epochs, batch_size, full_precision=False)
+        stage_schedule = dataclasses.replace(base, group_overrides=group_overrides(entry, base.lr))
         run = TrainConfig(chapter=CHAPTER, data=data, arch=entry.arch, schedule=stage_schedule,
                           method=entry.method, bits=bits, options={**options, **stage},
                           arch_options=arch_options(entry, bits), init=run, seed=seed, profile=profile)

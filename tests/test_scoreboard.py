@@ -1,0 +1,73 @@
+"""The scoreboard: every method of the package under one protocol, its cells from run records only."""
+import re
+
+import pytest
+import torch
+
+from qrepro.algorithms import METHODS, PTQ_METHODS, scoreboard
+from qrepro.report import scoreboard as scoreboard_report
+from qrepro.runs import get_or_run_all
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_method_of_the_package_has_a_row():
+    assert {e.method for e in scoreboard.ENTRIES} == (set(METHODS) - {"fp"}) | set(PTQ_METHODS)
+
+
+def stages(cell: scoreboard.Cell) -> list:
+    """The quantization runs of a cell's chain, from the full-precision model (excluded) to the cell's run."""
+    chain, config = [], cell.config
+    while config.run_id != cell.baseline.run_id:
+        chain.append(config)
+        config = config.init
+    return chain
+
+
+def test_split_budget_sums_to_the_budget_with_at_least_one_epoch_per_stage():
+    assert scoreboard.split_budget(30, 4) == [8, 8, 7, 7]
+    assert scoreboard.split_budget(3, 1) == [3]
+    assert scoreboard.split_budget(3, 4) == [1, 1, 1, 1]
+
+
+def test_cells_share_one_protocol_per_model():
+    cells = scoreboard.plan("quick", seeds=2)
+    assert {c.config.data for c in cells} == {"cifar10"}
+    for arch in ("resnet20", "vgg9"):
+        same = [c for c in cells if c.entry.arch == arch]
+        assert len({c.baseline.run_id for c in same if c.seed == 0}) == 1  # one full-precision model per seed
+        budgets = {c.entry.label: sum(config.schedule.epochs for config in stages(c)) for c in same
+                   if not c.entry.post_training}
+        assert set(budgets.values()) == {scoreboard.PROFILE_SCHEDULE["quick"][1]}, budgets
+    assert {c.seed for c in cells} == {0, 1}
+
+
+def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has_no_record(runs_root):
+    """Two cells run for real on digits (one epoch); every other cell of every profile says it has no record."""
+    ran = [c for c in scoreboard.plan("smoke", epochs=1)
+           if (c.entry.label, c.bits) in {("BWN", 1), ("GPFQ", 2)}]
+    get_or_run_all([c.config for c in ran], device="cpu")
+    shown = ("smoke", "quick")
+    cells = [c for p in shown for c in scoreboard.plan(p, epochs=1 if p == "smoke" else 0)]
+    records = scoreboard_report.recorded(cells)
+    frame = scoreboard_report.scoreboard_frame(cells, records)
+    assert sorted(frame["method"]) == ["BWN", "GPFQ"]
+    assert (frame["drop"] == frame["fp_top1"] - frame["top1"]).all()
+
+    data_sets = {p: scoreboard.profile_data(p, "") for p in shown}
+    table = scoreboard_report.scoreboard_table(frame, shown, data_sets).data.set_index(["profile", "method"])
+    assert len(table) == len(shown) * len(scoreboard.ENTRIES)
+    bwn = table.loc[("smoke", "BWN"), "1 bit"]
+    run = frame.set_index("method").loc["BWN"]
+    assert bwn.startswith(f"{run['drop']:+.2f} (top-1 {run['top1']:.2f}, n=1)")
+    assert re.findall(r'href="#run-([^"]+)"', bwn) == [run["run_id"]]
+    assert table.loc[("smoke", "GPFQ"), "3 bit"] == "no smoke record"
+    assert table.loc[("smoke", "GPFQ"), "1 bit"] == ""  # GPFQ has no 1-bit cell on the scoreboard
+    assert (table.loc["quick", "2 bit"].isin(["no quick record", ""])).all()
+    assert data_sets == {"smoke": "digits", "quick": "cifar10"}
