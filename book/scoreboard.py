@@ -67,7 +67,8 @@ display(Markdown(f"**{len(records)} runs** behind this page: "
 # one protocol, not how the methods rank on CIFAR-10.
 
 # %%
-scoreboard_report.scoreboard_table(frame, shown, data_sets)
+for shown_profile in shown:
+    display(scoreboard_report.scoreboard_table(frame, shown_profile, data_sets[shown_profile]))
 
 # %%
 ran = frame[frame.profile == profile]

@@ -20,6 +20,7 @@ SCREENSHOTS = REPO / "_build" / "screenshots"
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+SCRIPT_TIME_MS = 15_000  # virtual time the page's scripts (MathJax typesetting) get before the DOM is read
 
 
 def toc_pages() -> list[str]:
@@ -45,7 +46,7 @@ def browser(tmp_path_factory) -> list[str]:
 def render(browser: list[str], page: str) -> str:
     """The DOM of a built page after the browser ran its scripts."""
     url = (HTML / f"{page}.html").as_uri()
-    return subprocess.run([*browser, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True,
+    return subprocess.run([*browser, f"--virtual-time-budget={SCRIPT_TIME_MS}", "--dump-dom", url], capture_output=True,
                           text=True, timeout=120, check=True).stdout
 
 
@@ -81,10 +82,13 @@ def test_chapter_page_has_tables_figures_and_no_error_output(browser, page):
     assert not found.errors, f"{page}: error output {found.errors}"
     for marker in ("Traceback (most recent call last)", "Error:", "Warning:", "failed to load", "Math Processing Error"):
         assert marker not in re.sub(r"<[^>]+>", " ", dom), f"{page}: page shows {marker!r}"
+    formulas = len(re.findall(r'class="math notranslate', dom))  # Sphinx's math, before MathJax
+    typeset = len(re.findall(r'class="MathJax[" ]', dom))  # MathJax's rendering of one formula
+    assert typeset >= formulas, f"{page}: MathJax typeset {typeset} of {formulas} formulas"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / f"{Path(page).name}.png"
-    subprocess.run([*browser, "--window-size=1280,2400", f"--screenshot={shot}", (HTML / f"{page}.html").as_uri()],
-                   capture_output=True, timeout=120, check=True)
+    subprocess.run([*browser, "--window-size=1280,2400", f"--virtual-time-budget={SCRIPT_TIME_MS}",
+                    f"--screenshot={shot}", (HTML / f"{page}.html").as_uri()], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
 
 

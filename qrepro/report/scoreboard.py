@@ -32,28 +32,27 @@ def _cell_text(group: pd.DataFrame) -> str:
     drop, n = group["drop"], len(group)
     text = f"{drop.mean():+.2f}" + (f" ± {drop.std():.2f}" if n > 1 else "")
     links = ", ".join(run_link(i) for i in group["run_id"])
-    return f"{text} (top-1 {group['top1'].mean():.2f}, n={n}) {links}"
+    return f"{text}<br>top-1 {group['top1'].mean():.2f}, n={n}<br>{links}"
 
 
-def scoreboard_table(frame: pd.DataFrame, profiles: Iterable[str], data_sets: dict[str, str]) -> Styler:
-    """Rows: profile x model x method; columns: bits. A cell is the drop against the full-precision model
-    (mean ± std over seeds, its top-1, the seed count and links to the runs), "no record" where the profile
-    has none for that cell, and empty where the method has no such bit-width."""
+def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler:
+    """One profile's scoreboard. Rows: model x method; columns: bits. A cell is the drop against the
+    full-precision model (mean ± std over seeds), its top-1, the seed count and links to the runs; "no record"
+    where the profile has none for that cell, and empty where the method has no such bit-width."""
     all_bits = sorted({b for e in ENTRIES for b in e.bits})
+    ran = frame[frame.profile == profile] if len(frame) else frame
     rows = []
-    for profile in profiles:
-        for entry in ENTRIES:
-            row = {"profile": profile, "data set": data_sets[profile], "model": entry.arch, "method": entry.label,
-                   "quantized": entry.quantized}
-            for bits in all_bits:
-                if bits not in entry.bits:
-                    row[f"{bits} bit"] = ""
-                    continue
-                match = (frame[(frame.profile == profile) & (frame.method == entry.label) & (frame.bits == bits)]
-                         if len(frame) else frame)
-                row[f"{bits} bit"] = _cell_text(match) if len(match) else f"no {profile} record"
-            rows.append(row)
-    return pd.DataFrame(rows).style.hide(axis="index")
+    for entry in ENTRIES:
+        row = {"model": entry.arch, "method": entry.label, "quantized": entry.quantized}
+        for bits in all_bits:
+            if bits not in entry.bits:
+                row[f"{bits} bit"] = ""
+                continue
+            match = ran[(ran.method == entry.label) & (ran.bits == bits)] if len(ran) else ran
+            row[f"{bits} bit"] = _cell_text(match) if len(match) else f"no {profile} record"
+        rows.append(row)
+    caption = f"Profile {profile}, data set {data_set}: top-1 drop in points (quantized vs full precision)"
+    return pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
 
 
 def drop_plot(frame: pd.DataFrame, title: str = "") -> plt.Figure:
