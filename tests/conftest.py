@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -11,3 +12,14 @@ def runs_root(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "runs"
     monkeypatch.setenv("QREPRO_RUNS", str(root))
     return root
+
+
+@pytest.fixture
+def one_thread(monkeypatch):
+    """One CPU thread, here and in a notebook kernel the test starts: the small models of the tests gain nothing
+    from two, and a shared machine runs them faster with one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    yield
+    torch.set_num_threads(threads)

@@ -4,7 +4,6 @@ import ast
 import shutil
 
 import pytest
-import torch
 
 from qrepro.algorithms import SWEEPS, chapter_parameters, pdqat
 from qrepro.cli import RUNTIME_PARAMETERS, main, run_chapter
@@ -18,12 +17,7 @@ from conftest import REPO
 SMALL = {"epochs": 1, "constraint": "output", "counts": "1", "rules": "largest,smallest"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def notebook_parameters(chapter: str) -> dict[str, object]:

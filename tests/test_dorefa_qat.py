@@ -13,12 +13,7 @@ from qrepro.nn import QConv2d, QLinear, quantized_layers
 from qrepro.runs import get_or_run, weights_path
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def config(arch: str, bits: int, method: str = "dorefa", epochs: int = 1, **options) -> TrainConfig:

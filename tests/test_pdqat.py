@@ -22,14 +22,7 @@ from qrepro.train import build_optimizer, loop
 from test_book import assert_run_links_resolve, run_chapter, table_output
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """These width-1 models are too small for two threads to help; one keeps the tests quick on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # and for the notebook kernel
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

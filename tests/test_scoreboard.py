@@ -2,19 +2,13 @@
 import re
 
 import pytest
-import torch
 
 from qrepro.algorithms import METHODS, PTQ_METHODS, scoreboard
 from qrepro.report import scoreboard as scoreboard_report
 from qrepro.runs import get_or_run_all
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_every_method_of_the_package_has_a_row():

@@ -2,7 +2,6 @@
 import dataclasses
 
 import pytest
-import torch
 
 from qrepro import models
 from qrepro.algorithms import apot

@@ -233,7 +233,7 @@ class IncrementalMethod(Method):
     def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
         """Per layer: the frozen share, the level set and how many weights are frozen on each level."""
         layers = {}
-        for name, (layer, part) in partitions(model).items():
+        for name, (_, part) in partitions(model).items():
             levels = part.levels()
             on_level = (part.values[part.frozen][:, None] == levels[None]).sum(0)
             layers[name] = {"frozen": part.frozen.float().mean().item(), "levels": levels.tolist(),

@@ -2,29 +2,32 @@
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 import resource
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import torch
 
 
+def timed(fn: Callable[[], Any], device: torch.device) -> float:
+    """Seconds one call of ``fn`` takes (CUDA synchronized before and after)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
 def time_steps(step: Callable[[], Any], device: torch.device, warmup: int = 3, steps: int = 10) -> float:
-    """Median seconds per call of ``step`` after ``warmup`` calls (CUDA synchronized around each call)."""
+    """Median seconds per call of ``step`` after ``warmup`` calls."""
     for _ in range(warmup):
         step()
-    times = []
-    for _ in range(steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+    times = sorted(timed(step, device) for _ in range(steps))
+    return times[len(times) // 2]
 
 
 def _with_peak_memory(fn: Callable[..., dict], args: tuple) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
@@ -20,6 +19,7 @@ from .. import models
 from ..algorithms.pdqat import PDQAT, DoReFa, run_config
 from ..data import DeviceLoader, ImageData
 from ..train import build_optimizer
+from .measure import timed
 
 BATCH, SIZE, BITS, DUAL_BATCHES = 128, 32, 1, 2
 CASES = [  # (label, method, options)
@@ -63,16 +63,6 @@ def build_case(method_name: str, options: dict, device: torch.device) -> tuple[C
         optimizer.step()
 
     return step, lambda: objective.end_epoch(model, loader, 0)
-
-
-def timed(fn: Callable[[], None], device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
 
 
 def run(device: torch.device, rounds: int = 0) -> list[dict]:

@@ -81,15 +81,19 @@ def apot_levels(bits: int, signed: bool) -> torch.Tensor:
     return torch.tensor([float(v) for v in apot_level_fractions(bits, signed)], dtype=torch.float64)
 
 
-class _WeightRCF(torch.autograd.Function):
-    """alpha * Pi(clamp(w_hat / alpha, -1, 1)) with the APoT weight gradients (see module docstring)."""
+class _RCF(torch.autograd.Function):
+    """alpha * Pi(x / alpha) on the grid's levels (clamped to the grid's range); subclasses give the gradients."""
 
     @staticmethod
-    def forward(ctx, w_hat: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
-        cells = grid.cell(w_hat, alpha)
-        ctx.save_for_backward(w_hat, alpha, cells)
+    def forward(ctx, x: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
+        cells = grid.cell(x, alpha)
+        ctx.save_for_backward(x, alpha, cells)
         ctx.grid = grid
         return grid.lookup(cells, alpha)
+
+
+class _WeightRCF(_RCF):
+    """alpha * Pi(clamp(w_hat / alpha, -1, 1)) with the APoT weight gradients (see module docstring)."""
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -99,15 +103,8 @@ class _WeightRCF(torch.autograd.Function):
         return grad, (grad * dalpha).sum().reshape(()), None
 
 
-class _ActivationRCF(torch.autograd.Function):
+class _ActivationRCF(_RCF):
     """alpha * Pi(min(a / alpha, 1)) with the APoT activation gradients (see module docstring)."""
-
-    @staticmethod
-    def forward(ctx, a: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
-        cells = grid.cell(a, alpha)
-        ctx.save_for_backward(a, alpha, cells)
-        ctx.grid = grid
-        return grid.lookup(cells, alpha)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):

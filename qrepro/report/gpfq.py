@@ -174,7 +174,7 @@ def best_scalar_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, calib
     seed = paper[(paper.source == "seed-scalar") & (paper.method == "gpfq")].groupby("scalar")["top1"].mean()
     seed_fp = paper[(paper.source == "seed-scalar") & (paper.method == "fp")].top1.iloc[0]
     picked = []
-    for method, group in table.groupby("method"):
+    for _, group in table.groupby("method"):
         best = group.loc[[group["top1_mean"].idxmax()]]
         near = group.loc[group["top1_mean"] >= best["top1_mean"].iloc[0] - 0.1, "scalar"]
         picked += [group[group["scalar"] == default].assign(choice="default", near="–", seed_scalar=1.16),

@@ -35,7 +35,7 @@ def training_curves(records: Iterable[dict[str, Any]], hue: str = "bits", title:
 def level_sets(levels: Mapping[str, Sequence[float]], title: str = "") -> plt.Figure:
     """Each named level set as a row of ticks on [-1, 1]."""
     fig, ax = plt.subplots(figsize=(9, 0.5 + 0.45 * len(levels)))
-    for row, (name, values) in enumerate(levels.items()):
+    for row, values in enumerate(levels.values()):
         ax.scatter(values, [row] * len(values), marker="|", s=250)
     ax.set(yticks=range(len(levels)), yticklabels=list(levels), xlabel="level / alpha", title=title)
     ax.grid(axis="x", alpha=0.3)
