@@ -131,3 +131,17 @@ def test_the_intro_states_the_verdict_tolerance_the_tables_use():
     from qrepro.report.tables import TOLERANCE
 
     assert f"±{TOLERANCE:.1f} percentage point" in (REPO / "book" / "intro.md").read_text()
+
+
+def test_benchmark_results_are_written_with_provenance_and_shown_on_the_reproduce_page(runs_root, monkeypatch):
+    from qrepro import bench
+    from qrepro.report.cost import benchmark_table
+
+    monkeypatch.setitem(bench.BENCHMARKS, "tiny", lambda device: [{"case": "a", "ms_per_step": 1.234567}])
+    bench.main(["tiny"], device="cpu")
+    [result] = bench.recorded()
+    assert result["benchmark"] == "tiny" and result["rows"] == [{"case": "a", "ms_per_step": 1.234567}]
+    html = benchmark_table(result).to_html()
+    assert f"commit {result['commit'][:10]}" in html and ">1.235<" in html
+    with pytest.raises(ValueError, match="unknown benchmark.*valid: .*qat_step"):
+        bench.main(["no-such-benchmark"], device="cpu")

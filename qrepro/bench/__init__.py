@@ -6,7 +6,9 @@ Speed and memory targets live here, never in timed tests.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
@@ -33,3 +35,8 @@ def main(only: list[str] | None = None, device: str = "auto") -> None:
         slug = "cuda" if resolved.type == "cuda" else "cpu"
         write_json_atomic(runs_dir() / "bench" / f"{name}-{slug}.json",
                           {"benchmark": name, "rows": rows, **provenance(resolved)})
+
+
+def recorded(root: Path | None = None) -> list[dict]:
+    """Every benchmark result written under ``runs/bench/`` (one per benchmark and device), by name."""
+    return [json.loads(path.read_text()) for path in sorted((root or runs_dir() / "bench").glob("*.json"))]
