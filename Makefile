@@ -19,9 +19,11 @@ browser:
 	  { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "note: no Chromium here and it could not be installed: the browser check of the book will be skipped"
 
+# --all: every page is read and executed again, so a change to qrepro or to the records under runs/ (which no
+# chapter file shows) can never leave a page with stale results; records make the re-execution cheap.
 book: $(STAMP)  ## execute every chapter (profile smoke unless records exist) and build _build/html
 	$(BIN)/jupytext --sync book/*.py
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
 test: setup  ## the test suite (the browser check needs `make book` first)
 	$(BIN)/python -m pytest
