@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..runs.record import is_stale
 from .reference.gpfq import SEED_BEST_SCALAR
-from .tables import drop_versus, signed
+from .tables import drop_versus, made_by, signed
 
 OURS = ["data_set", "profile", "arch"]
 SEED = "seed (CIFAR-10 ResNet-18)"  # the label of the seed project's numbers, the verdicts' reference
@@ -89,8 +89,7 @@ def _ours(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def _provenance(out: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """``out`` with the last columns of every table of runs: made by which code, and the runs."""
-    return out.assign(**{"made by": table["stale"].map(lambda s: "OLDER CODE: re-run to refresh" if s
-                                                       else "current code").to_numpy(),
+    return out.assign(**{"made by": table["stale"].map(made_by).to_numpy(),
                          "run_ids": table["run_ids"].to_numpy()})
 
 

@@ -16,7 +16,7 @@ import seaborn as sns
 
 from ..runs.record import is_stale
 from .reference import pdqat as reference
-from .tables import drop_versus, signed
+from .tables import drop_versus, made_by, signed
 
 ROW_LABELS = {
     "full precision": "full precision (32-bit path)",
@@ -78,7 +78,7 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
                 "paper seeds": published["seeds"] if published else "–",
                 **drop_versus(drop, paper_fp - published["top1"] if published else float("nan"), data_set),
                 "top-1 at best-val epoch (paper selection)": _mean_std(group["val_selected_top1"]),
-                "made by": "OLDER CODE: re-run to refresh" if group["stale"].any() else "current code",
+                "made by": made_by(group["stale"].any()),
                 "run_ids": list(group["run_id"]),
             })
     return pd.DataFrame(out)

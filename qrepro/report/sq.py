@@ -23,7 +23,7 @@ from ..algorithms.sq import PROBS, SELECTS, selection_probabilities
 from ..algorithms.sq_chapter import ROWS, Chain
 from ..runs.record import is_stale
 from .plots import histogram_on_levels
-from .tables import drop_versus, signed
+from .tables import drop_versus, made_by, signed
 
 PAPER_SOURCES = ("sq-paper", "sq-paper-recalled", "ttq-paper")  # in order of preference for a row
 KEYS = ["data_set", "profile", "arch", "row", "variant"]
@@ -92,10 +92,6 @@ def _fwn(frame: pd.DataFrame) -> pd.Series:
     return fwn.groupby(["data_set", "profile", "arch"])["top1"].mean()
 
 
-def _made_by(stale: bool) -> str:
-    return "OLDER CODE: re-run to refresh" if stale else "current code"
-
-
 def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """The chapter's main table: our rows (group "table") beside the papers' and the seed's numbers and drops,
     a verdict on the paper's drop, and each row's runs (``run_ids``)."""
@@ -116,7 +112,7 @@ def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
             **drop_versus(drop, paper_drop, t.data_set),
             "seed top-1 (CIFAR-10)": _fmt(seed),
             "seed drop": signed(_seed(reference, t.arch, "FWN", {})[0] - seed), "seed selection": selection or "–",
-            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": _made_by(t.stale),
+            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": made_by(t.stale),
             "run_ids": t.run_ids,
         })
     return pd.DataFrame(out)
@@ -145,7 +141,7 @@ def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.D
             "drop": signed(fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean),
             "seed top-1: FP units drawn, p ~ f(e)": _fmt(drawn), "seed drop: FP units drawn": signed(seed_fwn - drawn),
             "seed top-1: p = 1 − f(1/e)": _fmt(inverse), "seed drop: p = 1 − f(1/e)": signed(seed_fwn - inverse),
-            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": _made_by(t.stale),
+            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": made_by(t.stale),
             "run_ids": t.run_ids,
         })
     return pd.DataFrame(out)

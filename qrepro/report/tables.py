@@ -121,6 +121,11 @@ def signed(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:+.2f}"
 
 
+def made_by(stale: bool) -> str:
+    """The "made by" cell of a row: whether its records come from the current code (record.is_stale)."""
+    return "OLDER CODE: re-run to refresh" if stale else "current code"
+
+
 def run_link(run_id: str) -> str:
     """An HTML link to a run's row in the page's provenance table."""
     return f'<a href="#run-{run_id}">{run_id.rsplit("-", 1)[-1]}</a>'
@@ -168,7 +173,7 @@ def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
         out["drop − paper drop"] = table["drop_minus_paper"].map(signed)
         out[VERDICT] = table["verdict"]
     out["best test epoch (selected on test)"] = table["best_test_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
-    out["made by"] = table["stale"].map(lambda s: "OLDER CODE: re-run to refresh" if s else "current code")
+    out["made by"] = table["stale"].map(made_by)
     if links:
         out["run_ids"] = table["run_ids"]
     return show_table(out)
