@@ -1,6 +1,7 @@
 """Run profiles: how much compute a chapter spends, and on which data set by default.
 
 - smoke: the embedded digits data, CPU, seconds per run. CI, tests and a new user's first book build.
+- lite: CIFAR-10 images (the cifar10-jpeg copy by default) on a schedule sized for a 2-core CPU, hours.
 - quick: CIFAR-10, a shortened schedule, minutes on one GPU.
 - paper: the paper's own schedule.
 
@@ -20,13 +21,11 @@ class Profile:
     # only for profiles cheap enough that a re-run costs seconds
     rerun_stale: bool
     description: str
-    # CPU threads for its runs (None: torch's default). Smoke models are so small that a second thread only adds
-    # synchronization, and costs 5-20x when the other core is busy (measured on a shared 2-core machine)
-    cpu_threads: int | None = None
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", "digits", True, "digits (8x8, scikit-learn), CPU, seconds per run", cpu_threads=1),
+    "smoke": Profile("smoke", "digits", True, "digits (8x8, scikit-learn), CPU, seconds per run"),
+    "lite": Profile("lite", "cifar10-jpeg", False, "CIFAR-10 images (cifar10-jpeg), a schedule for a 2-core CPU, hours"),
     "quick": Profile("quick", "cifar10", False, "CIFAR-10, shortened schedule, GPU minutes"),
     "paper": Profile("paper", "cifar10", False, "CIFAR-10, the paper's schedule"),
 }
@@ -41,3 +40,13 @@ def get_profile(name: str) -> Profile:
 def resolve_data(profile: str, data: str | None) -> str:
     """The data set a run uses: ``data`` when given, else the profile's default."""
     return data or get_profile(profile).default_data
+
+
+# Data sets whose models are so small that a second CPU thread only adds synchronization, and costs 5-20x when the
+# other core is busy (measured on a shared 2-core machine). Everything else uses every thread torch sees.
+ONE_THREAD_DATA = ("digits",)
+
+
+def cpu_threads(data: str) -> int | None:
+    """CPU threads for a run on ``data``: one for the tiny embedded data set, else None (torch's default)."""
+    return 1 if data.removesuffix("-nocrop").split("-val")[0] in ONE_THREAD_DATA else None

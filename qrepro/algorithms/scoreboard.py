@@ -2,7 +2,7 @@
 
 ResNet-20 (option A) at 2/3/4 bits for the multi-bit methods (APoT, DoReFa, INQ) and the post-training
 ones (GPFQ, MSQ); VGG-9 (the SQ paper's) at 1 and 2 bits for binary and ternary weights (BWN, TWN, TTQ, ELQ,
-SQ-BWN, SQ-TWN). Each architecture's full-precision model is trained once per seed; every quantized model
+SQ-BWN, SQ-TWN); under the CPU profile ``lite`` these run on ResNet-20 as well. Each architecture's full-precision model is trained once per seed; every quantized model
 starts from it and trains with the same optimizer and learning-rate schedule for the same budget of epochs.
 Methods that train in stages (SQ's ratios, INQ's and ELQ's frozen partitions) split that budget over their
 stages (at least one epoch each). Post-training methods quantize the same full-precision model.
@@ -26,8 +26,16 @@ CHAPTER = "scoreboard"
 SQ_STAGES = tuple({"ratio": r, **sq.SQ_DEFAULTS} for r in sq.DEFAULT_RATIOS)
 INQ_STAGES = tuple({"partition": "magnitude", "step": s} for s in inq.INQ_STEPS)
 ELQ_STAGES = tuple({"partition": "band", "step": s} for s in inq.ELQ_STEPS)
-# (full-precision epochs, quantization budget in epochs, batch size, calibration images per layer) per profile
-PROFILE_SCHEDULE = {"smoke": (6, 3, 64, 128), "quick": (60, 30, 128, 256), "paper": (200, 100, 128, 256)}
+# (full-precision epochs, quantization budget in epochs, batch size, calibration images per layer) per profile.
+# lite is sized for a 2-core CPU (about 6 hours for one seed, measured epoch times on the Reproduce page): the
+# budget of 4 epochs is the least that gives each of the 4 stages of SQ, INQ and ELQ an epoch of its own.
+PROFILE_SCHEDULE = {"smoke": (6, 3, 64, 128), "lite": (20, 4, 128, 256), "quick": (60, 30, 128, 256),
+                    "paper": (200, 100, 128, 256)}
+# lite runs the binary and ternary rows on ResNet-20 too: VGG-9 costs about 4x ResNet-20's multiply-adds per
+# image (155 M against 40.6 M), too slow for the whole protocol on a 2-core CPU
+ARCH_BY_PROFILE = {"lite": {"vgg9": "resnet20"}}
+# lite runs the multi-bit methods at 2 and 4 bits only (binary and ternary ones at their own bit-width)
+BITS_BY_PROFILE = {"lite": (1, 2, 4)}
 WEIGHTS_AND_ACTIVATIONS, WEIGHTS = "weights + activations", "weights"
 
 
@@ -105,9 +113,20 @@ def arch_options(entry: Entry, bits: int | None) -> dict[str, Any]:
     return {**entry.arch_options, "bit_widths": [32] if bits is None else [bits, 32]}
 
 
+def arch(entry: Entry, profile: str) -> str:
+    """The model an entry runs on under ``profile`` (its own, except where the profile substitutes one)."""
+    return ARCH_BY_PROFILE.get(profile, {}).get(entry.arch, entry.arch)
+
+
+def entry_bits(entry: Entry, profile: str) -> tuple[int, ...]:
+    """The bit-widths an entry runs at under ``profile``."""
+    allowed = BITS_BY_PROFILE.get(profile)
+    return tuple(b for b in entry.bits if allowed is None or b in allowed)
+
+
 def full_precision(entry: Entry, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
     fp_epochs, _, batch_size, _ = PROFILE_SCHEDULE[profile]
-    return TrainConfig(chapter=CHAPTER, data=data, arch=entry.arch,
+    return TrainConfig(chapter=CHAPTER, data=data, arch=arch(entry, profile),
                        schedule=schedule(epochs or fp_epochs, batch_size, full_precision=True),
                        arch_options=arch_options(entry, None), seed=seed, profile=profile)
 
@@ -128,7 +147,7 @@ def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: in
     for stage, stage_epochs in zip(entry.stages, split_budget(epochs or budget, len(entry.stages))):
         base = schedule(stage_epochs, batch_size, full_precision=False)
         stage_schedule = dataclasses.replace(base, group_overrides=group_overrides(entry, base.lr))
-        run = TrainConfig(chapter=CHAPTER, data=data, arch=entry.arch, schedule=stage_schedule,
+        run = TrainConfig(chapter=CHAPTER, data=data, arch=arch(entry, profile), schedule=stage_schedule,
                           method=entry.method, bits=bits, options={**options, **stage},
                           arch_options=arch_options(entry, bits), init=run, seed=seed, profile=profile)
     return Cell(entry, bits, seed, run, baseline)
@@ -147,9 +166,14 @@ def plan(profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1
     expect("seeds", seeds, int, minimum=1)
     data = profile_data(get_profile(profile).name, data)
     return [cell(entry, bits, profile, data, epochs, seed)
-            for seed in range(seeds) for entry in ENTRIES for bits in entry.bits]
+            for seed in range(seeds) for entry in ENTRIES for bits in entry_bits(entry, profile)]
 
 
 def sweep(profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1) -> list[TrainConfig | PTQConfig]:
-    """The runs of the scoreboard (``get_or_run`` runs each one's chain of parents first)."""
-    return list({c.config.run_id: c.config for c in plan(profile, data, epochs, seeds)}.values())
+    """The runs of the scoreboard (``get_or_run`` runs each one's chain of parents first), cheapest numbers first:
+    per seed, the post-training cells (minutes, once the full-precision model exists), then the trained ones, those
+    on a model of their own (PD-QAT's) last."""
+    cells = plan(profile, data, epochs, seeds)
+    main_arch = cells[0].baseline.arch
+    cells.sort(key=lambda c: (c.seed, c.config.arch != main_arch, not c.entry.post_training))
+    return list({c.config.run_id: c.config for c in cells}.values())

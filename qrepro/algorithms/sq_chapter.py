@@ -15,10 +15,10 @@ from typing import Any
 from ..config import TrainConfig
 from ..data import NO_CROP
 from ..params import expect, parse_list
-from ..profiles import PROFILES, resolve_data
+from ..profiles import resolve_data
 from ..quantizers.pow2 import INQ_BITS
 from .inq import step_chain
-from .sq import (ARCHS, GRANULARITIES, PROBS, SELECTS, check_base_options, parse_ratios, run_config, stage_chain)
+from .sq import (ARCHS, EPOCHS, GRANULARITIES, PROBS, SELECTS, check_base_options, parse_ratios, run_config, stage_chain)
 
 METHODS = ("bwn", "twn", "ttq", "inq", "elq")
 SQ_BASES = ("bwn", "twn", "ttq")
@@ -56,7 +56,7 @@ def plan(method: Any = "bwn,twn,ttq,inq,elq", sq: bool = True, prob: str = "line
     expect("study_arch", study_arch, str, choices=("", *ARCHS))
     check_base_options(twn, threshold, wn_grad)
     expect("inq_bits", inq_bits, int, choices=INQ_BITS)
-    expect("profile", profile, str, choices=tuple(PROFILES))
+    expect("profile", profile, str, choices=tuple(EPOCHS))
     expect("data", data, str)
     expect("epochs", epochs, int, minimum=0)
     expect("seeds", seeds, int, minimum=1)

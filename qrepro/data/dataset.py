@@ -6,7 +6,9 @@ per-channel mean and std (in [0, 1] pixel units) come from the training split an
 augmentation, so a run config names a data set and gets its augmentation with it.
 """
 
+import hashlib
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import torch
 
@@ -54,6 +56,16 @@ class ImageData:
             raise ValueError(f"images must be square, got {tuple(self.train_x.shape[2:])}")
         if not len(self.mean) == len(self.std) == self.in_channels:
             raise ValueError(f"mean/std need {self.in_channels} channels, got {len(self.mean)}/{len(self.std)}")
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 (16 hex digits) of what a run sees: the decoded pixels and labels of both splits, the class
+        names and the augmentation; not the path, so the same data anywhere has the same fingerprint."""
+        digest = hashlib.sha256(repr((self.classes, self.crop_pad, self.flip)).encode())
+        for tensor in (self.train_x, self.train_y, self.test_x, self.test_y):
+            digest.update(repr(tuple(tensor.shape)).encode())
+            digest.update(tensor.contiguous().numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     @property
     def num_classes(self) -> int:

@@ -82,8 +82,9 @@ class DeviceLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 images to float32, normalized with the data set's mean and std."""
-        return (x.float() / 255 - self.mean) / self.std
+        """uint8 images to floats (torch's default dtype, float32 unless set), normalized with the data set's mean
+        and std."""
+        return (x.to(torch.get_default_dtype()) / 255 - self.mean) / self.std
 
     def _epoch_randomness(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)

@@ -15,7 +15,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..runs.record import is_stale
+from ..runs.behaviour import is_stale
 from .reference.gpfq import SEED_BEST_SCALAR
 from .tables import drop_versus, made_by, signed
 

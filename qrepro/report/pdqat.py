@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ..runs.record import is_stale
+from ..runs.behaviour import is_stale
 from .reference import pdqat as reference
 from .tables import drop_versus, made_by, signed
 

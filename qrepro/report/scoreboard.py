@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 from pandas.io.formats.style import Styler
 
-from ..algorithms.scoreboard import ENTRIES, Cell
+from ..algorithms.scoreboard import ENTRIES, Cell, arch, entry_bits
 from ..runs import find_record
 from .tables import run_link
 
@@ -21,7 +21,7 @@ def scoreboard_frame(cells: Iterable[Cell], records: dict[str, dict[str, Any]]) 
         run, base = records.get(c.config.run_id), records.get(c.baseline.run_id)
         if run is None or base is None:
             continue
-        rows.append({"profile": c.config.profile, "data_set": run["data_set"], "arch": c.entry.arch,
+        rows.append({"profile": c.config.profile, "data_set": run["data_set"], "arch": c.config.arch,
                      "method": c.entry.label, "quantized": c.entry.quantized, "chapter": c.entry.chapter,
                      "bits": c.bits, "seed": c.seed, "top1": run["top1"], "fp_top1": base["top1"],
                      "drop": base["top1"] - run["top1"], "run_id": run["run_id"], "fp_run_id": base["run_id"]})
@@ -43,9 +43,9 @@ def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler
     ran = frame[frame.profile == profile] if len(frame) else frame
     rows = []
     for entry in ENTRIES:
-        row = {"model": entry.arch, "method": entry.label, "quantized": entry.quantized}
+        row = {"model": arch(entry, profile), "method": entry.label, "quantized": entry.quantized}
         for bits in all_bits:
-            if bits not in entry.bits:
+            if bits not in entry_bits(entry, profile):
                 row[f"{bits} bit"] = ""
                 continue
             match = ran[(ran.method == entry.label) & (ran.bits == bits)] if len(ran) else ran

@@ -21,7 +21,7 @@ import torch
 
 from ..algorithms.sq import PROBS, SELECTS, selection_probabilities
 from ..algorithms.sq_chapter import ROWS, Chain
-from ..runs.record import is_stale
+from ..runs.behaviour import is_stale
 from .plots import histogram_on_levels
 from .tables import drop_versus, made_by, signed
 

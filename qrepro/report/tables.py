@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ..runs.record import is_stale
+from ..runs.behaviour import is_stale
 
 GROUP = ["data_set", "profile", "arch"]
 # A reproduction holds when |our drop - the paper's drop| <= TOLERANCE percentage points (book/intro.md says so).

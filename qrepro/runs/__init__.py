@@ -1,5 +1,6 @@
 """Run records: a config in, a record out; get_or_run() skips work already recorded."""
-from .record import RecordError, is_stale, read_record, record_config
+from .behaviour import is_stale
+from .record import RecordError, read_record, record_config
 from .store import find_record, get_or_run, get_or_run_all, recorded, run_dir, runs_dir, weights_path
 
 __all__ = [

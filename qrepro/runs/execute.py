@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -18,8 +19,10 @@ from ..config import PTQConfig, TrainConfig
 from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
 from ..data import DeviceLoader
-from .provenance import provenance
+from .behaviour import DataShape, behaviour_fingerprint
+from .provenance import provenance, source_hash
 from .record import RECORD_SCHEMA
+from .weights import Parent, load_parent
 
 WEIGHTS_FILE = "model.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -62,27 +65,45 @@ def build_model(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> to
                          image_size=data.image_size, **arch_options)
 
 
-def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | None, data_root: str | None,
+def code_version(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> dict[str, str]:
+    """The version of the code a run starts with: its behaviour fingerprint (what decides whether the record stays
+    current) and the hash of the package source (provenance)."""
+    return {"behaviour": behaviour_fingerprint(config, DataShape.of(data)), "source_hash": source_hash(refresh=True)}
+
+
+def data_facts(data: datasets.ImageData) -> dict[str, Any]:
+    """What a record says of its data: the name, the fingerprint of the pixels and labels, the shape."""
+    return {"data_set": data.name, "data_fingerprint": data.fingerprint,
+            "data_shape": dataclasses.asdict(DataShape.of(data))}
+
+
+def finished_code(start: dict[str, str], sources: list[str]) -> dict[str, Any]:
+    """A record's code facts: the version it started with, and every package source that trained or finished it
+    (more than one when the run was resumed, or its source edited, under code that computes the same)."""
+    return {**start, "sources": list(dict.fromkeys([*sources, source_hash(refresh=True)]))}
+
+
+def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, data_root: str | None,
                   device: torch.device, progress: bool, compile: bool = False
                   ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Train ``config`` (resuming from ``run_dir``'s checkpoint if one exists); return (record, weights)."""
+    """Train ``config`` (resuming from ``run_dir``'s checkpoint if one exists); return (record, weights).
+
+    ``parent``: the run of ``config.init``, whose weights are checked against its record's digest."""
     method = get_method(config.method)
     if not isinstance(method, Method):
         raise ValueError(f"{config.method} is a post-training method; use a PTQConfig")
     method.check(config)
-    data, validation = method.split_data(load_data(config.data, data_root), config)
+    full = load_data(config.data, data_root)
+    data, validation = method.split_data(full, config)
+    version = code_version(config, full)
     torch.manual_seed(config.seed)
     model = build_model(config, data)
     method.prepare(model, config)
-    init_report = None
-    if init_weights is not None:
-        result = model.load_state_dict(torch.load(init_weights, map_location="cpu", weights_only=True), strict=False)
-        init_report = {"from": config.init.run_id, "missing_keys": result.missing_keys,
-                       "unexpected_keys": result.unexpected_keys}
+    init_report = load_parent(model, parent) if parent is not None else None
     objective = method.objective(model, config)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
                   checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, compile=compile,
-                  description=config.run_id, validation=validation)
+                  description=config.run_id, validation=validation, version=version)
     final = history[-1]
     best = max(history, key=lambda h: h["test_top1"])
     selected = max(history, key=lambda h: h["val_top1"]) if validation is not None else None
@@ -90,7 +111,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
         "schema": RECORD_SCHEMA,
         "run_id": config.run_id,
         "config": config.to_dict(),
-        "data_set": data.name,
+        **data_facts(full),
         "top1": final["test_top1"],
         "top5": final["test_top5"],
         "best_test_top1": best["test_top1"],  # selected on the test set: a labelled second number only
@@ -103,6 +124,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
         "amp": "bf16" if device.type == "cuda" else None,
         "processes": rank_and_world()[1],
         **provenance(device),
+        "code": finished_code(version, [h["source_hash"] for h in history]),
         "init": init_report,
         "summary": method.summarize(model, config),
         "epochs": history,
@@ -110,18 +132,20 @@ def execute_train(config: TrainConfig, run_dir: Path, *, init_weights: Path | No
     return record, model.state_dict()
 
 
-def execute_ptq(config: PTQConfig, *, model_weights: Path, data_root: str | None, device: torch.device,
+def execute_ptq(config: PTQConfig, *, parent: Parent, data_root: str | None, device: torch.device,
                 progress: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Quantize the trained model of ``config.model`` and evaluate it; return (record, weights)."""
+    """Quantize the trained model of ``config.model`` (``parent``: that run) and evaluate it; return (record,
+    weights)."""
     method = get_method(config.method)
     if not isinstance(method, PTQMethod):
         raise ValueError(f"{config.method} is a training method; use a TrainConfig")
     method.check(config)
     data = load_data(config.data, data_root)
+    version = code_version(config, data)
     torch.manual_seed(config.seed)
     model = build_model(config, data)
     get_method(config.model.method).prepare(model, config.model)
-    model.load_state_dict(torch.load(model_weights, map_location="cpu", weights_only=True))
+    init_report = load_parent(model, parent, exact=True)
     model.to(device)
     test_loader = DeviceLoader(data, "test", config.batch_size, device=device)
     original = evaluate(model, test_loader, device)
@@ -135,13 +159,15 @@ def execute_ptq(config: PTQConfig, *, model_weights: Path, data_root: str | None
         "schema": RECORD_SCHEMA,
         "run_id": config.run_id,
         "config": config.to_dict(),
-        "data_set": data.name,
+        **data_facts(data),
         "top1": quantized["top1"],
         "top5": quantized["top5"],
         "original_top1": original["top1"],
         "original_top5": original["top5"],
         "wall_time_s": seconds,
         **provenance(device),
+        "code": finished_code(version, [version["source_hash"]]),
+        "init": init_report,
         "summary": summary,
     }
     return record, model.state_dict()

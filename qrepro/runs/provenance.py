@@ -13,9 +13,16 @@ import torch
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
+def source_hash(refresh: bool = False) -> str:
+    """sha256 (12 hex digits) over the path and bytes of every .py file of the qrepro package (read once per
+    process; ``refresh`` reads the files again, e.g. when a long run ends)."""
+    if refresh:
+        _source_hash.cache_clear()
+    return _source_hash()
+
+
 @lru_cache(maxsize=1)
-def source_hash() -> str:
-    """sha256 (12 hex digits) over the path and bytes of every .py file of the qrepro package."""
+def _source_hash() -> str:
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
@@ -61,6 +68,5 @@ def provenance(device: torch.device) -> dict[str, object]:
         "torch": torch.__version__,
         "commit": commit,
         "dirty": dirty,
-        "source_hash": source_hash(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -1,8 +1,10 @@
 """Run records: ``runs/<chapter>/<run-id>/record.json``, written atomically, validated on load.
 
-A record holds the config, per-epoch metrics, the final top-1/top-5 (of the last epoch, never the best
-one), the best test top-1 (a labelled second number), wall time, device, torch version, git commit,
-source hash and date, and a method-specific summary (e.g. learned clipping values).
+A record holds the config, the data it ran on (name and fingerprint of the pixels and labels), per-epoch
+metrics, the final top-1/top-5 (of the last epoch, never the best one), the best test top-1 (a labelled second
+number), wall time, device, torch version, git commit, the code's behaviour fingerprint and source hashes, the
+digest of its final weights and of its parent's, date, and a method-specific summary (e.g. learned clipping
+values). Records are strict JSON (no NaN or Infinity).
 """
 from __future__ import annotations
 
@@ -13,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PTQConfig, TrainConfig, config_from_dict
-from .provenance import source_hash
-
-RECORD_SCHEMA = "qrepro.record/1"
+RECORD_SCHEMA = "qrepro.record/2"
 RECORD_FILE = "record.json"
 
 
@@ -24,12 +24,14 @@ class RecordError(RuntimeError):
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file beside ``path`` and rename it into place."""
+    """Write strict JSON (non-finite numbers are an error) to a temporary file beside ``path``, readable by all
+    (0644) like the weights, and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=False)
+            json.dump(data, f, indent=1, sort_keys=False, allow_nan=False)
             f.write("\n")
         os.replace(tmp, path)
     except BaseException:
@@ -37,10 +39,14 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def _reject_non_finite(token: str) -> None:
+    raise json.JSONDecodeError(f"{token} is not JSON (a record is strict JSON)", token, 0)
+
+
 def read_record(path: Path, expected: TrainConfig | PTQConfig | None = None) -> dict[str, Any]:
     """Load and validate a record; with ``expected``, check that it was written for that config."""
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_text(), parse_constant=_reject_non_finite)
     except (OSError, json.JSONDecodeError) as err:
         raise RecordError(f"{path} is not a readable record ({err}); move it away to re-run, it is never overwritten") from err
     if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
@@ -54,11 +60,6 @@ def read_record(path: Path, expected: TrainConfig | PTQConfig | None = None) -> 
     if expected is not None and stored.hash != expected.hash:
         raise RecordError(f"{path} was written for another config than {expected.run_id}; move it away to re-run")
     return record
-
-
-def is_stale(record: dict[str, Any]) -> bool:
-    """True when the record was made by package source other than the current one."""
-    return record.get("source_hash") != source_hash()
 
 
 def record_config(record: dict[str, Any]) -> TrainConfig | PTQConfig:

@@ -3,28 +3,38 @@
 Layout: ``<runs dir>/<chapter>/<run-id>/record.json`` beside ``model.pt`` (final weights) and, while a run
 is in progress, ``checkpoint.pt``. Weights and checkpoints are git-ignored; records are small and committed.
 A chapter is thus idempotent: re-executing it renders from records, and a sweep resumes where it stopped.
+A record answers a run only on the same data (its fingerprint), and a child starts only from the weights
+its parent's record names (their digest). One process runs a run at a time (a lock file per run directory).
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..config import PTQConfig, TrainConfig
-from ..profiles import get_profile
+from ..profiles import cpu_threads as threads_for, get_profile
+from ..train.checkpoint import CheckpointError
 from ..train.distributed import barrier, init_from_environment, is_main
-from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, cpu_threads, execute_ptq, execute_train, resolve_device
+from .behaviour import is_stale
+from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, cpu_threads, execute_ptq, execute_train, load_data, resolve_device
+from .lock import run_lock
 from .provenance import PACKAGE_DIR
-from .record import RECORD_FILE, RecordError, is_stale, read_record, write_json_atomic
+from .record import RECORD_FILE, RecordError, read_record, write_json_atomic
+from .weights import Parent, state_digest
 
 Config = TrainConfig | PTQConfig
 
 
 def runs_dir() -> Path:
     """$QREPRO_RUNS, else the ``runs/`` folder of the repository that holds the package."""
-    return Path(os.environ.get("QREPRO_RUNS") or PACKAGE_DIR.parent / "runs")
+    path = Path(os.environ.get("QREPRO_RUNS") or PACKAGE_DIR.parent / "runs")
+    if path.exists() and not path.is_dir():
+        raise RecordError(f"the runs directory {path} is a file, not a folder: point QREPRO_RUNS at a folder")
+    return path
 
 
 def run_dir(config: Config, root: Path | None = None) -> Path:
@@ -32,7 +42,7 @@ def run_dir(config: Config, root: Path | None = None) -> Path:
 
 
 def find_record(config: Config, root: Path | None = None) -> dict[str, Any] | None:
-    """The validated record of ``config``, or None when it has not run."""
+    """The validated record of ``config``, or None when it has not run (its data is not checked: see get_or_run)."""
     path = run_dir(config, root) / RECORD_FILE
     return read_record(path, config) if path.exists() else None
 
@@ -43,48 +53,105 @@ def weights_path(config: Config, root: Path | None = None) -> Path:
     if not path.exists():
         raise RecordError(
             f"run {config.run_id} is recorded but its weights {path} are not on this machine (weights are not "
-            f"committed). Copy model.pt from the machine that made the run, or move {path.parent} away to re-run it."
+            f"committed). Run it again here (move {path.parent} away), or bring the model.pt made by the run "
+            "itself: it is checked against the digest in its record before any use."
         )
     return path
+
+
+def check_data(record: dict[str, Any], fingerprint: str) -> None:
+    """A record answers only a run on the data it was made from."""
+    if record.get("data_fingerprint") != fingerprint:
+        raise RecordError(
+            f"run {record['run_id']} was recorded on {record.get('data_set')} data with fingerprint "
+            f"{record.get('data_fingerprint')}, but the data given now has fingerprint {fingerprint}: another data "
+            f"set under the same name. Its record never answers this data: set QREPRO_RUNS to another folder for it, "
+            "or move the run's folder away to replace it."
+        )
+
+
+def check_writable(directory: Path) -> None:
+    """Fail before any training when the run's directory cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RecordError(f"cannot create the run directory {directory} ({err.strerror}): set QREPRO_RUNS to a "
+                          "writable folder") from err
+    if not os.access(directory, os.W_OK):
+        raise RecordError(f"the run directory {directory} is not writable: set QREPRO_RUNS to a writable folder")
 
 
 def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, device: str | torch.device = "auto",
                root: Path | None = None, progress: bool = True, compile: bool = False) -> dict[str, Any]:
     """Return the record of ``config``; run it first (and the runs it is initialized from) if it has none.
 
-    A record made by other package source is returned as it is (reports flag it), except for profiles
-    whose runs take seconds (smoke), which are re-run. A record that is unreadable or belongs to another
-    config raises RecordError and is never overwritten.
+    A record is returned only for the same data (fingerprint); one made by code that computes differently is
+    returned as it is (reports flag it), except for profiles whose runs take seconds (smoke), which are re-run.
+    A record that is unreadable or belongs to another config raises RecordError and is never overwritten.
     """
     directory = run_dir(config, root)
-    record = find_record(config, root)
-    if record is not None and not (is_stale(record) and get_profile(config.profile).rerun_stale):
+    root_arg = str(data_root) if data_root else None  # "" (a notebook default) means the default root
+    fingerprint = load_data(config.data, root_arg).fingerprint
+    record = usable_record(config, root, fingerprint)
+    if record is not None:
         return record
 
-    parent = config.init if isinstance(config, TrainConfig) else config.model
-    parent_weights = None
-    if parent is not None:
-        get_or_run(parent, data_root=data_root, device=device, root=root, progress=progress, compile=compile)
-        parent_weights = weights_path(parent, root)
+    parent_config = config.init if isinstance(config, TrainConfig) else config.model
+    parent = None
+    if parent_config is not None:
+        parent_record = get_or_run(parent_config, data_root=data_root, device=device, root=root, progress=progress,
+                                   compile=compile)
+        parent = Parent(parent_record, weights_path(parent_config, root))
 
     resolved = init_from_environment(resolve_device(device))
-    root_arg = str(data_root) if data_root else None  # "" (a notebook default) means the default root
-    with cpu_threads(resolved, get_profile(config.profile).cpu_threads):
-        if isinstance(config, TrainConfig):
-            record, weights = execute_train(config, directory, init_weights=parent_weights, data_root=root_arg,
-                                            device=resolved, progress=progress and is_main(), compile=compile)
-        else:
-            record, weights = execute_ptq(config, model_weights=parent_weights, data_root=root_arg, device=resolved,
-                                          progress=progress)
-    if is_main():
-        directory.mkdir(parents=True, exist_ok=True)  # a post-training run writes no checkpoint that would make it
-        tmp = directory / f".{WEIGHTS_FILE}.tmp"
-        torch.save(weights, tmp)
-        os.replace(tmp, directory / WEIGHTS_FILE)
-        write_json_atomic(directory / RECORD_FILE, record)
-        (directory / CHECKPOINT_FILE).unlink(missing_ok=True)
-    barrier()
+    check_writable(directory)
+    with run_lock(directory):
+        record = usable_record(config, root, fingerprint)  # another process may have finished it meanwhile
+        if record is not None:
+            return record
+        with cpu_threads(resolved, threads_for(config.data)):
+            if isinstance(config, TrainConfig):
+                record, weights = train_resuming(config, directory, parent, root_arg, resolved,
+                                                 progress and is_main(), compile)
+            else:
+                record, weights = execute_ptq(config, parent=parent, data_root=root_arg, device=resolved,
+                                              progress=progress)
+        if is_main():
+            record["weights_sha256"] = state_digest(weights)
+            tmp = directory / f".{WEIGHTS_FILE}.{os.getpid()}.tmp"
+            torch.save(weights, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, directory / WEIGHTS_FILE)
+            write_json_atomic(directory / RECORD_FILE, record)
+            (directory / CHECKPOINT_FILE).unlink(missing_ok=True)
+        barrier()
     return record
+
+
+def usable_record(config: Config, root: Path | None, fingerprint: str) -> dict[str, Any] | None:
+    """The record that answers ``config`` on data with ``fingerprint``; None when it must (re-)run."""
+    record = find_record(config, root)
+    if record is None:
+        return None
+    check_data(record, fingerprint)
+    if is_stale(record) and get_profile(config.profile).rerun_stale:
+        return None
+    return record
+
+
+def train_resuming(config: TrainConfig, directory: Path, parent: Parent | None, data_root: str | None,
+                   device: torch.device, progress: bool, compile: bool) -> tuple[dict[str, Any], dict]:
+    """``execute_train``; for a profile whose runs take seconds, a checkpoint of other code is started afresh."""
+    try:
+        return execute_train(config, directory, parent=parent, data_root=data_root, device=device,
+                             progress=progress, compile=compile)
+    except CheckpointError as err:
+        if not get_profile(config.profile).rerun_stale:
+            raise
+        print(f"{err}: {config.profile} runs take seconds, so it starts again", file=sys.stderr)
+        (directory / CHECKPOINT_FILE).unlink()
+        return execute_train(config, directory, parent=parent, data_root=data_root, device=device,
+                             progress=progress, compile=compile)
 
 
 def get_or_run_all(configs: list[Config], **kwargs: Any) -> list[dict[str, Any]]:

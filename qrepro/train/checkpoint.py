@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint on disk cannot be resumed from; the message names the file and the fix."""
 
 
 def rng_state() -> dict[str, Any]:
@@ -22,14 +27,28 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temporary file, then rename: a kill never leaves a half-written checkpoint."""
+    """torch.save to a temporary file of this process, then rename: a kill never leaves a half-written
+    checkpoint, and two writers never share a temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
-def load_checkpoint(path: Path, device: torch.device) -> dict[str, Any] | None:
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` on the CPU (the loop moves each part to its device: RNG states must stay CPU
+    byte tensors), or None when there is none; a clear error when the file is not a checkpoint."""
     if not path.exists():
         return None
-    return torch.load(path, map_location=device, weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many kinds for a damaged file; all mean the same here
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); delete it to start "
+                              "this run again from its first epoch") from err
+    if not isinstance(state, dict) or "history" not in state:
+        raise CheckpointError(f"{path} is not a qrepro training checkpoint; delete it to start this run again")
+    return state

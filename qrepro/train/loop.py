@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..data import DeviceLoader, ImageData
 from ..config import Schedule
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import all_sum, barrier, is_main, rank_and_world
 from .optim import build_optimizer, build_scheduler
 
@@ -84,6 +84,7 @@ def fit(
     channels_last: bool = False,
     description: str = "train",
     validation: ImageData | None = None,
+    version: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` for ``schedule.epochs`` and return one metrics dict per epoch.
 
@@ -91,7 +92,10 @@ def fit(
     so a killed run continues where it stopped and ends with the same metrics as an uninterrupted one.
     Under torchrun the model is wrapped in DistributedDataParallel and each process trains on its shard
     of every batch; ``compile`` runs the training forward through ``torch.compile``. With ``validation``
-    (images held out of training), its test split is evaluated every epoch too.
+    (images held out of training), its test split is evaluated every epoch too. ``version`` (the code's
+    ``behaviour`` fingerprint and ``source_hash``) is kept in the checkpoint: a checkpoint of code that computes
+    differently is never resumed, and each epoch's metrics name the source that trained it. A non-finite training
+    loss stops the run with an error naming the epoch and the first bad batch.
     """
     objective = objective or Objective()
     rank, world = rank_and_world()
@@ -112,7 +116,11 @@ def fit(
     scheduler = build_scheduler(optimizer, schedule)
     history: list[dict[str, Any]] = []
 
-    state = load_checkpoint(checkpoint, device) if checkpoint else None
+    state = load_checkpoint(checkpoint) if checkpoint else None
+    if state is not None and version is not None and state.get("version", {}).get("behaviour") != version["behaviour"]:
+        raise CheckpointError(f"{checkpoint} was written by code that computes something else (behaviour "
+                              f"{state.get('version', {}).get('behaviour')}, now {version['behaviour']}): resuming "
+                              "would mix two versions in one run; delete it to start this run again")
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -128,16 +136,23 @@ def fit(
         start = time.perf_counter()
         model.train()
         loss_sum, correct, count = 0.0, 0, 0
-        for x, y in tqdm(train_loader, leave=False, disable=not progress, unit="batch"):
+        first_bad = torch.tensor(-1, device=device)  # the first batch with a non-finite loss, found without a sync
+        for batch, (x, y) in enumerate(tqdm(train_loader, leave=False, disable=not progress, unit="batch")):
             with autocast(device, amp):
                 loss, logits = objective.loss(trained, x, y)
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), batch, first_bad)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_sum += loss.detach().float() * y.numel()
             correct += (logits.detach().argmax(1) == y).sum()
             count += y.numel()
-        loss_sum, correct, count = all_sum(loss_sum, correct, torch.tensor(count))
+        loss_sum, correct, count, bad = all_sum(loss_sum, correct, torch.tensor(count, device=device),
+                                                (first_bad + 1).clamp(max=1))
+        if bad:
+            raise FloatingPointError(f"{description}: the training loss is not finite at epoch {epoch + 1}, batch "
+                                     f"{int(first_bad) + 1} of {len(train_loader)} (the run diverged: lower the learning "
+                                     "rate); nothing is recorded")
         extra = objective.end_epoch(model, train_loader, epoch)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
@@ -156,6 +171,7 @@ def fit(
             "seconds": time.perf_counter() - start,
             **({"val_loss": val["loss"], "val_top1": val["top1"]} if val else {}),
             **extra,
+            **({"source_hash": version["source_hash"]} if version else {}),
         })
         epochs.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", test_top1=f"{test['top1']:.2f}")
         if checkpoint and is_main():
@@ -167,6 +183,7 @@ def fit(
                 "objective": objective.state_dict(),
                 "rng": rng_state(),
                 "history": history,
+                "version": version,
             })
         barrier()
     return history

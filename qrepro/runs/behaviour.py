@@ -1,0 +1,132 @@
+"""What a run's code computes, as a small fingerprint: records stay current while it matches.
+
+A record is a claim about code that may since have changed. The bytes of the package are the wrong test (a
+docstring or a refactor would flag records that cost CPU-hours); the behaviour of the code that made the run is
+the right one. ``behaviour_fingerprint(config, shape)`` trains the run's method and model for one short epoch
+(two steps of four synthetic images, then its end-of-epoch work and an evaluation) on one CPU thread in float64,
+from a fixed seed, and hashes what comes out: the losses and accuracies, and the sum and absolute sum of every
+tensor of the final state. A post-training run quantizes its model's random initialization from four
+calibration images instead. Any change to the quantizers, layers, models, optimizer, schedule or loop that the
+run uses changes the fingerprint; code the run does not use does not. Values are rounded to 9 significant
+digits, so that the float64 result of one machine equals another's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from .. import models
+from ..algorithms import get_method
+from ..config import PTQConfig, TrainConfig, config_from_dict
+from ..data import DeviceLoader, ImageData
+from ..data.dataset import channel_stats
+from ..train import evaluate, fit
+
+SIGNIFICANT_DIGITS = 9
+TRAIN_IMAGES, TEST_IMAGES, BATCH = 8, 4, 4
+
+
+@dataclasses.dataclass(frozen=True)
+class DataShape:
+    """The shape of a run's data set, all the fingerprint needs of it (stored in the record)."""
+
+    in_channels: int
+    image_size: int
+    num_classes: int
+
+    @classmethod
+    def of(cls, data: ImageData) -> DataShape:
+        return cls(data.in_channels, data.image_size, data.num_classes)
+
+
+def synthetic_data(shape: DataShape) -> ImageData:
+    """Fixed random uint8 images of ``shape`` (at most 16 x 16: the code path, not the image, is what counts)."""
+    size = min(shape.image_size, 16)
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (TRAIN_IMAGES + TEST_IMAGES, shape.in_channels, size, size), generator=g,
+                           dtype=torch.uint8)
+    labels = torch.arange(TRAIN_IMAGES + TEST_IMAGES) % shape.num_classes
+    mean, std = channel_stats(images[:TRAIN_IMAGES])
+    return ImageData("synthetic", images[:TRAIN_IMAGES], labels[:TRAIN_IMAGES], images[TRAIN_IMAGES:],
+                     labels[TRAIN_IMAGES:], tuple(str(c) for c in range(shape.num_classes)), mean, std, 1, True)
+
+
+@contextmanager
+def float64_one_thread() -> Iterator[None]:
+    dtype, threads, rng = torch.get_default_dtype(), torch.get_num_threads(), torch.get_rng_state()
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.set_num_threads(threads)
+        torch.set_rng_state(rng)
+
+
+def _values(state: dict[str, torch.Tensor]) -> Iterator[float]:
+    for name in sorted(state):
+        tensor = state[name].detach().double()
+        yield tensor.sum().item()
+        yield tensor.abs().sum().item()
+
+
+def _model(config: TrainConfig, data: ImageData) -> torch.nn.Module:
+    return models.create(config.arch, num_classes=data.num_classes, in_channels=data.in_channels,
+                         image_size=data.image_size, **config.arch_options)
+
+
+def _train_values(config: TrainConfig, data: ImageData) -> list[float]:
+    method = get_method(config.method)
+    torch.manual_seed(config.seed)
+    model = _model(config, data)
+    method.prepare(model, config)
+    objective = method.objective(model, config)
+    schedule = dataclasses.replace(config.schedule, epochs=1, batch_size=BATCH)
+    history = fit(model, data, schedule, device=torch.device("cpu"), seed=config.seed, objective=objective,
+                  progress=False, amp=False)
+    metrics = [v for key, v in sorted(history[-1].items()) if key != "seconds" and isinstance(v, (int, float))]
+    return metrics + list(_values(model.state_dict()))
+
+
+def _ptq_values(config: PTQConfig, data: ImageData) -> list[float]:
+    parent = config.model
+    torch.manual_seed(config.seed)
+    model = _model(parent, data)
+    get_method(parent.method).prepare(model, parent)
+    small = dataclasses.replace(config, calibration=min(config.calibration, TRAIN_IMAGES), batch_size=BATCH)
+    get_method(config.method).quantize(model, data, small, torch.device("cpu"))
+    test = evaluate(model, DeviceLoader(data, "test", BATCH), torch.device("cpu"), amp=False)
+    return [test[k] for k in sorted(test)] + list(_values(model.state_dict()))
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(config_json: str, shape: DataShape) -> str:
+    config = config_from_dict(json.loads(config_json))
+    data = synthetic_data(shape)
+    with float64_one_thread():
+        values = _train_values(config, data) if isinstance(config, TrainConfig) else _ptq_values(config, data)
+    text = ",".join(f"{v:.{SIGNIFICANT_DIGITS - 1}e}" for v in values)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def behaviour_fingerprint(config: TrainConfig | PTQConfig, shape: DataShape) -> str:
+    """12 hex digits that change when the code this run uses computes something else (see the module)."""
+    return _fingerprint(json.dumps(config.to_dict(), sort_keys=True), shape)
+
+
+def is_stale(record: dict[str, Any]) -> bool:
+    """True when the code here computes something other than what made the record (its behaviour fingerprint)."""
+    from .record import record_config
+
+    code = record.get("code") or {}
+    if "behaviour" not in code or "data_shape" not in record:
+        return True
+    return code["behaviour"] != behaviour_fingerprint(record_config(record), DataShape(**record["data_shape"]))
