@@ -25,16 +25,16 @@ import pandas as pd
 
 from . import data as datasets
 from . import models
-from .algorithms import FOLLOWUPS, METHODS, PTQ_METHODS, SWEEPS, chapter_parameters, get_sweep, phase_arguments
+from .algorithms import (FOLLOWUPS, METHODS, PTQ_METHODS, RUNTIME_PARAMETERS, SWEEPS, chapter_parameters,
+                         check_parameter_names, get_sweep, phase_arguments)
 from .config import PTQConfig, Schedule, TrainConfig
 from .params import infer_scalar
 from .profiles import PROFILES, resolve_data
 from .report import accuracy_table, provenance_table, runs_frame, show_accuracy
-from .runs import find_record, get_or_run, get_or_run_all, recorded
+from .runs import find_record, get_or_run, get_or_run_all, recorded, unreadable
 from .runs.shard import shared_ancestors, split
 
 Config = TrainConfig | PTQConfig
-RUNTIME_PARAMETERS = {"data_root": None, "device": "auto"}  # where and how to run; not part of any config
 
 
 def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = True, shard: str | None = None,
@@ -46,12 +46,8 @@ def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = Tr
     of a phase needs. Under either, the follow-up phase is planned only once every first-phase run is recorded
     (by all shards); until then it is skipped with a notice on stderr, and the same command run again does it.
     """
+    check_parameter_names(chapter, parameters)
     runtime = {k: parameters.pop(k, default) for k, default in RUNTIME_PARAMETERS.items()}
-    accepted = list(chapter_parameters(chapter))
-    unknown = set(parameters) - set(accepted)
-    if unknown:
-        raise ValueError(f"chapter {chapter} has no parameter(s) {sorted(unknown)}; valid: "
-                         f"{', '.join(accepted + list(RUNTIME_PARAMETERS))}")
 
     def run(configs: list[Config]) -> list[dict]:
         if shared_only:
@@ -128,6 +124,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_records(args: argparse.Namespace) -> None:
     records = recorded(args.chapter)
+    for error in unreadable(args.chapter):
+        print(f"unreadable: {error}", file=sys.stderr)
     if not records:
         print(f"no records for chapter {args.chapter}")
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,8 +46,15 @@ class Schedule:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; valid: {self.OPTIMIZERS}")
         if self.lr_schedule not in self.LR_SCHEDULES:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; valid: {self.LR_SCHEDULES}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        for name in ("lr", "momentum", "weight_decay", "gamma"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (value == 0 and name in ("lr", "gamma")):
+                raise ValueError(f"{name} must be a finite number {'> 0' if name in ('lr', 'gamma') else '>= 0'}, "
+                                 f"got {value}")
+        for key, (lr, weight_decay) in self.group_overrides.items():
+            if not (math.isfinite(lr) and lr > 0 and math.isfinite(weight_decay) and weight_decay >= 0):
+                raise ValueError(f"group_overrides[{key!r}] needs a finite lr > 0 and weight decay >= 0, "
+                                 f"got {(lr, weight_decay)}")
         object.__setattr__(self, "milestones", tuple(self.milestones))
         object.__setattr__(self, "group_overrides", {k: tuple(v) for k, v in self.group_overrides.items()})
 

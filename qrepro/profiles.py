@@ -10,6 +10,7 @@ set its numbers come from.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -48,5 +49,12 @@ ONE_THREAD_DATA = ("digits",)
 
 
 def cpu_threads(data: str) -> int | None:
-    """CPU threads for a run on ``data``: one for the tiny embedded data set, else None (torch's default)."""
+    """CPU threads for a run on ``data``: $QREPRO_THREADS when set (e.g. 1 to leave a core to other work: the
+    record's device names the count), else one for the tiny embedded data set and torch's default (None) for
+    the rest."""
+    if os.environ.get("QREPRO_THREADS"):
+        threads = os.environ["QREPRO_THREADS"]
+        if not threads.isdigit() or int(threads) < 1:
+            raise ValueError(f"QREPRO_THREADS must be a whole number >= 1, got {threads!r}")
+        return int(threads)
     return 1 if data.removesuffix("-nocrop").split("-val")[0] in ONE_THREAD_DATA else None

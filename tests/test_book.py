@@ -8,6 +8,7 @@ import papermill
 import pytest
 
 from conftest import REPO
+from qrepro.cli import main
 from qrepro.runs import recorded
 
 CHAPTERS = sorted((REPO / "book").glob("*.py"))
@@ -77,3 +78,12 @@ def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root,
 def test_papermill_parameter_of_the_wrong_type_fails_clearly(runs_root, tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="parameter epochs must be a int"):
         run_chapter("apot", tmp_path, epochs="two")
+
+
+@pytest.mark.parametrize("chapter, typo", [("apot", "bits"), ("sq", "bit"), ("pdqat", "bit"), ("gpfq", "bit"),
+                                           ("scoreboard", "profiles")])
+def test_papermill_refuses_a_parameter_the_chapter_does_not_take_as_the_cli_does(runs_root, tmp_path, chapter, typo):
+    with pytest.raises(papermill.PapermillExecutionError, match=rf"chapter {chapter} has no parameter\(s\) \['{typo}'\]"):
+        run_chapter(chapter, tmp_path, **{typo: 2})
+    assert recorded(chapter) == []  # it stopped before running anything
+    assert main(["run", chapter, "-p", typo, "2"]) == 2

@@ -162,6 +162,33 @@ def test_official_gradients_equal_a_deep_copy_whose_weight_gradients_are_discard
         assert torch.allclose(mine.float(), theirs.float()), name
 
 
+class Wrapper(torch.nn.Module):
+    """Holds the model under the attribute DistributedDataParallel ("module") or torch.compile ("_orig_mod") use,
+    so its parameter names carry their prefix."""
+
+    def __init__(self, model: torch.nn.Module, attribute: str):
+        super().__init__()
+        self.attribute = attribute
+        setattr(self, attribute, model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self, self.attribute)(x)
+
+
+@pytest.mark.parametrize("attribute", ["module", "_orig_mod"])
+def test_official_gradients_reach_the_low_precision_batchnorm_through_ddp_and_compile_wrappers(digits, attribute):
+    cfg = config("pdqat", bits=2, constraint="output", epsilon=0.1)
+    model, objective, _ = build(cfg)
+    x, y = next(iter(DeviceLoader(digits, "train", 64, seed=0)))
+    objective.loss(Wrapper(model, attribute), x, y)[0].backward()
+    wrapped = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    objective.loss(model, x, y)[0].backward()
+    plain = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+    assert wrapped.keys() == plain.keys() and any(".bns.2." in name for name in plain)
+    assert all(torch.allclose(wrapped[name], plain[name], atol=1e-6) for name in plain)
+
+
 def test_layer_selection_by_duals():
     duals = [0.1, 0.5, 0.3, 0.5, 0.0, 0.2]
     assert select_layers(duals, 3, "largest") == [1, 3, 2]  # ties keep the lower index first

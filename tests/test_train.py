@@ -73,3 +73,14 @@ def test_clipping_values_get_their_own_learning_rates_and_decay_on_schedule():
         optimizer.step()
         scheduler.step()
     assert lrs == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.001, 0.001])
+
+
+def test_a_checkpoint_loads_on_the_cpu_so_its_rng_state_can_be_restored_on_any_device(tmp_path):
+    from qrepro.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"history": [], "rng": rng_state()})
+    state = load_checkpoint(path)
+    assert state["rng"]["torch"].device.type == "cpu" and state["rng"]["torch"].dtype == torch.uint8
+    set_rng_state(state["rng"])  # TypeError "RNG state must be a torch.ByteTensor" had it been moved to a GPU
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -7,7 +7,7 @@ no records, it only checks its parameters and returns []. Both take the chapter'
 and strings, each with the notebook's default); ``chapter_parameters`` is the one list of the names it accepts.
 """
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import apot, dorefa, gpfq, inq, pdqat, scoreboard, sq, sq_chapter
@@ -55,6 +55,26 @@ def chapter_parameters(chapter: str) -> dict[str, Any]:
     return accepted
 
 
+RUNTIME_PARAMETERS = {"data_root": None, "device": "auto"}  # where and how to run; not part of any config
+
+
+def check_parameter_names(chapter: str, names: Iterable[str]) -> None:
+    """A chapter takes only its own parameters: a clear error naming the valid ones for any other name (e.g. a
+    misspelt ``-p bits 2`` given to papermill or to the CLI)."""
+    accepted = [*chapter_parameters(chapter), *RUNTIME_PARAMETERS]
+    unknown = sorted(set(names) - set(accepted))
+    if unknown:
+        raise ValueError(f"chapter {chapter} has no parameter(s) {unknown}; valid: {', '.join(accepted)}")
+
+
+def check_notebook_parameters(chapter: str, namespace: dict[str, Any]) -> None:
+    """``check_parameter_names`` for a notebook, called right after its parameters cell with ``globals()``: the
+    scalars defined there are the parameters cell's and those papermill injected, which must be known ones."""
+    scalars = [name for name, value in namespace.items()
+               if not name.startswith("_") and isinstance(value, (str, int, float, bool))]
+    check_parameter_names(chapter, scalars)
+
+
 def phase_arguments(phase: Callable[..., list], parameters: dict[str, Any]) -> dict[str, Any]:
     """The chapter parameters to pass ``phase``: all of them if it takes ``**parameters``, else those it names."""
     if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(phase).parameters.values()):
@@ -63,5 +83,6 @@ def phase_arguments(phase: Callable[..., list], parameters: dict[str, Any]) -> d
     return {name: value for name, value in parameters.items() if name in named}
 
 
-__all__ = ["FOLLOWUPS", "METHODS", "PTQ_METHODS", "SWEEPS", "Method", "PTQMethod", "chapter_parameters",
-           "get_method", "get_sweep", "phase_arguments", "phases"]
+__all__ = ["FOLLOWUPS", "METHODS", "PTQ_METHODS", "RUNTIME_PARAMETERS", "SWEEPS", "Method", "PTQMethod",
+           "chapter_parameters", "check_notebook_parameters", "check_parameter_names", "get_method", "get_sweep",
+           "phase_arguments", "phases"]

@@ -70,6 +70,16 @@ def dual_ascent(dual: torch.Tensor, values: torch.Tensor, epsilon: torch.Tensor,
     return torch.relu(dual + lr * (values - epsilon))
 
 
+WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # torch.compile's and DistributedDataParallel's
+
+
+def bare_name(name: str) -> str:
+    """A parameter's name in the unwrapped model: without the prefixes that compile and DDP wrappers add."""
+    while name.startswith(WRAPPER_PREFIXES):
+        name = name.split(".", 1)[1]
+    return name
+
+
 class LayerTaps(contextlib.AbstractContextManager):
     """Forward hooks keeping each watched layer's quantized input (its act_quantizer's output) and its output."""
 
@@ -125,7 +135,7 @@ class PrimalDual(Objective):
         """The b-bit forward pass; under the official gradients only the b-bit BatchNorm parameters stay attached."""
         if self.objective == "low":
             return model(x)
-        detached = {name: p.detach() for name, p in model.named_parameters() if name not in self.live}
+        detached = {name: p.detach() for name, p in model.named_parameters() if bare_name(name) not in self.live}
         return functional_call(model, detached, (x,))
 
     def _forward(self, model: nn.Module, x: torch.Tensor, low_forward: Callable, tap: bool

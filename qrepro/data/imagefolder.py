@@ -8,6 +8,7 @@ the sorted class folders, as in torchvision's ImageFolder. All images must share
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,13 @@ def cache_dir() -> Path:
 
 
 def decode(path: str, mode: str) -> torch.Tensor:
-    """One image file as uint8 C x H x W, converted to the PIL mode ("RGB" or "L")."""
-    with Image.open(path) as img:
-        return torch.from_numpy(np.array(img.convert(mode))).view(img.height, img.width, -1).permute(2, 0, 1)
+    """One image file as uint8 C x H x W, converted to the PIL mode ("RGB" or "L"); a damaged or truncated file
+    is an error that names it."""
+    try:
+        with Image.open(path) as img:
+            return torch.from_numpy(np.array(img.convert(mode))).view(img.height, img.width, -1).permute(2, 0, 1)
+    except (OSError, SyntaxError, ValueError) as err:  # PIL's errors for a damaged or truncated image
+        raise ValueError(f"{path} is not a readable image ({err}): replace or remove it, then run again") from err
 
 
 def _list_split(folder: Path, classes: tuple[str, ...]) -> list[tuple[os.DirEntry, int]]:
@@ -55,6 +60,9 @@ def _list_tree(root: Path) -> tuple[tuple[str, ...], dict[str, list[tuple[os.Dir
         raise ValueError(
             f"class folders of {root}/train {list(classes)} and {root}/test {list(test_classes)} differ or are empty"
         )
+    if len(classes) < 2:
+        raise ValueError(f"{root}/train has {len(classes)} class folder ({list(classes)}): a classifier needs at "
+                         "least two, and one class would score 100 % without learning anything")
     return classes, {split: _list_split(root / split, classes) for split in ("train", "test")}
 
 
@@ -92,6 +100,22 @@ def _save_atomic(obj: dict, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _read_cache(path: Path) -> dict | None:
+    """The decoded tree cached at ``path``; None when there is none, or when it is damaged (then it is deleted,
+    with a notice naming it, and decoded again)."""
+    if not path.exists():
+        return None
+    try:
+        cached = torch.load(path, weights_only=True)
+        if not {"train_x", "train_y", "test_x", "test_y", "mean", "std"} <= set(cached):
+            raise ValueError("keys missing")
+        return cached
+    except Exception as err:  # torch raises many kinds for a damaged file
+        print(f"the decode cache {path} is damaged ({type(err).__name__}): deleted, decoding again", file=sys.stderr)
+        path.unlink(missing_ok=True)
+        return None
+
+
 def load_imagefolder(
     root: str | Path,
     name: str = "imagefolder",
@@ -114,9 +138,8 @@ def load_imagefolder(
             f"{name} expects the class folders {list(expected_classes)} in {root}/train, found {list(classes)}"
         )
     path = cache_dir() / f"{name}-{_fingerprint(root, mode, files)}.pt"
-    if path.exists():
-        cached = torch.load(path, weights_only=True)
-    else:
+    cached = _read_cache(path)
+    if cached is None:
         train_x, train_y = _decode_split(files["train"], mode, f"decoding {name} train")
         test_x, test_y = _decode_split(files["test"], mode, f"decoding {name} test")
         if train_x.shape[1:] != test_x.shape[1:]:

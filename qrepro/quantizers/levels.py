@@ -54,14 +54,20 @@ class LevelGrid(nn.Module):
         self.register_buffer("levels", torch.tensor([float(v) for v in levels]), persistent=False)
 
     def cell(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """int32 cell index of every element of x / alpha (clipped to the level range)."""
-        return (x * (self.resolution / alpha) + self.offset).clamp_(0, self.cells - 1).to(torch.int32)
+        """int32 cell index of every element of x / alpha (clipped to the level range), computed in at least
+        float32: under bf16 autocast an activation's 8 significant bits would put some on a neighbouring cell."""
+        precise = x.to(torch.promote_types(x.dtype, torch.float32))
+        return (precise * (self.resolution / alpha) + self.offset).clamp_(0, self.cells - 1).to(torch.int32)
 
     def lookup(self, cells: torch.Tensor, alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
         """alpha times the nearest level of each cell index (same shape as ``cells``)."""
         values = (self.table * alpha).to(cells.device)
-        flat = cells.reshape(-1)
-        return values.index_select(0, flat).view(cells.shape) if cells.is_contiguous() else values[cells]
+        try:
+            flat = cells.reshape(-1)
+            return values.index_select(0, flat).view(cells.shape) if cells.is_contiguous() else values[cells]
+        except IndexError as err:  # a NaN (input or scale) has no cell: the integer cast gives an arbitrary index
+            raise FloatingPointError("a quantizer's input or its learned scale is not finite (NaN): the run "
+                                     "diverged; lower the learning rate") from err
 
     def extra_repr(self) -> str:
         return f"levels={self.levels.numel()}, cells={self.cells}"

@@ -19,7 +19,11 @@ def planned_work(profiles: tuple[str, ...] = tuple(PROFILES)) -> pd.DataFrame:
     rows = []
     for chapter, sweep in SWEEPS.items():
         for profile in profiles:
-            runs = {c.run_id: c for config in sweep(profile=profile) for c in lineage(config)}.values()
+            try:
+                planned = sweep(profile=profile)
+            except ValueError:  # a profile this chapter does not have (lite is the scoreboard's)
+                continue
+            runs = {c.run_id: c for config in planned for c in lineage(config)}.values()
             training = [c for c in runs if isinstance(c, TrainConfig)]
             rows.append({"chapter": chapter, "profile": profile, "data set": training[0].data,
                          "training runs": len(training), "training epochs": sum(c.schedule.epochs for c in training),
@@ -27,10 +31,20 @@ def planned_work(profiles: tuple[str, ...] = tuple(PROFILES)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def run_costs(runs: pd.DataFrame, profile: str) -> pd.DataFrame:
+    """Measured cost of every recorded run of one profile: its model, method, bits, epochs, seconds per epoch and
+    minutes (post-training runs: the quantization itself), on which device, slowest per epoch first."""
+    ran = runs[runs["profile"] == profile]
+    out = ran.assign(seconds_per_epoch=(ran["wall_time_s"] / ran["epochs"]).round(1),
+                     minutes=(ran["wall_time_s"] / 60).round(1))
+    columns = ["chapter", "arch", "method", "variant", "bits", "epochs", "seconds_per_epoch", "minutes", "device"]
+    return out.sort_values(["seconds_per_epoch", "minutes"], ascending=False)[columns].reset_index(drop=True)
+
+
 def benchmark_table(result: dict[str, Any]) -> Styler:
     """One recorded benchmark (``qrepro.bench.recorded``): its rows, captioned with where and from which code
     they were measured."""
-    code = f"commit {result['commit'][:10]}" + (" with uncommitted changes" if result["dirty"] else "")
+    code = f"commit {(result['commit'] or 'unknown')[:10]}" + (" with uncommitted changes" if result["dirty"] else "")
     caption = f"{result['benchmark']}: {result['device']}, torch {result['torch']}, {code}, {result['date'][:10]}"
     rows = pd.DataFrame(result["rows"])
     return (rows.style.hide(axis="index").format("{:.4g}", subset=list(rows.select_dtypes("float").columns),

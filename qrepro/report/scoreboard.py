@@ -9,9 +9,13 @@ import pandas as pd
 import seaborn as sns
 from pandas.io.formats.style import Styler
 
-from ..algorithms.scoreboard import ENTRIES, Cell, arch, entry_bits
+from ..algorithms.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, arch, entry_bits, plan
 from ..runs import find_record
 from .tables import run_link
+
+# the profiles whose numbers come from CIFAR-10 images, and the data sets they may run on
+REAL_PROFILES = tuple(p for p in PROFILE_SCHEDULE if p != "smoke")
+REAL_DATA = ("cifar10", "cifar10-jpeg")
 
 
 def scoreboard_frame(cells: Iterable[Cell], records: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -24,8 +28,36 @@ def scoreboard_frame(cells: Iterable[Cell], records: dict[str, dict[str, Any]]) 
         rows.append({"profile": c.config.profile, "data_set": run["data_set"], "arch": c.config.arch,
                      "method": c.entry.label, "quantized": c.entry.quantized, "chapter": c.entry.chapter,
                      "bits": c.bits, "seed": c.seed, "top1": run["top1"], "fp_top1": base["top1"],
-                     "drop": base["top1"] - run["top1"], "run_id": run["run_id"], "fp_run_id": base["run_id"]})
+                     "drop": base["top1"] - run["top1"], "run_id": run["run_id"], "fp_run_id": base["run_id"],
+                     "fp_epochs": c.baseline.schedule.epochs, "budget": budget(c), "date": run["date"][:10],
+                     "device": run["device"], "fp_date": base["date"][:10], "fp_device": base["device"]})
     return pd.DataFrame(rows)
+
+
+def budget(cell: Cell) -> int | None:
+    """The epochs a cell's quantized model trained from its full-precision model (all stages); None post-training."""
+    epochs, config = 0, cell.config
+    while getattr(config, "init", None) is not None and config.method != "fp":
+        epochs, config = epochs + config.schedule.epochs, config.init
+    return epochs or None
+
+
+def real_data_cells(seeds: int = 3) -> list[Cell]:
+    """The scoreboard cells of every CIFAR-10 profile and data set, for seeds 0 .. seeds-1 (what may have records)."""
+    return [c for profile in REAL_PROFILES for data in REAL_DATA for c in plan(profile, data, 0, seeds)]
+
+
+def protocol(frame: pd.DataFrame) -> str:
+    """The schedule, seeds, dates and devices behind the rows of one profile and data set, in words."""
+    fp_epochs = sorted(set(frame["fp_epochs"]))
+    budgets = sorted({int(b) for b in frame["budget"].dropna()})
+    dates = sorted(set(frame["date"]) | set(frame["fp_date"]))
+    devices = sorted(set(frame["device"]) | set(frame["fp_device"]))
+    seeds = sorted(set(frame["seed"]))
+    return (f"full precision {'/'.join(map(str, fp_epochs))} epochs, quantized "
+            f"{'/'.join(map(str, budgets)) or '–'} epochs from it (post-training: none); seeds "
+            f"{', '.join(map(str, seeds))}; run {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")
+            + f" on {'; '.join(devices)}")
 
 
 def _cell_text(group: pd.DataFrame) -> str:
@@ -52,7 +84,50 @@ def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler
             row[f"{bits} bit"] = _cell_text(match) if len(match) else f"no {profile} record"
         rows.append(row)
     caption = f"Profile {profile}, data set {data_set}: top-1 drop in points (quantized vs full precision)"
+    if len(ran):
+        caption += f". {protocol(ran)}"
     return pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
+
+
+NO_VERDICT = "none: a short fine-tune, not the paper's schedule"
+
+
+def chapter_rows(frame: pd.DataFrame, chapter: str) -> Styler | None:
+    """The real-data scoreboard rows of one chapter's methods: per profile, data set, method and bits, the drop
+    against the scoreboard's full-precision model (mean ± std over seeds, n), top-1s, schedule, date and device.
+    The verdict column says why these drops neither confirm nor refute the paper; None when there are no rows."""
+    ours = frame[frame.chapter == chapter] if len(frame) else frame
+    if not len(ours):
+        return None
+    rows = []
+    keys = ["profile", "data_set", "arch", "method", "bits"]
+    for key, group in ours.groupby(keys, sort=False):
+        drop = group["drop"]
+        rows.append({**dict(zip(keys, key)), "seeds": len(group),
+                     "top-1": f"{group['top1'].mean():.2f}", "FP top-1": f"{group['fp_top1'].mean():.2f}",
+                     "drop": f"{drop.mean():+.2f}" + (f" ± {drop.std():.2f}" if len(group) > 1 else ""),
+                     "schedule": (f"FP {group['fp_epochs'].iloc[0]} ep, then "
+                                  + (f"{int(group['budget'].iloc[0])} ep" if pd.notna(group["budget"].iloc[0])
+                                     else "post-training")),
+                     "date": group["date"].max(), "device": group["device"].iloc[0],
+                     "runs": ", ".join(group["run_id"]), "verdict on the paper": NO_VERDICT})
+    return pd.DataFrame(rows).style.hide(axis="index")
+
+
+LITE_COMMAND = "python -m qrepro run scoreboard -p profile lite"
+
+
+def real_data_rows(chapter: str) -> Any:
+    """What a chapter page shows of the scoreboard on CIFAR-10 images: its methods' rows (``chapter_rows``) from
+    the records that exist, or (as IPython Markdown) a sentence naming the command that makes them."""
+    from IPython.display import Markdown  # pages only: the package itself runs without Jupyter
+
+    cells = real_data_cells()
+    table = chapter_rows(scoreboard_frame(cells, recorded(cells)), chapter)
+    if table is None:
+        return Markdown(f"No CIFAR-10 record of these methods yet: `{LITE_COMMAND}` makes them on any machine "
+                        "(about six hours on a 2-core CPU for one seed; see [Reproduce](reproduce.md)).")
+    return table
 
 
 def drop_plot(frame: pd.DataFrame, title: str = "") -> plt.Figure:

@@ -1,7 +1,7 @@
 """Run records: a config in, a record out; get_or_run() skips work already recorded."""
 from .behaviour import is_stale
 from .record import RecordError, read_record, record_config
-from .store import find_record, get_or_run, get_or_run_all, recorded, run_dir, runs_dir, weights_path
+from .store import find_record, get_or_run, get_or_run_all, recorded, run_dir, runs_dir, unreadable, weights_path
 
 __all__ = [
     "RecordError",
@@ -14,5 +14,6 @@ __all__ = [
     "recorded",
     "run_dir",
     "runs_dir",
+    "unreadable",
     "weights_path",
 ]

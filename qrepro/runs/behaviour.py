@@ -103,7 +103,7 @@ def _ptq_values(config: PTQConfig, data: ImageData) -> list[float]:
     get_method(parent.method).prepare(model, parent)
     small = dataclasses.replace(config, calibration=min(config.calibration, TRAIN_IMAGES), batch_size=BATCH)
     get_method(config.method).quantize(model, data, small, torch.device("cpu"))
-    test = evaluate(model, DeviceLoader(data, "test", BATCH), torch.device("cpu"), amp=False)
+    test = evaluate(model, DeviceLoader(data, "test", BATCH), torch.device("cpu"))
     return [test[k] for k in sorted(test)] + list(_values(model.state_dict()))
 
 

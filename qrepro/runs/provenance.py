@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import platform
 import subprocess
 from functools import lru_cache
@@ -31,7 +32,10 @@ def _source_hash() -> str:
 
 
 def git_commit() -> tuple[str | None, bool]:
-    """(HEAD commit of the repository holding the package, whether its tracked files differ from HEAD)."""
+    """(HEAD commit of the repository holding the package, whether its tracked files differ from HEAD).
+
+    Where the package is not in a git checkout (a copy of the tree sent to another machine), $QREPRO_COMMIT names
+    the commit the copy was made from, and dirty is unknown there (False)."""
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10)
@@ -40,6 +44,8 @@ def git_commit() -> tuple[str | None, bool]:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return os.environ.get("QREPRO_COMMIT") or None, False
     dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", str(PACKAGE_DIR))) if commit else False
     return commit, dirty
 

@@ -8,6 +8,7 @@ its parent's record names (their digest). One process runs a run at a time (a lo
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -105,7 +106,7 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
 
     resolved = init_from_environment(resolve_device(device))
     check_writable(directory)
-    with run_lock(directory):
+    with run_lock(directory) if is_main() else contextlib.nullcontext():  # the main process writes, and locks
         record = usable_record(config, root, fingerprint)  # another process may have finished it meanwhile
         if record is not None:
             return record
@@ -117,6 +118,8 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
                 record, weights = execute_ptq(config, parent=parent, data_root=root_arg, device=resolved,
                                               progress=progress)
         if is_main():
+            for leftover in directory.glob(".*.tmp"):  # of a writer killed mid-write (this one holds the lock)
+                leftover.unlink()
             record["weights_sha256"] = state_digest(weights)
             tmp = directory / f".{WEIGHTS_FILE}.{os.getpid()}.tmp"
             torch.save(weights, tmp)
@@ -160,5 +163,23 @@ def get_or_run_all(configs: list[Config], **kwargs: Any) -> list[dict[str, Any]]
 
 
 def recorded(chapter: str = "*", root: Path | None = None) -> list[dict[str, Any]]:
-    """Every valid record of a chapter, or of all chapters (e.g. runs made on a GPU elsewhere and committed)."""
-    return [read_record(path) for path in sorted((root or runs_dir()).glob(f"{chapter}/*/{RECORD_FILE}"))]
+    """Every valid record of a chapter, or of all chapters (e.g. runs made on a GPU elsewhere and committed);
+    unreadable ones are left out here and listed by ``unreadable``."""
+    records = []
+    for path in sorted((root or runs_dir()).glob(f"{chapter}/*/{RECORD_FILE}")):
+        try:
+            records.append(read_record(path))
+        except RecordError:
+            continue
+    return records
+
+
+def unreadable(chapter: str = "*", root: Path | None = None) -> list[str]:
+    """The error of every record file of a chapter (or of all) that is not a valid record, naming its path."""
+    errors = []
+    for path in sorted((root or runs_dir()).glob(f"{chapter}/*/{RECORD_FILE}")):
+        try:
+            read_record(path)
+        except RecordError as err:
+            errors.append(str(err))
+    return errors

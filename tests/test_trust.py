@@ -1,0 +1,239 @@
+"""A record is a claim (this code, on this data, from this parent, gave this number): each way it could be
+silently wrong is refused with an error that names the file and the fix."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from qrepro.config import Schedule, TrainConfig
+from qrepro.quantizers import ste
+from qrepro.runs import RecordError, find_record, get_or_run, is_stale, run_dir
+from qrepro.runs import behaviour, store
+from qrepro.runs.behaviour import DataShape, behaviour_fingerprint
+from qrepro.runs.execute import CHECKPOINT_FILE, WEIGHTS_FILE
+from qrepro.train import loop
+from qrepro.train.checkpoint import CheckpointError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def lenet(epochs: int = 1, profile: str = "smoke", data: str = "digits", batch_size: int = 128, **kw) -> TrainConfig:
+    return TrainConfig(chapter="t", data=data, arch="lenet5", schedule=Schedule(epochs=epochs, batch_size=batch_size),
+                       profile=profile, **kw)
+
+
+def tree(root: Path, shade: int) -> Path:
+    """A two-class 8x8 ImageFolder tree whose pixels depend on ``shade``."""
+    for split in ("train", "test"):
+        for label, cls in enumerate(("a", "b")):
+            (root / split / cls).mkdir(parents=True)
+            for i in range(4):
+                Image.new("RGB", (8, 8), (label * 100 + shade, 10 * i, 50 + 20 * i)).save(root / split / cls / f"{i}.png")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+# --- 1. data identity ---
+
+def test_a_record_never_answers_other_data_under_the_same_name(runs_root, tmp_path, one_thread):
+    config = lenet(data="imagefolder", batch_size=4)
+    first = get_or_run(config, data_root=tree(tmp_path / "A", 0), progress=False)
+    copy = tree(tmp_path / "copy-of-A", 0)  # the same images elsewhere: the same data, the same record
+    assert get_or_run(config, data_root=copy, progress=False) == first
+    with pytest.raises(RecordError, match="fingerprint"):
+        get_or_run(config, data_root=tree(tmp_path / "B", 7), progress=False)
+
+
+# --- 2. divergence ---
+
+@pytest.mark.parametrize("field, value", [("lr", math.nan), ("lr", math.inf), ("lr", 0.0), ("weight_decay", -1.0),
+                                          ("momentum", math.nan)])
+def test_schedules_refuse_non_finite_and_negative_hyper_parameters(field, value):
+    with pytest.raises(ValueError, match=field):
+        Schedule(epochs=1, **{field: value})
+
+
+def test_a_diverged_run_stops_with_its_epoch_and_batch_and_records_nothing(runs_root, one_thread):
+    config = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=2, lr=1e6), profile="smoke")
+    with pytest.raises(FloatingPointError, match=r"epoch 1, batch \d+ of"):
+        get_or_run(config, progress=False)
+    assert find_record(config) is None
+
+
+def test_records_are_strict_json(runs_root, one_thread):
+    get_or_run(lenet(), progress=False)
+    path = run_dir(lenet()) / "record.json"
+    json.loads(path.read_text(), parse_constant=lambda token: pytest.fail(f"{token} in a record"))
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.write_text(path.read_text().replace('"top5": ', '"top5": NaN, "x": ', 1))
+    with pytest.raises(RecordError, match="not a readable record"):
+        find_record(lenet())
+
+
+# --- 3. code version: behaviour, not bytes ---
+
+def test_behaviour_fingerprint_ignores_source_bytes_and_sees_a_changed_rounding(monkeypatch):
+    from qrepro.algorithms import scoreboard
+    from qrepro.quantizers import dorefa
+
+    config = next(c for c in scoreboard.sweep("smoke") if c.method == "dorefa")
+    shape = DataShape(1, 8, 10)
+    before = behaviour_fingerprint(config, shape)
+    behaviour._fingerprint.cache_clear()
+    monkeypatch.setattr("qrepro.runs.provenance._source_hash", lambda: "another-source")  # a refactor
+    assert behaviour_fingerprint(config, shape) == before
+    behaviour._fingerprint.cache_clear()
+    monkeypatch.setattr(dorefa, "round_ste", lambda x: ste(x, torch.floor(x + 0.4999)))  # rounds 0.5 down
+    assert behaviour_fingerprint(config, shape) != before
+    behaviour._fingerprint.cache_clear()
+
+
+def test_a_record_is_current_while_its_behaviour_matches(runs_root, one_thread, monkeypatch):
+    record = get_or_run(lenet(), progress=False)
+    assert not is_stale(record)
+    assert not is_stale({**record, "code": {**record["code"], "source_hash": "0" * 12, "sources": ["0" * 12]}})
+    assert is_stale({**record, "code": {**record["code"], "behaviour": "0" * 12}})
+
+
+def test_a_checkpoint_of_code_that_computes_differently_is_never_resumed(runs_root, one_thread, monkeypatch):
+    config = lenet(epochs=3, profile="quick")
+    original = loop.save_checkpoint
+
+    def die_after_first(path, state):
+        original(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", die_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        get_or_run(config, progress=False)
+    monkeypatch.setattr(loop, "save_checkpoint", original)
+    state = torch.load(run_dir(config) / CHECKPOINT_FILE, weights_only=False)
+    state["version"]["behaviour"] = "0" * 12
+    torch.save(state, run_dir(config) / CHECKPOINT_FILE)
+    with pytest.raises(CheckpointError, match="computes something else"):
+        get_or_run(config, progress=False)
+    (run_dir(config) / CHECKPOINT_FILE).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=f"{CHECKPOINT_FILE} is not a readable checkpoint"):
+        get_or_run(config, progress=False)
+
+
+def test_a_smoke_run_starts_afresh_from_a_leftover_checkpoint_of_other_code(runs_root, one_thread):
+    config = lenet(epochs=2)
+    stale = get_or_run(config, progress=False)
+    folder = run_dir(config)
+    torch.save({"history": stale["epochs"], "version": {"behaviour": "0" * 12}}, folder / CHECKPOINT_FILE)
+    (folder / "record.json").write_text(json.dumps({**stale, "code": {**stale["code"], "behaviour": "0" * 12}}))
+    fresh = get_or_run(config, progress=False)
+    assert fresh["date"] >= stale["date"] and fresh["code"]["behaviour"] == stale["code"]["behaviour"]
+    assert len(fresh["epochs"]) == 2 and not (folder / CHECKPOINT_FILE).exists()
+
+
+# --- 4. parent weights ---
+
+def test_a_child_starts_only_from_the_weights_its_parent_record_names(runs_root, one_thread):
+    parent = lenet()
+    child = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=1), method="bwn", bits=1,
+                        init=parent, profile="smoke")
+    get_or_run(parent, progress=False)
+    other = get_or_run(lenet(seed=3), progress=False)
+    good = run_dir(parent) / WEIGHTS_FILE
+    saved = good.read_bytes()
+    good.write_bytes((run_dir(lenet(seed=3)) / WEIGHTS_FILE).read_bytes())  # another run's weights copied in
+    with pytest.raises(RecordError, match="does not hold the weights"):
+        get_or_run(child, progress=False)
+    good.write_bytes(b"not a weights file")
+    with pytest.raises(RecordError, match="is not a weights file"):
+        get_or_run(child, progress=False)
+    good.write_bytes(saved)
+    record = get_or_run(child, progress=False)
+    assert record["init"]["weights_sha256"] == find_record(parent)["weights_sha256"] != other["weights_sha256"]
+    assert record["init"]["added_keys"] == []
+
+
+# --- 5. one writer per run ---
+
+def test_two_processes_started_on_one_run_train_it_once(runs_root):
+    script = ("import sys; from qrepro.runs import get_or_run; from qrepro.config import Schedule, TrainConfig; "
+              "c = TrainConfig(chapter='t', data='digits', arch='lenet5', schedule=Schedule(epochs=3)); "
+              "print(get_or_run(c, progress=False)['date'])")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=REPO) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0]  # the second returned the first one's record
+    assert not list((runs_root / "t").glob("*/.*.tmp"))
+
+
+# --- faults end in an error naming the file ---
+
+def test_a_runs_directory_that_is_a_file_is_named(tmp_path, monkeypatch):
+    target = tmp_path / "runs"
+    target.write_text("")
+    monkeypatch.setenv("QREPRO_RUNS", str(target))
+    with pytest.raises(RecordError, match="is a file"):
+        get_or_run(lenet(), progress=False)
+
+
+def test_a_damaged_image_is_named_and_a_damaged_decode_cache_rebuilt(tmp_path, capsys):
+    from qrepro.data import imagefolder
+
+    root = tree(tmp_path / "A", 0)
+    good = imagefolder.load_imagefolder(root)
+    cache = next(imagefolder.cache_dir().glob("imagefolder-*.pt"))
+    cache.write_bytes(cache.read_bytes()[:100])  # truncated
+    again = imagefolder.load_imagefolder(root)
+    assert again.fingerprint == good.fingerprint and "is damaged" in capsys.readouterr().err
+    broken = root / "train" / "a" / "0.png"
+    broken.write_bytes(broken.read_bytes()[:40])
+    with pytest.raises(ValueError, match=f"{broken} is not a readable image"):
+        imagefolder.load_imagefolder(root)
+
+
+def test_a_one_class_tree_is_refused(tmp_path):
+    from qrepro.data import imagefolder
+
+    root = tree(tmp_path / "A", 0)
+    for split in ("train", "test"):
+        for image in (root / split / "b").iterdir():
+            image.unlink()
+        (root / split / "b").rmdir()
+    with pytest.raises(ValueError, match="at least two"):
+        imagefolder.load_imagefolder(root)
+
+
+def test_one_unreadable_record_is_listed_and_the_rest_shown(runs_root, one_thread, capsys):
+    from qrepro.cli import main
+
+    get_or_run(lenet(), progress=False)
+    broken = runs_root / "t" / "smoke-lenet5-fp-0000000000" / "record.json"
+    broken.parent.mkdir()
+    broken.write_text("{")
+    leftover = run_dir(lenet(seed=2)) / ".record.json.x.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("half")
+    assert main(["records", "t"]) == 0
+    out, err = capsys.readouterr()
+    assert f"unreadable: {broken} is not a readable record" in err and lenet().run_id in out
+    get_or_run(lenet(seed=2), progress=False)
+    assert not leftover.exists()
+
+
+def test_a_nan_reaching_an_apot_quantizer_is_a_clear_error():
+    from qrepro.quantizers.apot import APoTActivation
+
+    quantizer = APoTActivation(4)
+    with torch.no_grad():
+        quantizer.alpha.fill_(math.nan)
+    with pytest.raises(FloatingPointError, match="not finite"):
+        quantizer(torch.rand(3, 5))
