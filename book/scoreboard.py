@@ -32,7 +32,8 @@
 # without a record for a cell says so.
 #
 # **The CPU profile `lite`** runs this protocol on CIFAR-10 images (the `cifar10-jpeg` copy) on a 2-core CPU:
-# full precision for 20 epochs, then a budget of 4 epochs for every quantized model, at 2 and 4 bits for the
+# full precision for 20 epochs, then a budget of 4 epochs for every quantized model (ELQ excepted: its 7
+# partitions take an epoch each, 7 epochs in all), at 2 and 4 bits for the
 # multi-bit methods, and with **the binary and ternary methods on ResNet-20 as well** (VGG-9 costs about 4× the
 # multiply-adds of ResNet-20 per image, too slow for the whole protocol on such a CPU). A 4-epoch fine-tune is
 # not any paper's schedule: these drops compare the methods with each other under that budget, they do not

@@ -38,7 +38,7 @@ Config = TrainConfig | PTQConfig
 
 
 def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = True, shard: str | None = None,
-                shared_only: bool = False, compile: bool = False) -> list[dict]:
+                shared_only: bool = False, compile: bool = False, keep_going: bool = False) -> list[dict]:
     """Run (or find the records of) every run of a chapter for these notebook parameters: its sweep, then its
     follow-up phase (if any), planned from the sweep's records. Returns the records of both, each run once.
 
@@ -55,7 +55,7 @@ def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = Tr
         elif shard:
             configs = shard_of(configs, shard)
         return get_or_run_all(configs, data_root=runtime["data_root"], device=runtime["device"], progress=progress,
-                              compile=compile)
+                              compile=compile, keep_going=keep_going)
 
     sweep = get_sweep(chapter)
     configs = sweep(**phase_arguments(sweep, parameters))
@@ -108,7 +108,7 @@ def _print_records(records: list[dict]) -> None:
 def cmd_run(args: argparse.Namespace) -> None:
     parameters = {name: infer_scalar(value) for name, value in args.param}
     records = run_chapter(args.chapter, parameters, progress=not args.no_progress, shard=args.shard,
-                          shared_only=args.shared_only, compile=args.compile)
+                          shared_only=args.shared_only, compile=args.compile, keep_going=args.keep_going)
     _print_records(records)
 
 
@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--no-progress", action="store_true")
     run.add_argument("--compile", action="store_true", help="torch.compile the training forward")
+    run.add_argument("--keep-going", action="store_true",
+                     help="a run that diverges does not stop the sweep: the runs that do not start from it go on")
     split_runs = run.add_mutually_exclusive_group()
     split_runs.add_argument("--shard", metavar="K/N", help="run only shard K of N (one per GPU or host)")
     split_runs.add_argument("--shared-only", action="store_true", help="run only what every shard starts from")
@@ -213,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError, FloatingPointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

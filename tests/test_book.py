@@ -80,7 +80,7 @@ def test_papermill_parameter_of_the_wrong_type_fails_clearly(runs_root, tmp_path
         run_chapter("apot", tmp_path, epochs="two")
 
 
-@pytest.mark.parametrize("chapter, typo", [("apot", "bits"), ("sq", "bit"), ("pdqat", "bit"), ("gpfq", "bit"),
+@pytest.mark.parametrize("chapter, typo", [("apot", "bits"), ("sq", "bit"), ("pdqat", "bits"), ("gpfq", "bit"),
                                            ("scoreboard", "profiles")])
 def test_papermill_refuses_a_parameter_the_chapter_does_not_take_as_the_cli_does(runs_root, tmp_path, chapter, typo):
     with pytest.raises(papermill.PapermillExecutionError, match=rf"chapter {chapter} has no parameter\(s\) \['{typo}'\]"):

@@ -41,7 +41,7 @@ def test_get_or_run_does_no_work_the_second_time(runs_root, monkeypatch):
     assert calls == [1]
     assert first == second
     folder = run_dir(lenet())
-    assert sorted(p.name for p in folder.iterdir()) == ["model.pt", "record.json"]  # checkpoint removed
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "model.pt", "record.json"]  # checkpoint removed
     assert first["top1"] == first["epochs"][-1]["test_top1"]  # the last epoch, not the best
 
 

@@ -66,3 +66,48 @@ def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has
     assert smoke.loc["GPFQ", "1 bit"] == ""  # GPFQ has no 1-bit cell on the scoreboard
     quick = scoreboard_report.scoreboard_table(frame, "quick", "cifar10").data
     assert quick["2 bit"].isin(["no quick record", ""]).all() and (quick["2 bit"] != "").any()
+
+
+def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_with_one_budget():
+    cells = scoreboard.plan("lite")
+    assert {c.config.data for c in cells} == {"cifar10-jpeg"}
+    assert {c.entry.label for c in cells} == {e.label for e in scoreboard.ENTRIES}  # every method has a cell
+    assert {c.config.arch for c in cells} == {"resnet20", "preact_resnet20"}  # binary and ternary on ResNet-20
+    assert {c.bits for c in cells if max(c.entry.bits) > 2} == {2, 4}
+    fp_epochs, budget, _, _ = scoreboard.PROFILE_SCHEDULE["lite"]
+    assert {c.baseline.schedule.epochs for c in cells} == {fp_epochs}
+    budgets = {c.entry.label: sum(config.schedule.epochs for config in stages(c)) for c in cells
+               if not c.entry.post_training}
+    assert budgets.pop("ELQ") == len(scoreboard.ELQ_STAGES) > budget  # one epoch for each of its 7 partitions
+    assert set(budgets.values()) == {budget}
+    sweep = scoreboard.sweep("lite")
+    assert [c.method for c in sweep[:4]] == ["gpfq", "gpfq", "msq", "msq"]  # minutes, once the FP model exists
+    assert {c.arch for c in sweep[-2:]} == {"preact_resnet20"}  # PD-QAT's own FP model last
+    assert scoreboard.plan("lite", "cifar10")[0].config.data == "cifar10"
+
+
+def test_runs_on_cifar10_use_every_thread_and_digits_one(monkeypatch):
+    from qrepro.profiles import cpu_threads
+
+    assert cpu_threads("cifar10-jpeg") is None and cpu_threads("cifar10-nocrop") is None
+    assert cpu_threads("digits") == 1 and cpu_threads("digits-val10") == 1
+    monkeypatch.setenv("QREPRO_THREADS", "1")
+    assert cpu_threads("cifar10-jpeg") == 1
+    monkeypatch.setenv("QREPRO_THREADS", "two")
+    with pytest.raises(ValueError, match="QREPRO_THREADS"):
+        cpu_threads("cifar10-jpeg")
+
+
+def test_chapter_rows_show_a_chapters_real_data_cells_with_their_protocol_and_no_verdict(runs_root):
+    """The lite protocol run for one epoch on digits stands in for CIFAR-10 here (the code path is the same)."""
+    ran = [c for c in scoreboard.plan("lite", "digits", epochs=1) if (c.entry.label, c.bits) in {("APoT", 2)}]
+    get_or_run_all([c.config for c in ran], device="cpu")
+    frame = scoreboard_report.scoreboard_frame(ran, scoreboard_report.recorded(ran))
+    assert scoreboard_report.chapter_rows(frame, "gpfq") is None
+    row = scoreboard_report.chapter_rows(frame, "apot").data.iloc[0]
+    cell = frame.iloc[0]
+    assert (row["profile"], row["data_set"], row["method"], row["bits"], row["seeds"]) == ("lite", "digits", "APoT", 2, 1)
+    assert row["drop"] == f"{cell['fp_top1'] - cell['top1']:+.2f}" and row["schedule"] == "FP 1 ep, then 1 ep"
+    assert row["verdict on the paper"] == scoreboard_report.NO_VERDICT and row["runs"] == cell["run_id"]
+    caption = scoreboard_report.scoreboard_table(frame, "lite", "digits").caption
+    assert "full precision 1 epochs, quantized 1 epochs" in caption and cell["date"] in caption

@@ -227,7 +227,7 @@ def test_stages_chain_from_scratch_through_each_ratio(runs_root):
                             (0.5, 1.0), "lenet5", "smoke", "digits", 2, 0)
     records = [get_or_run(c, progress=False) for c in stages]
     assert stages[0].init is None and records[1]["init"]["from"] == records[0]["run_id"]
-    assert records[1]["init"]["missing_keys"] == [] and records[1]["init"]["unexpected_keys"] == []
+    assert records[1]["init"]["added_keys"] == []
     assert [r["config"]["options"]["ratio"] for r in records] == [0.5, 1.0]
     assert records[1]["top1"] > 30  # 10 % is chance
     assert set(records[1]["summary"]["layers"]) == set(quantized_layers(_prepared(stages[1])))  # every layer
@@ -288,7 +288,10 @@ def test_paper_vs_ours_gives_verdicts_on_the_papers_drops_and_shows_the_seeds_be
 
 def test_chapter_runs_under_papermill_and_its_tables_have_every_row(runs_root, tmp_path):
     """Every row for a small network (the book build runs VGG-9 and ResNet-20 with the same code)."""
-    notebook = run_chapter("sq", tmp_path, profile="smoke", arch="lenet5", study_arch="lenet5", ratios="0.5,1")
+    # TTQ with the paper's W_n gradient sign drives LeNet-5's classifier scales to NaN here (a diverged run is an
+    # error since records are strict): the official sign keeps this small network finite
+    notebook = run_chapter("sq", tmp_path, profile="smoke", arch="lenet5", study_arch="lenet5", ratios="0.5,1",
+                           wn_grad="official")
     rows = table_output(notebook, "sq_report.paper_vs_ours(frame, reference)")
     assert [r["row"] for r in rows] == list(sq_chapter.ROWS)
     assert all(r["data_set"] == "digits-nocrop" and r["profile"] == "smoke" and r["arch"] == "lenet5" for r in rows)

@@ -2,6 +2,7 @@
 import dataclasses
 
 import pytest
+import torch
 
 from qrepro import models
 from qrepro.algorithms import apot

@@ -237,3 +237,13 @@ def test_a_nan_reaching_an_apot_quantizer_is_a_clear_error():
         quantizer.alpha.fill_(math.nan)
     with pytest.raises(FloatingPointError, match="not finite"):
         quantizer(torch.rand(3, 5))
+
+
+def test_a_sweep_that_keeps_going_skips_only_what_starts_from_a_diverged_run(runs_root, one_thread):
+    from qrepro.runs import get_or_run_all
+
+    diverging = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=1, lr=1e6))
+    child = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=1), init=diverging)
+    with pytest.raises(RuntimeError, match="2 run"):
+        get_or_run_all([diverging, child, lenet()], keep_going=True, progress=False)
+    assert find_record(lenet()) is not None and find_record(diverging) is None and find_record(child) is None

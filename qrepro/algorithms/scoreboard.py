@@ -28,7 +28,8 @@ INQ_STAGES = tuple({"partition": "magnitude", "step": s} for s in inq.INQ_STEPS)
 ELQ_STAGES = tuple({"partition": "band", "step": s} for s in inq.ELQ_STEPS)
 # (full-precision epochs, quantization budget in epochs, batch size, calibration images per layer) per profile.
 # lite is sized for a 2-core CPU (about 6 hours for one seed, measured epoch times on the Reproduce page): the
-# budget of 4 epochs is the least that gives each of the 4 stages of SQ, INQ and ELQ an epoch of its own.
+# budget of 4 epochs is the least that gives each of the 4 stages of SQ and INQ an epoch of its own; ELQ's 7
+# partitions take one epoch each, 7 in all (the only cell over the budget; its tables say so).
 PROFILE_SCHEDULE = {"smoke": (6, 3, 64, 128), "lite": (20, 4, 128, 256), "quick": (60, 30, 128, 256),
                     "paper": (200, 100, 128, 256)}
 # lite runs the binary and ternary rows on ResNet-20 too: VGG-9 costs about 4x ResNet-20's multiply-adds per

@@ -114,7 +114,7 @@ def chapter_rows(frame: pd.DataFrame, chapter: str) -> Styler | None:
     return pd.DataFrame(rows).style.hide(axis="index")
 
 
-LITE_COMMAND = "python -m qrepro run scoreboard -p profile lite"
+LITE_COMMAND = "python -m qrepro run scoreboard -p profile lite --keep-going"
 
 
 def real_data_rows(chapter: str) -> Any:

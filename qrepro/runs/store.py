@@ -25,6 +25,7 @@ from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, cpu_threads, execute_ptq, ex
 from .lock import run_lock
 from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, read_record, write_json_atomic
+from .shard import lineage
 from .weights import Parent, state_digest
 
 Config = TrainConfig | PTQConfig
@@ -157,9 +158,29 @@ def train_resuming(config: TrainConfig, directory: Path, parent: Parent | None, 
                              progress=progress, compile=compile)
 
 
-def get_or_run_all(configs: list[Config], **kwargs: Any) -> list[dict[str, Any]]:
-    """``get_or_run`` for each config, in order (a sweep lists parents before children)."""
-    return [get_or_run(config, **kwargs) for config in configs]
+def get_or_run_all(configs: list[Config], *, keep_going: bool = False, **kwargs: Any) -> list[dict[str, Any]]:
+    """``get_or_run`` for each config, in order (a sweep lists parents before children).
+
+    With ``keep_going`` a run that diverges (FloatingPointError) is reported on stderr and the sweep goes on with
+    the runs that do not start from it; the runs left out are named at the end and RuntimeError is raised."""
+    if not keep_going:
+        return [get_or_run(config, **kwargs) for config in configs]
+    records, failed = [], set()
+    for config in configs:
+        chain = {c.run_id for c in lineage(config)}
+        if chain & failed:
+            print(f"skipped {config.run_id}: it starts from a run that diverged", file=sys.stderr)
+            failed.add(config.run_id)
+            continue
+        try:
+            records.append(get_or_run(config, **kwargs))
+        except FloatingPointError as err:
+            print(f"{err}; the sweep goes on", file=sys.stderr)
+            failed |= {c.run_id for c in lineage(config) if find_record(c) is None}
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) diverged or start from one that did: {sorted(failed)}; "
+                           f"the other {len(records)} are recorded")
+    return records
 
 
 def recorded(chapter: str = "*", root: Path | None = None) -> list[dict[str, Any]]:

@@ -43,6 +43,13 @@ class Objective:
         pass
 
 
+def non_finite_parameters(model: nn.Module) -> list[str]:
+    """Names of the parameters holding a NaN or an infinity (one host sync for the whole model)."""
+    params = list(model.named_parameters())
+    finite = torch.stack([p.detach().isfinite().all() for _, p in params]).tolist() if params else []
+    return [name for (name, _), ok in zip(params, finite) if not ok]
+
+
 def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on CUDA when ``amp``; a no-op elsewhere."""
     if amp and device.type == "cuda":
@@ -154,6 +161,10 @@ def fit(
             raise FloatingPointError(f"{description}: the training loss is not finite at epoch {epoch + 1}, batch "
                                      f"{int(first_bad) + 1} of {len(train_loader)} (the run diverged: lower the learning "
                                      "rate); nothing is recorded")
+        diverged = non_finite_parameters(model)
+        if diverged:
+            raise FloatingPointError(f"{description}: after epoch {epoch + 1} the parameter(s) {diverged} are not "
+                                     "finite (the run diverged: lower the learning rate); nothing is recorded")
         extra = objective.end_epoch(model, train_loader, epoch)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
