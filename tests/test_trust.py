@@ -247,3 +247,28 @@ def test_a_sweep_that_keeps_going_skips_only_what_starts_from_a_diverged_run(run
     with pytest.raises(RuntimeError, match="2 run"):
         get_or_run_all([diverging, child, lenet()], keep_going=True, progress=False)
     assert find_record(lenet()) is not None and find_record(diverging) is None and find_record(child) is None
+
+
+def test_a_runs_directory_that_cannot_be_created_fails_before_any_training(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("QREPRO_RUNS", str(blocker / "runs"))  # a folder inside a file can never be made
+    monkeypatch.setattr(store, "train_resuming", lambda *a, **k: pytest.fail("trained before checking the runs directory"))
+    with pytest.raises(RecordError, match="cannot create the run directory"):
+        get_or_run(lenet(), progress=False)
+
+
+def test_the_behaviour_fingerprint_is_the_same_in_a_fresh_process_and_after_other_work(one_thread):
+    from qrepro.algorithms import scoreboard
+
+    config = next(c for c in scoreboard.sweep("smoke") if c.method == "ttq")
+    here = behaviour_fingerprint(config, DataShape(1, 8, 10))
+    torch.manual_seed(123)  # global state a run leaves behind must not matter
+    behaviour._fingerprint.cache_clear()
+    assert behaviour_fingerprint(config, DataShape(1, 8, 10)) == here
+    script = ("import json, sys; from qrepro.config import config_from_dict; "
+              "from qrepro.runs.behaviour import DataShape, behaviour_fingerprint; "
+              "print(behaviour_fingerprint(config_from_dict(json.loads(sys.argv[1])), DataShape(1, 8, 10)))")
+    fresh = subprocess.run([sys.executable, "-c", script, json.dumps(config.to_dict())], capture_output=True,
+                           text=True, check=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert fresh.stdout.strip() == here

@@ -45,7 +45,7 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many kinds for a damaged file; all mean the same here
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); delete it to start "
                               "this run again from its first epoch") from err
