@@ -18,6 +18,7 @@ follow-up phase (planned from the first phase's records, see qrepro.algorithms.F
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 
@@ -149,6 +150,20 @@ def cmd_download(args: argparse.Namespace) -> None:
     download(args.root)
 
 
+def cmd_check(args: argparse.Namespace) -> None:
+    from .check import check
+    from .runs.execute import resolve_device
+
+    device = resolve_device(args.device)
+    results = check(device, compile=args.compile)
+    frame = pd.DataFrame([dataclasses.asdict(r) for r in results])
+    print(frame.assign(error=frame["error"].fillna("ok")).to_string(index=False))
+    failed = [f"{r.method} on {r.arch}" for r in results if r.error]
+    if failed:
+        raise RuntimeError(f"check failed on {device} for: {', '.join(failed)}")
+    print(f"check: {len(results)} passed on {device} in {sum(r.seconds for r in results):.1f} s")
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from .bench import main as bench_main
 
@@ -203,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("name", choices=["cifar10"])
     download.add_argument("--root", required=True)
     download.set_defaults(func=cmd_download)
+
+    check = sub.add_parser("check", help="every method on every model, two steps and an evaluation on a device")
+    check.add_argument("--device", default="auto")
+    check.add_argument("--compile", action="store_true", help="torch.compile the training forward, as runs would")
+    check.set_defaults(func=cmd_check)
 
     bench = sub.add_parser("bench", help="throughput and memory benchmarks")
     bench.add_argument("--only", nargs="*", default=None, help="benchmark names to run (default: all)")
