@@ -208,7 +208,7 @@ paper[["source", "citation"]].drop_duplicates().style.hide(axis="index")
 
 # %% [markdown]
 # ## On CIFAR-10 images: the scoreboard's rows
-# GPFQ and MSQ (round to nearest) on the scoreboard's full-precision ResNet-20 under the [scoreboard](scoreboard.md)'s common protocol, from committed records only (`make book`
+# GPFQ and MSQ (round to nearest) on the scoreboard's full-precision ResNet-20 under the [scoreboard](scoreboard.ipynb)'s common protocol, from committed records only (`make book`
 # never trains on CIFAR-10): one full-precision ResNet-20 per seed, then each method fine-tuned from it for the
 # same short budget of epochs. A drop measured so is a drop under that budget, not under the paper's schedule:
 # it neither confirms nor refutes the paper's number, and the table says so.

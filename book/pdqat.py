@@ -196,7 +196,7 @@ report.show_table(mixed_table)
 
 # %% [markdown]
 # ## On CIFAR-10 images: the scoreboard's rows
-# PD-QAT (output constraint) and DoReFa under the [scoreboard](scoreboard.md)'s common protocol, from committed records only (`make book`
+# PD-QAT (output constraint) and DoReFa under the [scoreboard](scoreboard.ipynb)'s common protocol, from committed records only (`make book`
 # never trains on CIFAR-10): one full-precision ResNet-20 per seed, then each method fine-tuned from it for the
 # same short budget of epochs. A drop measured so is a drop under that budget, not under the paper's schedule:
 # it neither confirms nor refutes the paper's number, and the table says so.

@@ -190,7 +190,7 @@ reference[["source", "selection", "citation"]].drop_duplicates().style.hide(axis
 
 # %% [markdown]
 # ## On CIFAR-10 images: the scoreboard's rows
-# The binary, ternary and power-of-two methods of this chapter (BWN, SQ-BWN, TWN, SQ-TWN, TTQ, INQ, ELQ) under the [scoreboard](scoreboard.md)'s common protocol, from committed records only (`make book`
+# The binary, ternary and power-of-two methods of this chapter (BWN, SQ-BWN, TWN, SQ-TWN, TTQ, INQ, ELQ) under the [scoreboard](scoreboard.ipynb)'s common protocol, from committed records only (`make book`
 # never trains on CIFAR-10): one full-precision ResNet-20 per seed, then each method fine-tuned from it for the
 # same short budget of epochs. A drop measured so is a drop under that budget, not under the paper's schedule:
 # it neither confirms nor refutes the paper's number, and the table says so.

@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -164,6 +165,22 @@ def cmd_check(args: argparse.Namespace) -> None:
     print(f"check: {len(results)} passed on {device} in {sum(r.seconds for r in results):.1f} s")
 
 
+def cmd_plan(args: argparse.Namespace) -> None:
+    from .plan import import_results, plan, summary
+
+    if args.import_dir:
+        added = import_results(Path(args.import_dir))
+        print("\n".join(added) or "nothing new")
+        print(f"{len(added)} file(s) added under runs/: commit the record.json files (and the model.pt files that "
+              ".gitignore lets through)")
+        return
+    if not args.out:
+        raise ValueError("plan needs --out DIR (or --import DIR)")
+    outcome = plan(Path(args.out), args.minutes, profile=args.profile, data=args.data, data_root=args.data_root,
+                   device=args.device, workers=args.workers)
+    print(summary(outcome))
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from .bench import main as bench_main
 
@@ -223,6 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--device", default="auto")
     check.add_argument("--compile", action="store_true", help="torch.compile the training forward, as runs would")
     check.set_defaults(func=cmd_check)
+
+    plan = sub.add_parser("plan", help="fill the book's missing runs within a time limit (a lent GPU), or import them")
+    plan.add_argument("--minutes", type=float, default=9.0, help="deadline: no run starts that would end after it")
+    plan.add_argument("--out", help="folder for the records and weights to bring back (two tar files)")
+    plan.add_argument("--import", dest="import_dir", metavar="DIR", help="put what a plan call left in DIR under runs/")
+    plan.add_argument("--profile", default="quick", choices=list(PROFILES))
+    plan.add_argument("--data", default="", help="data set (default: the profile's)")
+    plan.add_argument("--data-root", default=None)
+    plan.add_argument("--device", default="auto")
+    plan.add_argument("--workers", type=int, default=1, help="processes sharing the device")
+    plan.set_defaults(func=cmd_plan)
 
     bench = sub.add_parser("bench", help="throughput and memory benchmarks")
     bench.add_argument("--only", nargs="*", default=None, help="benchmark names to run (default: all)")
