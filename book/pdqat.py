@@ -184,8 +184,10 @@ report.show_table(mixed_table)
 #   straight-through estimator everywhere; with `constraint=none` it is the baseline exactly (a test checks it
 #   step for step), so it isolates what the constraints add.
 # - **Layer constraints** compare the same convolution at 32 and at $b$ bits on the same quantized input, both
-#   clipped. The official code takes conv0's low-precision side after the next BatchNorm (its high-precision side
-#   has none) and, as we read it, the shortcut's low-precision side from conv1's output; we take both for slips.
+#   clipped; the shortcut's constraint compares the skip convolution's own two outputs, as the official code does.
+#   The official code takes conv0's low-precision side after the next BatchNorm (its high-precision side has
+#   none); we take that for a slip. As the official code, the low-precision side of the conv1 and shortcut
+#   constraints is detached (option `layer_targets=official`, the default; `attached` keeps it in the graph).
 # - **Dual step** as the official: once per epoch over the augmented training split, in eval mode; the loader's
 #   random state is restored afterwards so the dual step does not shift the training batches.
 # - **Selection.** Our headline is the last epoch's test accuracy, the paper's the test accuracy at the epoch of

@@ -189,6 +189,26 @@ def test_official_gradients_reach_the_low_precision_batchnorm_through_ddp_and_co
     assert all(torch.allclose(wrapped[name], plain[name], atol=1e-6) for name in plain)
 
 
+def layer_gradients(digits, targets: str, layer: str) -> dict[str, torch.Tensor]:
+    """Gradients of one step of the layer-wise Lagrangian whose only non-zero dual is ``layer``'s."""
+    cfg = config("pdqat", bits=2, constraint="layerwise", epsilon=0.1, epsilon_layer=0.01, layer_targets=targets)
+    model, objective, _ = build(cfg)
+    objective.dual = torch.tensor([float(name == layer) for name in objective.names], dtype=torch.float64)
+    x, y = next(iter(DeviceLoader(digits, "train", 64, seed=0)))
+    objective.loss(model, x, y)[0].backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("layer, detached", [("blocks.1.conv1", True), ("blocks.3.shortcut", True),
+                                             ("blocks.1.conv0", False)])
+def test_official_layer_targets_detach_the_low_side_of_conv1_and_shortcut_constraints_only(digits, layer, detached):
+    official, attached = layer_gradients(digits, "official", layer), layer_gradients(digits, "attached", layer)
+    assert official.keys() == attached.keys()
+    differs = {name for name in official if not torch.allclose(official[name], attached[name], atol=1e-7)}
+    assert bool(differs) == detached
+    assert all(".bns.2." in name for name in differs)  # only the b-bit BatchNorm parameters: weights are the same
+
+
 def test_layer_selection_by_duals():
     duals = [0.1, 0.5, 0.3, 0.5, 0.0, 0.2]
     assert select_layers(duals, 3, "largest") == [1, 3, 2]  # ties keep the lower index first

@@ -38,7 +38,7 @@ from ..profiles import get_profile, resolve_data
 from ..quantizers.dorefa import DOREFA_BITS, FULL
 from .dorefa import DoReFa
 from .mixed_precision import SELECTION_RULES, arch_layers, body_layers, check_high_precision, select_layers
-from .pdqat_constraints import CONSTRAINTS, OBJECTIVES, PrimalDual
+from .pdqat_constraints import CONSTRAINTS, LAYER_TARGETS, OBJECTIVES, PrimalDual
 
 CHAPTER = "pdqat"
 ARCHS = ("preact_resnet20",)  # the chapter's models (switchable BatchNorm, as PD-QAT needs)
@@ -86,8 +86,12 @@ def constraint_settings(options: dict[str, Any]) -> dict[str, Any]:
     objective = options.get("objective", "high")
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
+    layer_targets = options.get("layer_targets", "official")
+    if layer_targets not in LAYER_TARGETS:
+        raise ValueError(f"unknown layer_targets {layer_targets!r}; valid: {', '.join(LAYER_TARGETS)}")
     return {"constraint": constraint, "epsilon": options.get("epsilon", 0.0),
-            "epsilon_layer": options.get("epsilon_layer", 0.0), "dual_lr": dual_lr, "objective": objective}
+            "epsilon_layer": options.get("epsilon_layer", 0.0), "dual_lr": dual_lr, "objective": objective,
+            "layer_targets": layer_targets}
 
 
 class PDQAT(DoReFa):
@@ -98,7 +102,7 @@ class PDQAT(DoReFa):
 
     name = "pdqat"
     supported_bits = tuple(b for b in DOREFA_BITS if b != FULL)
-    options = (*DoReFa.options, "constraint", "epsilon", "epsilon_layer", "dual_lr", "objective")
+    options = (*DoReFa.options, "constraint", "epsilon", "epsilon_layer", "dual_lr", "objective", "layer_targets")
 
     def bit_widths(self, bits: int) -> set[int]:
         return {bits, FULL}

@@ -1,7 +1,7 @@
 """PD-QAT's Lagrangian: quantization constraints, the primal step per batch and the dual ascent per epoch.
 
 Hounie, Elenter, Ribeiro, "Neural networks with quantization constraints" (ICASSP 2023, arXiv 2210.15623), as the
-official code trains it (ihounie/con-qat train_pd_layers.py; ../shared/papers/algorithms.md §4.1-4.3). One set of
+official code trains it (ihounie/con-qat train_pd_layers.py). One set of
 weights w gives a high-precision model f_w (the 32-bit DoReFa path) and a b-bit model f^q_w (switchable BN keeps
 their statistics apart). The problem is
 
@@ -33,9 +33,12 @@ Gradients (``objective``):
   forward passes, same gradients), so comparing the two isolates what the constraints add.
 
 Layer-wise constraints compare like with like: the same convolution on the same quantized input at 32 and at b
-bits, both clipped, the b-bit output quantized as the next layer sees it. The official code differs: for conv0 of
-each block its b-bit side is taken after bn1 (its 32-bit side has no BN), and for the shortcut its b-bit side is
-conv1's quantized output re-quantized [I: read in models/resnet_quan.py get_activations], which we take for slips.
+bits, both clipped, the b-bit output quantized as the next layer sees it; the shortcut's constraint compares the
+skip convolution's own two outputs, as the official code does. The official code differs for conv0 of each block:
+its b-bit side is taken after bn1 (its 32-bit side has no BN), which we take for a slip. Gradients of the layer
+constraints (``layer_targets``): "official" (default), as train_pd_layers.py, detaches the b-bit side of the conv1
+and shortcut constraints, so they reach the b-bit BatchNorm parameters only through their inputs; "attached"
+keeps every b-bit side in the graph (19-46 % larger b-bit BatchNorm gradients; the weights' are the same).
 """
 from __future__ import annotations
 
@@ -57,6 +60,8 @@ from ..train import Objective
 
 CONSTRAINTS = ("none", "output", "layerwise")
 OBJECTIVES = ("high", "low")
+LAYER_TARGETS = ("official", "attached")
+DETACHED_TARGETS = ("conv1", "shortcut")  # layers whose b-bit side the official code detaches
 OUTPUT = "output"
 
 
@@ -105,12 +110,15 @@ class LayerTaps(contextlib.AbstractContextManager):
         self._handles.clear()
 
 
-def layer_mse(taps: LayerTaps, bits: int) -> torch.Tensor:
-    """Per-sample mean of (clip(g^32_l(z_l)) - Q_b(clip(g^b_l(z_l))))^2 for every tapped layer: batch x L."""
+def layer_mse(taps: LayerTaps, bits: int, detached: frozenset[str] = frozenset()) -> torch.Tensor:
+    """Per-sample mean of (clip(g^32_l(z_l)) - Q_b(clip(g^b_l(z_l))))^2 for every tapped layer: batch x L; the
+    b-bit side of the layers named in ``detached`` passes no gradient."""
     errors = []
     for name, layer in taps.layers.items():
         high = layer._conv_forward(taps.inputs[name], dorefa_weight(layer.weight, FULL), layer.bias).clamp(0, 1)
         low = dorefa_activation(taps.outputs[name], bits)
+        if name in detached:
+            low = low.detach()
         errors.append((high - low).float().square().flatten(1).mean(dim=1))
     return torch.stack(errors, dim=1)
 
@@ -119,8 +127,10 @@ class PrimalDual(Objective):
     """The PD-QAT Lagrangian of one b-bit model (see module docstring); duals are its state."""
 
     def __init__(self, model: nn.Module, layers: dict[str, QConv2d], bits: int, constraint: str, epsilon: float,
-                 epsilon_layer: float, dual_lr: float, objective: str):
+                 epsilon_layer: float, dual_lr: float, objective: str, layer_targets: str = "official"):
         self.layers, self.bits, self.constraint, self.objective = layers, bits, constraint, objective
+        self.detached = frozenset(name for name in layers if layer_targets == "official"
+                                  and name.rsplit(".", 1)[-1] in DETACHED_TARGETS)
         self.dual_lr = dual_lr
         self.names = {"none": [], "output": [OUTPUT], "layerwise": [*layers, OUTPUT]}[constraint]
         self.epsilon = torch.tensor([epsilon if n == OUTPUT else epsilon_layer for n in self.names],
@@ -147,7 +157,8 @@ class PrimalDual(Objective):
         with LayerTaps(self.layers if tap else {}) as taps:
             low = low_forward(model, x)
         output = soft_cross_entropy(low.float(), F.softmax(high.float(), dim=1))[:, None]
-        return high, low, torch.cat([layer_mse(taps, self.bits), output], dim=1) if tap and self.layers else output
+        layers = layer_mse(taps, self.bits, self.detached) if tap and self.layers else None
+        return high, low, output if layers is None else torch.cat([layers, output], dim=1)
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.names and self.objective == "low":
