@@ -17,7 +17,7 @@ from qrepro.data import DeviceLoader
 from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
 from qrepro.nn import quantized_layers
 from qrepro.runs import get_or_run, recorded
-from qrepro.train import build_optimizer, loop
+from qrepro.train import build_optimizer, loop, train_step
 
 from test_book import assert_run_links_resolve, run_chapter, table_output
 
@@ -91,10 +91,7 @@ def run_steps(cfg: TrainConfig, digits, steps: int = 6):
     losses, snapshots = [], []
     while len(losses) < steps:  # 4 batches per epoch
         for x, y in loader:
-            loss, _ = objective.loss(model, x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, _ = train_step(model, objective, optimizer, x, y, torch.device("cpu"))
             losses.append(loss.item())
             snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
     return model, losses[:steps], snapshots[:steps]

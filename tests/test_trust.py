@@ -272,3 +272,21 @@ def test_the_behaviour_fingerprint_is_the_same_in_a_fresh_process_and_after_othe
     fresh = subprocess.run([sys.executable, "-c", script, json.dumps(config.to_dict())], capture_output=True,
                            text=True, check=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "2"})
     assert fresh.stdout.strip() == here
+
+
+def test_a_source_edit_mid_run_is_said_in_the_record(runs_root, one_thread, monkeypatch):
+    import functools
+
+    from qrepro.runs import provenance
+
+    original = loop.save_checkpoint
+
+    def edit_the_source_after_the_first_epoch(path, state):
+        original(path, state)
+        monkeypatch.setattr(provenance, "_source_hash", functools.lru_cache(lambda: "edited0source"))
+
+    monkeypatch.setattr(loop, "save_checkpoint", edit_the_source_after_the_first_epoch)
+    record = get_or_run(lenet(epochs=2, profile="quick"), progress=False)
+    start = record["code"]["source_hash"]
+    assert start != "edited0source" and record["code"]["sources"] == [start, "edited0source"]
+    assert not is_stale(record)  # the edit changed no behaviour: the record stays current

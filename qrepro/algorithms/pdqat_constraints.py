@@ -48,6 +48,7 @@ from functools import partial
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
@@ -183,16 +184,22 @@ class PrimalDual(Objective):
         was_training = model.training
         model.eval()
         state = train_loader.state_dict()
-        sums = torch.zeros(len(self.layers) + 1, dtype=torch.float64)
-        correct_high = correct_low = count = 0
+        # per-layer sums, then correct (high, low) and count: accumulated on the device, one transfer at the end,
+        # and summed over the processes of a data-parallel run (each has its shard), so every process takes the
+        # same dual step
+        totals = torch.zeros(len(self.layers) + 4, dtype=torch.float64, device=train_loader.device)
         for x, y in train_loader:
             high, low, per_sample = self._forward(model, x, lambda m, inputs: m(inputs), tap=True)
-            sums += per_sample.sum(dim=0).double().cpu()
-            correct_high += (high.argmax(1) == y).sum().item()
-            correct_low += (low.argmax(1) == y).sum().item()
-            count += y.numel()
+            totals[:-3] += per_sample.sum(dim=0).double()
+            totals[-3] += (high.argmax(1) == y).sum()
+            totals[-2] += (low.argmax(1) == y).sum()
+            totals[-1] += y.numel()
         train_loader.load_state_dict(state)  # restored: the dual step does not shift the training batches
         model.train(was_training)
+        if dist.is_initialized():
+            dist.all_reduce(totals)
+        totals = totals.cpu()
+        sums, (correct_high, correct_low, count) = totals[:-3], totals[-3:].tolist()
         means = sums / count
         values = means if self.constraint == "layerwise" else means[-1:]
         slack = values - self.epsilon

@@ -185,7 +185,7 @@ class SQWeight(nn.Module):
         check_sq_options(ratio, granularity, prob, select)
         self.base = base
         self.ratio, self.granularity, self.prob, self.select = float(ratio), granularity, prob, select
-        self.selected: bool | None = None  # granularity "layer": whether this layer is quantized this step
+        self.selected: torch.Tensor | None = None  # granularity "layer": whether this layer is quantized this step
         self.mask: torch.Tensor | None = None
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
@@ -196,7 +196,7 @@ class SQWeight(nn.Module):
             if self.selected is None:
                 raise RuntimeError("SQ with granularity 'layer' draws layers jointly: call "
                                    "qrepro.algorithms.sq.resample_layers(model) before each training forward")
-            return q if self.selected else w
+            return torch.where(self.selected, q, w)  # a 0-dim bool on the device: no host sync, one graph
         with torch.no_grad():
             self.mask = quantized_units(unit_errors(w, q, self.granularity), self.ratio, self.prob, self.select)
         return torch.where(expand_units(self.mask, w, self.granularity), q, w)
@@ -219,8 +219,8 @@ def resample_layers(model: nn.Module) -> None:
         return
     first = layers[0][1]
     errors = torch.cat([unit_errors(layer.weight, q.base(layer.weight), "layer") for layer, q in layers])
-    chosen = quantized_units(errors, first.ratio, first.prob, first.select).tolist()
-    for (_, q), selected in zip(layers, chosen):
+    chosen = quantized_units(errors, first.ratio, first.prob, first.select)
+    for (_, q), selected in zip(layers, chosen.unbind()):
         q.selected = selected
 
 

@@ -22,7 +22,7 @@ from ..algorithms.gpfq import GPFQ, Alphabet, gpfq_layer, one_cpu_thread
 from ..algorithms.gpfq_inputs import calibration_batches, layer_inputs
 from ..config import PTQConfig, Schedule, TrainConfig
 from ..nn import quantizable_layers
-from .measure import time_steps
+from .measure import time_steps, timed
 
 LAYER, BITS, SCALAR, IMAGES = "layers.2.0.conv2", 4, 1.16, 256
 NETWORK_CALIBRATION = (256, 2048)
@@ -78,22 +78,22 @@ def layer_problem(data: datasets.ImageData, device: torch.device) -> tuple[torch
 
 
 def layer_row(data: datasets.ImageData, device: torch.device) -> dict:
-    """Both versions on one CPU thread (GPFQ's own setting; the loop would not gain from more)."""
+    """Both versions on the same device (on a CPU, one thread: GPFQ's own setting; the loop would not gain from
+    more)."""
     weight, x, x_tilde = layer_problem(data, device)
     alphabet = Alphabet.for_weights(weight, BITS, SCALAR)
     vectorized = time_steps(lambda: gpfq_layer(weight, x, x_tilde, alphabet), device, warmup=1, steps=3)
     q, u = gpfq_layer(weight, x, x_tilde, alphabet)
-    cpu = torch.device("cpu")
-    with one_cpu_thread(cpu):
+    with one_cpu_thread(device):
         threads = torch.get_num_threads()
-        start = time.perf_counter()
-        q_ref, u_ref = gpfq_layer_per_neuron(weight.to(cpu), x.to(cpu), x_tilde.to(cpu), alphabet)
-        loop = time.perf_counter() - start
+        reference: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        loop = timed(lambda: reference.update(qu=gpfq_layer_per_neuron(weight, x, x_tilde, alphabet)), device)
+        q_ref, u_ref = reference["qu"]
     return {"case": f"layer {LAYER} (N={weight.shape[0]}, d={weight.shape[1]}, m={x.shape[0]}), float64",
             "data": data.name, "threads": threads, "vectorized_s": round(vectorized, 3),
             "per_neuron_loop_s": round(loop, 1), "speedup": round(loop / vectorized, 1),
-            "max_abs_diff_q": (q.cpu() - q_ref).abs().max().item(),
-            "max_abs_diff_u": (u.cpu() - u_ref).abs().max().item()}
+            "max_abs_diff_q": (q - q_ref).abs().max().item(),
+            "max_abs_diff_u": (u - u_ref).abs().max().item()}
 
 
 def network_row(data: datasets.ImageData, device: torch.device, calibration: int) -> dict:

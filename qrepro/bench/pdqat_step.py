@@ -18,7 +18,7 @@ import torch
 from .. import models
 from ..algorithms.pdqat import PDQAT, DoReFa, run_config
 from ..data import DeviceLoader, ImageData
-from ..train import build_optimizer
+from ..train import build_optimizer, train_step
 from .measure import timed
 
 BATCH, SIZE, BITS, DUAL_BATCHES = 128, 32, 1, 2
@@ -57,10 +57,7 @@ def build_case(method_name: str, options: dict, device: torch.device) -> tuple[C
     x, y = next(iter(loader))
 
     def step() -> None:
-        loss, _ = objective.loss(model, x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, objective, optimizer, x, y, device)  # as fit() steps: bf16 autocast on CUDA
 
     return step, lambda: objective.end_epoch(model, loader, 0)
 

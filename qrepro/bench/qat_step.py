@@ -4,7 +4,8 @@ quantizer of the package in quantization-aware training.
 The figure is the ratio of a quantization-aware step to the full-precision step of the same model, data and
 batch, i.e. what fake quantization costs (targets: <= 1.5x on CPU, <= 1.2x on a GPU). Each quantizer runs at
 its lowest bit-width; SQ at ratio 0.5 (selection and hybrid weights every step). PD-QAT's pre-activation
-model with one BatchNorm per precision is compared with the same model in full precision.
+model with one BatchNorm per precision is compared with the same model in full precision. Steps run as ``fit``
+runs them: under bf16 autocast on CUDA.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .. import models
 from ..algorithms import METHODS
 from ..algorithms.sq import SQ_DEFAULTS
 from ..config import Schedule, TrainConfig
+from ..train import train_step
 from .measure import isolated, time_steps
 
 BATCH, SIZE = 128, 32
@@ -51,10 +53,7 @@ def step_time(method: str, bits: int, arch: str, arch_options: dict, options: di
     y = torch.randint(0, 10, (BATCH,), device=device)
 
     def step() -> None:
-        loss, _ = objective.loss(model, x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, objective, optimizer, x, y, device)  # as fit() steps: bf16 autocast on CUDA
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

@@ -45,7 +45,7 @@ def twn(w: torch.Tensor, variant: str = "paper") -> torch.Tensor:
     if variant == "paper":
         delta = TWN_DELTA * w.abs().mean()
         kept = w.abs() > delta
-        alpha = w.abs()[kept].mean() if kept.any() else w.new_zeros(())
+        alpha = (w.abs() * kept).sum() / kept.sum().clamp_min(1)  # 0 when nothing is kept; no host sync
         return torch.where(kept, alpha * w.sign(), torch.zeros_like(w))
     if variant == "official":
         delta = TWN_DELTA * (w - w.mean()).abs().mean()
