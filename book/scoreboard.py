@@ -80,18 +80,13 @@ display(Markdown(f"**{len(records)} runs** behind this page: "
 # gives the schedule, the seeds, the dates and the devices.
 
 # %%
-if len(real):
-    for (real_profile, data_set), group in real.groupby(["profile", "data_set"], sort=False):
-        display(scoreboard_report.scoreboard_table(group, real_profile, data_set))
-else:
-    display(Markdown(f"No CIFAR-10 record yet: `{scoreboard_report.LITE_COMMAND}` makes them (see "
-                     "[Reproduce](reproduce.md))."))
+for table in scoreboard_report.real_data_tables(real):
+    display(table)
 
 # %%
-if len(real):
-    for (real_profile, data_set), group in real.groupby(["profile", "data_set"], sort=False):
-        scoreboard_report.drop_plot(group, title=f"{real_profile} profile, {data_set}")
-        plt.show()
+for (real_profile, data_set), group in real.groupby(["profile", "data_set"], sort=False) if len(real) else []:
+    scoreboard_report.drop_plot(group, title=f"{real_profile} profile, {data_set}")
+    plt.show()
 
 # %% [markdown]
 # ## What the fresh build trains: the smoke profile on digits

@@ -126,8 +126,19 @@ def real_data_rows(chapter: str) -> Any:
     table = chapter_rows(scoreboard_frame(cells, recorded(cells)), chapter)
     if table is None:
         return Markdown(f"No CIFAR-10 record of these methods yet: `{LITE_COMMAND}` makes them on any machine "
-                        "(about six hours on a 2-core CPU for one seed; see [Reproduce](reproduce.md)).")
+                        "(about six hours on a 2-core CPU for one seed; see the Reproduce page).")
     return table
+
+
+def real_data_tables(frame: pd.DataFrame) -> list[Any]:
+    """The scoreboard's CIFAR-10 tables, one per profile and data set (``scoreboard_table``), or (as IPython
+    Markdown) a sentence naming the command that makes them."""
+    from IPython.display import Markdown  # pages only: the package itself runs without Jupyter
+
+    if not len(frame):
+        return [Markdown(f"No CIFAR-10 record yet: `{LITE_COMMAND}` makes them (see the Reproduce page).")]
+    return [scoreboard_table(group, profile, data_set)
+            for (profile, data_set), group in frame.groupby(["profile", "data_set"], sort=False)]
 
 
 def drop_plot(frame: pd.DataFrame, title: str = "") -> plt.Figure:
