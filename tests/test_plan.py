@@ -5,11 +5,12 @@ import json
 import tarfile
 
 import pytest
+import torch
 
 from qrepro.algorithms import apot, gpfq
 from qrepro.cli import main
 from qrepro.plan import RECORDS_TAR, WEIGHTS_TAR, import_results, jobs, plan
-from qrepro.runs import find_record, recorded
+from qrepro.runs import find_record, recorded, run_dir
 
 QUICK = ("gpfq", {"sweeps": "none", "epochs": 1, "bits": 4})  # a 1-epoch model and its GPFQ and MSQ runs
 LONG = ("apot", {"bit": "4", "epochs": 1000})  # far longer than any deadline here: it is cut
@@ -40,7 +41,14 @@ def test_a_deadline_cuts_only_the_running_run_and_a_second_call_continues(runs_r
     assert import_results(out, here) == []  # importing twice adds nothing
     monkeypatch.setenv("QREPRO_RUNS", str(here))
     assert len(recorded("gpfq")) == 3 and find_record(fp) is not None
-    assert [job.root for job in jobs([QUICK, LONG], "smoke", "")] == [apot.sweep(bit="4", epochs=1000)[0].run_id]
+    long_fp = apot.sweep(bit="4", epochs=1000)[0]
+    monkeypatch.setenv("QREPRO_RUNS", str(runs_root))
+    assert [job.root for job in jobs([QUICK, LONG], "smoke", "")] == [long_fp.run_id]  # only the cut job is left
+    checkpoint = run_dir(long_fp) / "checkpoint.pt"
+    trained = len(torch.load(checkpoint, weights_only=True)["history"])
+    second = plan(out, minutes=0.5, profile="smoke", workers=2, priority=[QUICK, LONG], check=False)
+    assert second["done"] == [] and second["cut"] == [long_fp.run_id]  # the recorded runs are not repeated
+    assert len(torch.load(checkpoint, weights_only=True)["history"]) > trained  # it went on from its checkpoint
 
 
 def test_the_cli_plans_and_imports(runs_root, tmp_path, monkeypatch, capsys):

@@ -290,3 +290,17 @@ def test_a_source_edit_mid_run_is_said_in_the_record(runs_root, one_thread, monk
     start = record["code"]["source_hash"]
     assert start != "edited0source" and record["code"]["sources"] == [start, "edited0source"]
     assert not is_stale(record)  # the edit changed no behaviour: the record stays current
+
+
+def test_a_copy_without_git_records_the_commit_it_is_given(tmp_path, monkeypatch):
+    from qrepro.report.cost import benchmark_table
+    from qrepro.runs import provenance
+
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", tmp_path)  # no git repository here, as on a device's copy
+    monkeypatch.delenv("QREPRO_COMMIT", raising=False)
+    assert provenance.git_commit() == (None, False)
+    monkeypatch.setenv("QREPRO_COMMIT", "0123456789abcdef")
+    assert provenance.git_commit() == ("0123456789abcdef", False)
+    result = {"benchmark": "b", "device": "d", "torch": "t", "commit": None, "dirty": False, "date": "2026-11-29",
+              "rows": [{"case": "fp", "ms": 1.0}]}
+    assert "commit unknown" in benchmark_table(result).caption  # a record without a commit still renders
