@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import torch
 
 from . import data as datasets
-from . import models
 from .algorithms import SWEEPS, get_method
 from .algorithms.base import Method
 from .config import PTQConfig, TrainConfig
 from .data import DeviceLoader, ImageData
+from .runs.build import prepared_model
 from .runs.shard import lineage
 from .train import build_optimizer, evaluate, fit
 
@@ -57,11 +57,6 @@ def small_digits() -> ImageData:
                                test_x=full.test_x[:TEST_IMAGES], test_y=full.test_y[:TEST_IMAGES])
 
 
-def _model(config: TrainConfig, data: ImageData) -> torch.nn.Module:
-    return models.create(config.arch, num_classes=data.num_classes, in_channels=data.in_channels,
-                         image_size=data.image_size, **config.arch_options)
-
-
 def _on_device(model: torch.nn.Module, device: torch.device) -> list[str]:
     tensors = [*model.named_parameters(), *model.named_buffers()]
     return [name for name, t in tensors if t.device.type != device.type]
@@ -71,8 +66,7 @@ def check_training(config: TrainConfig, data: ImageData, device: torch.device, c
     method = get_method(config.method)
     assert isinstance(method, Method)
     torch.manual_seed(0)
-    model = _model(config, data)
-    method.prepare(model, config)
+    model = prepared_model(config, data)
     objective = method.objective(model, config)
     schedule = dataclasses.replace(config.schedule, epochs=1, batch_size=BATCH)
     fit(model, data, schedule, device=device, objective=objective, progress=False, compile=compile)
@@ -87,9 +81,7 @@ def check_training(config: TrainConfig, data: ImageData, device: torch.device, c
 
 def check_ptq(config: PTQConfig, data: ImageData, device: torch.device) -> None:
     torch.manual_seed(0)
-    model = _model(config.model, data)
-    get_method(config.model.method).prepare(model, config.model)
-    model.to(device)
+    model = prepared_model(config.model, data).to(device)
     small = dataclasses.replace(config, calibration=min(config.calibration, TRAIN_IMAGES), batch_size=BATCH)
     get_method(config.method).quantize(model, data, small, device)
     result = evaluate(model, DeviceLoader(data, "test", BATCH, device=device), device)

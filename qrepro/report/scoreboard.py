@@ -9,7 +9,8 @@ import pandas as pd
 import seaborn as sns
 from pandas.io.formats.style import Styler
 
-from ..algorithms.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, arch, entry_bits, plan
+from ..algorithms import scoreboard
+from ..algorithms.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, entry_bits, plan
 from ..runs import find_record
 from .tables import run_link
 
@@ -75,7 +76,7 @@ def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler
     ran = frame[frame.profile == profile] if len(frame) else frame
     rows = []
     for entry in ENTRIES:
-        row = {"model": arch(entry, profile), "method": entry.label, "quantized": entry.quantized}
+        row = {"model": scoreboard.arch(entry, profile), "method": entry.label, "quantized": entry.quantized}
         for bits in all_bits:
             if bits not in entry_bits(entry, profile):
                 row[f"{bits} bit"] = ""

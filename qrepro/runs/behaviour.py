@@ -22,12 +22,12 @@ from typing import Any
 
 import torch
 
-from .. import models
 from ..algorithms import get_method
 from ..config import PTQConfig, TrainConfig, config_from_dict
 from ..data import DeviceLoader, ImageData
 from ..data.dataset import channel_stats
 from ..train import evaluate, fit
+from .build import prepared_model
 
 SIGNIFICANT_DIGITS = 9
 TRAIN_IMAGES, TEST_IMAGES, BATCH = 8, 4, 4
@@ -78,16 +78,10 @@ def _values(state: dict[str, torch.Tensor]) -> Iterator[float]:
         yield tensor.abs().sum().item()
 
 
-def _model(config: TrainConfig, data: ImageData) -> torch.nn.Module:
-    return models.create(config.arch, num_classes=data.num_classes, in_channels=data.in_channels,
-                         image_size=data.image_size, **config.arch_options)
-
-
 def _train_values(config: TrainConfig, data: ImageData) -> list[float]:
     method = get_method(config.method)
     torch.manual_seed(config.seed)
-    model = _model(config, data)
-    method.prepare(model, config)
+    model = prepared_model(config, data)
     objective = method.objective(model, config)
     schedule = dataclasses.replace(config.schedule, epochs=1, batch_size=BATCH)
     history = fit(model, data, schedule, device=torch.device("cpu"), seed=config.seed, objective=objective,
@@ -99,8 +93,7 @@ def _train_values(config: TrainConfig, data: ImageData) -> list[float]:
 def _ptq_values(config: PTQConfig, data: ImageData) -> list[float]:
     parent = config.model
     torch.manual_seed(config.seed)
-    model = _model(parent, data)
-    get_method(parent.method).prepare(model, parent)
+    model = prepared_model(parent, data)
     small = dataclasses.replace(config, calibration=min(config.calibration, TRAIN_IMAGES), batch_size=BATCH)
     get_method(config.method).quantize(model, data, small, torch.device("cpu"))
     test = evaluate(model, DeviceLoader(data, "test", BATCH), torch.device("cpu"))

@@ -12,7 +12,6 @@ from typing import Any
 import torch
 
 from .. import data as datasets
-from .. import models
 from ..algorithms import get_method
 from ..algorithms.base import Method, PTQMethod
 from ..config import PTQConfig, TrainConfig
@@ -20,6 +19,7 @@ from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
 from ..data import DeviceLoader
 from .behaviour import DataShape, behaviour_fingerprint
+from .build import prepared_model
 from .provenance import provenance, source_hash
 from .record import RECORD_SCHEMA
 from .weights import Parent, load_parent
@@ -59,12 +59,6 @@ def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def build_model(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> torch.nn.Module:
-    arch_options = config.arch_options if isinstance(config, TrainConfig) else config.model.arch_options
-    return models.create(config.arch, num_classes=data.num_classes, in_channels=data.in_channels,
-                         image_size=data.image_size, **arch_options)
-
-
 def code_version(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> dict[str, str]:
     """The version of the code a run starts with: its behaviour fingerprint (what decides whether the record stays
     current) and the hash of the package source (provenance)."""
@@ -97,8 +91,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
     data, validation = method.split_data(full, config)
     version = code_version(config, full)
     torch.manual_seed(config.seed)
-    model = build_model(config, data)
-    method.prepare(model, config)
+    model = prepared_model(config, data)
     init_report = load_parent(model, parent) if parent is not None else None
     objective = method.objective(model, config)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
@@ -144,8 +137,7 @@ def execute_ptq(config: PTQConfig, *, parent: Parent, data_root: str | None, dev
     data = load_data(config.data, data_root)
     version = code_version(config, data)
     torch.manual_seed(config.seed)
-    model = build_model(config, data)
-    get_method(config.model.method).prepare(model, config.model)
+    model = prepared_model(config.model, data)
     init_report = load_parent(model, parent, exact=True)
     model.to(device)
     test_loader = DeviceLoader(data, "test", config.batch_size, device=device)
