@@ -110,4 +110,5 @@ def test_chapter_rows_show_a_chapters_real_data_cells_with_their_protocol_and_no
     assert row["drop"] == f"{cell['fp_top1'] - cell['top1']:+.2f}" and row["schedule"] == "FP 1 ep, then 1 ep"
     assert row["verdict on the paper"] == scoreboard_report.NO_VERDICT and row["runs"] == cell["run_id"]
     caption = scoreboard_report.scoreboard_table(frame, "lite", "digits").caption
-    assert "full precision 1 epochs, quantized 1 epochs" in caption and cell["date"] in caption
+    assert "Full precision 1 epochs; quantization-aware training 1 epochs from it" in caption
+    assert cell["date"] in caption and "post-training" not in caption

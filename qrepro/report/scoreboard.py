@@ -50,15 +50,18 @@ def real_data_cells(seeds: int = 3) -> list[Cell]:
 
 def protocol(frame: pd.DataFrame) -> str:
     """The schedule, seeds, dates and devices behind the rows of one profile and data set, in words."""
-    fp_epochs = sorted(set(frame["fp_epochs"]))
-    budgets = sorted({int(b) for b in frame["budget"].dropna()})
+    fp_epochs = "/".join(map(str, sorted(set(frame["fp_epochs"]))))
+    budgets = "/".join(str(b) for b in sorted({int(b) for b in frame["budget"].dropna()}))
     dates = sorted(set(frame["date"]) | set(frame["fp_date"]))
     devices = sorted(set(frame["device"]) | set(frame["fp_device"]))
-    seeds = sorted(set(frame["seed"]))
-    return (f"full precision {'/'.join(map(str, fp_epochs))} epochs, quantized "
-            f"{'/'.join(map(str, budgets)) or '–'} epochs from it (post-training: none); seeds "
-            f"{', '.join(map(str, seeds))}; run {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "")
-            + f" on {'; '.join(devices)}")
+    seeds = ", ".join(map(str, sorted(set(frame["seed"]))))
+    parts = [f"Full precision {fp_epochs} epochs"]
+    if budgets:
+        parts.append(f"quantization-aware training {budgets} epochs from it")
+    if frame["budget"].isna().any():
+        parts.append("post-training methods quantize it without training")
+    when = dates[0] + (f" to {dates[-1]}" if len(dates) > 1 else "")
+    return f"{'; '.join(parts)}; seeds {seeds}; run {when} on {'; '.join(devices)}"
 
 
 def _cell_text(group: pd.DataFrame) -> str:
@@ -91,6 +94,7 @@ def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler
 
 
 NO_VERDICT = "none: a short fine-tune, not the paper's schedule"
+NO_VERDICT_PTQ = "none: a short CPU-trained model, not the paper's"
 
 
 def chapter_rows(frame: pd.DataFrame, chapter: str) -> Styler | None:
@@ -111,7 +115,8 @@ def chapter_rows(frame: pd.DataFrame, chapter: str) -> Styler | None:
                                   + (f"{int(group['budget'].iloc[0])} ep" if pd.notna(group["budget"].iloc[0])
                                      else "post-training")),
                      "date": group["date"].max(), "device": group["device"].iloc[0],
-                     "runs": ", ".join(group["run_id"]), "verdict on the paper": NO_VERDICT})
+                     "runs": ", ".join(group["run_id"]),
+                     "verdict on the paper": NO_VERDICT if pd.notna(group["budget"].iloc[0]) else NO_VERDICT_PTQ})
     return pd.DataFrame(rows).style.hide(axis="index")
 
 
