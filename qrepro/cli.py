@@ -171,8 +171,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
     if args.import_dir:
         added = import_results(Path(args.import_dir))
         print("\n".join(added) or "nothing new")
-        print(f"{len(added)} file(s) added under runs/: commit the record.json files (and the model.pt files that "
-              ".gitignore lets through)")
+        print(f"{len(added)} file(s) added under runs/: commit them (git add runs/); the model.pt files are the "
+              "parents of runs a later call will make, which it starts from")
         return
     if not args.out:
         raise ValueError("plan needs --out DIR (or --import DIR)")
