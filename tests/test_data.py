@@ -1,6 +1,7 @@
 """Tests of qrepro.data: data sets by name, the ImageFolder cache, and DeviceLoader batches."""
 
 import hashlib
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +14,6 @@ from PIL import Image
 from qrepro.data import DeviceLoader, ImageData, available, imagefolder, load
 from qrepro.data.cifar10 import CLASSES as CIFAR10_CLASSES
 from qrepro.data.loader import crop, flip
-
-SHARED_JPEG = Path(__file__).resolve().parents[2] / "shared/data/cifar10-jpeg"
 
 
 @pytest.fixture(scope="module")
@@ -231,13 +230,53 @@ def test_cifar10_jpeg_checks_class_order(tmp_path):
         load("cifar10-jpeg", root=wrong)
 
 
-@pytest.mark.skipif(not SHARED_JPEG.is_dir(), reason="no shared cifar10-jpeg beside the repository")
-def test_cifar10_jpeg_default_root_is_shared_copy(monkeypatch):
-    """Only lists the tree (a full decode takes a while): the default root finds the shared copy."""
+def test_cifar10_jpeg_default_root_is_inside_the_repository():
+    import qrepro.data
+
+    assert qrepro.data.DEFAULT_CIFAR10_JPEG == Path(__file__).resolve().parents[1] / "data" / "cifar10-jpeg"
+
+
+def test_cifar10_jpeg_root_order(tmp_path, monkeypatch):
+    """An explicit root, then $QREPRO_CIFAR10_JPEG, then the default <repository>/data/cifar10-jpeg."""
+    import qrepro.data
     from qrepro.data import _cifar10_jpeg_root
 
+    default, env = tmp_path / "default", tmp_path / "env"
+    default.mkdir()
+    env.mkdir()
+    monkeypatch.setattr(qrepro.data, "DEFAULT_CIFAR10_JPEG", default)
     monkeypatch.delenv("QREPRO_CIFAR10_JPEG", raising=False)
-    root = _cifar10_jpeg_root(None)
-    assert root == SHARED_JPEG.resolve()
+    assert _cifar10_jpeg_root(None) == default
+    monkeypatch.setenv("QREPRO_CIFAR10_JPEG", str(env))
+    assert _cifar10_jpeg_root(None) == env
+    assert _cifar10_jpeg_root(tmp_path / "given") == tmp_path / "given"
+    monkeypatch.setenv("QREPRO_CIFAR10_JPEG", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="QREPRO_CIFAR10_JPEG=.*nowhere is not a folder"):
+        _cifar10_jpeg_root(None)
+
+
+def test_cifar10_jpeg_without_data_says_what_to_do(tmp_path, monkeypatch):
+    import qrepro.data
+
+    monkeypatch.setattr(qrepro.data, "DEFAULT_CIFAR10_JPEG", tmp_path / "data" / "cifar10-jpeg")
+    monkeypatch.delenv("QREPRO_CIFAR10_JPEG", raising=False)
+    with pytest.raises(FileNotFoundError) as err:
+        load("cifar10-jpeg")
+    message = str(err.value)
+    assert "QREPRO_CIFAR10_JPEG=/path/to/cifar10-jpeg" in message
+    assert f"symlink) the ImageFolder tree (train/<class>/*.jpg, test/<class>/*.jpg) at {tmp_path}" in message
+    assert "--data cifar10, read through torchvision" in message
+
+
+def test_cifar10_jpeg_found_by_the_package_is_complete():
+    """Only lists the tree (a full decode takes a while): the data the package finds by itself, through
+    $QREPRO_CIFAR10_JPEG or <repository>/data/cifar10-jpeg, is the whole CIFAR-10 in class order."""
+    import qrepro.data
+    from qrepro.data import _cifar10_jpeg_root
+
+    if not os.environ.get("QREPRO_CIFAR10_JPEG") and not qrepro.data.DEFAULT_CIFAR10_JPEG.is_dir():
+        pytest.skip(f"no cifar10-jpeg here: QREPRO_CIFAR10_JPEG is not set and {qrepro.data.DEFAULT_CIFAR10_JPEG} "
+                    "does not exist")
+    root = _cifar10_jpeg_root(None)  # a QREPRO_CIFAR10_JPEG that names no folder fails here, it does not skip
     classes, files = imagefolder._list_tree(root)
     assert classes == CIFAR10_CLASSES and (len(files["train"]), len(files["test"])) == (50000, 10000)

@@ -95,7 +95,8 @@ def test_preact_resnet20_is_the_paper_model():
     assert [c.out_channels for c in convs[:1]] == [80] and model.fc.in_features == 320  # x5: 80/160/320
     assert len(convs) == 1 + 18 + 2  # stem, 9 blocks x 2, two 1x1 shortcuts
     weights = sum(c.weight.numel() for c in convs) + model.fc.weight.numel()
-    assert weights == pytest.approx(6.75e6, rel=0.01)  # algorithms.md §4.6: about 6.75 M conv/FC weights
+    # about 6.75 M conv/FC weights, as the layer shapes of the official resnet20q give (con-qat models/resnet_quan.py)
+    assert weights == pytest.approx(6.75e6, rel=0.01)
     shortcuts = [name for name, m in model.named_modules() if name.endswith("shortcut")]
     assert shortcuts == ["blocks.3.shortcut", "blocks.6.shortcut"]
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)

@@ -8,7 +8,7 @@ from qrepro.quantizers import (APoTActivation, APoTWeight, LevelGrid, apot_level
                                apot_magnitudes, nearest_level)
 from qrepro.quantizers.apot import _ActivationRCF, _WeightRCF
 
-# ../shared/papers/algorithms.md §6.1, normalized magnitudes of the official build_power_value(B)
+# normalized magnitudes of the official build_power_value(B), yhhhli/APoT_Quantization CIFAR10/models/quant_layer.py
 TABLE = {
     2: [F(0), F(1, 4), F(1, 2), F(1)],
     3: [F(0), F(1, 10), F(2, 10), F(3, 10), F(4, 10), F(6, 10), F(8, 10), F(1)],

@@ -1,13 +1,13 @@
 """APoT quantization-aware training and its progressive 32 -> 4 -> 3 -> 2 bit schedule.
 
-Li, Dong, Wang, ICLR 2020, as the official CIFAR code trains it (yhhhli/APoT_Quantization CIFAR10/,
-../shared/papers/algorithms.md §6): every block convolution (and the 1x1 shortcut convolution) quantizes
-its weights with APoT levels and learnable clipping and its input activations with unsigned APoT levels;
-the stem convolution and the classifier are 8-bit in every model, the "32-bit" one included. Each
-bit-width is a full training run initialized from the next-higher one (32 -> 4 -> 3 -> 2; 5 from 32),
-with the official per-stage learning rate and weight decay, and the clipping values in their own
-parameter groups (activations lr 0.1, weights lr 0.02, weight decay 1e-4), decayed with the same step
-schedule (x0.1 at 50% and 75% of the epochs: 150 and 225 of 300).
+Li, Dong, Wang, ICLR 2020, as the official CIFAR code trains it (yhhhli/APoT_Quantization CIFAR10/main.py,
+CIFAR10/models/quant_layer.py and resnet.py, CIFAR10/train_res20.sh): every block convolution (and the 1x1
+shortcut convolution) quantizes its weights with APoT levels and learnable clipping and its input activations
+with unsigned APoT levels; the stem convolution and the classifier are 8-bit in every model, the "32-bit" one
+included. Each bit-width is a full training run initialized from the next-higher one (32 -> 4 -> 3 -> 2; 5 from
+32), with the official per-stage learning rate and weight decay, and the clipping values in their own parameter
+groups (activations lr 0.1, weights lr 0.02, weight decay 1e-4), decayed with the same step schedule (x0.1 at
+50% and 75% of the epochs: 150 and 225 of 300).
 """
 from __future__ import annotations
 

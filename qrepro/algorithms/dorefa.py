@@ -7,7 +7,7 @@ every Conv2d and Linear layer of the model's body computes g(Q_a(x), Q_w(W)) wit
 
 and the loss CE(f^q_w(x), y) is back-propagated with the straight-through estimator through the rounding only.
 The stem (first convolution) and the classifier (last linear layer) stay in full precision, as in PD-QAT
-(Hounie et al., ICASSP 2023; ../shared/papers/algorithms.md §4.6). At 32 bits it trains the unrounded path
+(Hounie et al., ICASSP 2023; ihounie/con-qat models/resnet_quan.py). At 32 bits it trains the unrounded path
 (tanh-normalized weights, clipped activations): the full-precision reference of the same code.
 
 Options: ``high_precision_layers`` (indices into the model's quantizable body layers, see

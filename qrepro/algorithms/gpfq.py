@@ -3,7 +3,7 @@
 Lybrand & Saab, "A Greedy Algorithm for Quantizing Neural Networks", JMLR 22 (2021); Zhang, Zhou & Saab,
 "Post-training Quantization for Neural Networks with Provable Guarantees", SIAM J. Math. Data Sci. (2023),
 arXiv 2201.11113, with its sparsity-promoting variants; as the official code runs them
-(YixuanSeanZhou/Quantized_Neural_Nets src/, summarized in ../shared/papers/algorithms.md §5).
+(YixuanSeanZhou/Quantized_Neural_Nets src/quantize_neural_net.py and src/step_algorithm.py).
 
 **The update.** A layer has weights W (N neurons x d inputs), analog inputs X (m x d, the full-precision
 network's) and X~ (m x d, the network whose earlier layers are already quantized). All N neurons walk

@@ -1,7 +1,7 @@
 """The inputs GPFQ quantizes a layer from: X from the analog network, X~ from the partly quantized one.
 
-As the official code collects them (YixuanSeanZhou/Quantized_Neural_Nets src/quantize_neural_net.py,
-../shared/papers/algorithms.md §5.3):
+As the official code collects them (YixuanSeanZhou/Quantized_Neural_Nets src/quantize_neural_net.py
+``_populate_linear_layer_input``, ``SaveInputMLP``, ``SaveInputConv2d``; src/data_loaders.py):
 - each layer gets a fresh batch of calibration images from the *training* split, shuffled and with the
   data set's training augmentation (CIFAR: random crop with 4-pixel padding and horizontal flip), as the
   official code draws the next batch of its training loader for every layer;

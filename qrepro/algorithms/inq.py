@@ -1,13 +1,14 @@
 """INQ and the seed project's ELQ: freeze a growing part of every layer on its level set, retrain the rest.
 
-INQ: Zhou, Yao, Guo, Xu, Chen, "Incremental Network Quantization", ICLR 2017 (../shared/papers/algorithms.md
-§3.1). Starting from a trained full-precision model, each step quantizes a larger accumulated share of every
-layer's weights to the power-of-two set {0, +-2^n2, ..., +-2^n1} (``qrepro.quantizers.pow2``; n1 fixed from
-the full-precision max|W|) and freezes it, then retrains the remaining float weights with SGD; the frozen
-weights get no gradient (T = 0 in the paper). Partition ("pruning-inspired", the paper's and the seed's): the
-largest-|w| weights first; accumulated shares 50 -> 75 -> 87.5 -> 100 %, 3 bits, 4 epochs per step with
-lr 1e-3 (x0.5 every 2 epochs, restarted each step), momentum 0.9, weight decay 3e-4, batch 100: the seed's
-CIFAR recipe (JonahMiller/Stochastic-Quantization main2.py); the paper has no CIFAR experiment.
+INQ: Zhou, Yao, Guo, Xu, Chen, "Incremental Network Quantization", ICLR 2017 (arXiv 1702.03044; official Caffe
+code AojunZhou/Incremental-Network-Quantization src/caffe/blob.cpp, src/caffe/util/power2.cpp). Starting from a
+trained full-precision model, each step quantizes a larger accumulated share of every layer's weights to the
+power-of-two set {0, +-2^n2, ..., +-2^n1} (``qrepro.quantizers.pow2``; n1 fixed from the full-precision max|W|)
+and freezes it, then retrains the remaining float weights with SGD; the frozen weights get no gradient (T = 0 in
+the paper). Partition ("pruning-inspired", the paper's and the seed's): the largest-|w| weights first;
+accumulated shares 50 -> 75 -> 87.5 -> 100 %, 3 bits, 4 epochs per step with lr 1e-3 (x0.5 every 2 epochs,
+restarted each step), momentum 0.9, weight decay 3e-4, batch 100: the seed's CIFAR recipe
+(JonahMiller/Stochastic-Quantization main2.py); the paper has no CIFAR experiment.
 
 ELQ as the seed defines it (inq/quantization_scheduler.py ``ELQScheduler``, inq/sgd.py ``ELQSGD``; no official
 ELQ code exists): ternary weights alpha * (1[w > alpha/2] - 1[w < -alpha/2]) with alpha = mean|W| + 0.05 max|W|

@@ -4,7 +4,8 @@ Hounie, Elenter, Ribeiro (ICASSP 2023, arXiv 2210.15623) read the optimal dual v
 as its sensitivity, lambda*_l = -dP*/d(epsilon_l): relaxing a constraint with a large dual lowers the optimal
 objective most. Their Fig. 1b/c keeps the layers with the LARGEST final duals in high precision and retrains
 the mixed model from scratch with plain QAT (official train_selec.py --no_quant_layers "i,j,k"), against the
-layers with the smallest duals (../shared/papers/algorithms.md §4.5); we add a random choice as a third baseline.
+layers with the smallest duals (official scripts/layer_selection/, notebooks/per_layer_l2.ipynb and
+layer_select_results.ipynb); we add a random choice as a third baseline.
 
 Layers are indexed in the official order: the quantizable layers of any registered model without its stem and
 its classifier, in ``model.modules()`` order (for the pre-activation ResNet-20: block 0 conv0, conv1, block 1 ...,

@@ -2,12 +2,13 @@
 
 The chapter trains PD-QAT's pre-activation ResNet-20 ("resnet20q", qrepro.models.preact_resnet) with DoReFa
 weights and activations (qrepro.quantizers.dorefa) in its 18 block convolutions and 2 shortcut convolutions; the
-stem and the classifier stay in full precision (../shared/papers/algorithms.md §4.6).
+stem and the classifier stay in full precision (ihounie/con-qat models/resnet_quan.py).
 
 - ``dorefa`` (qrepro.algorithms.dorefa, any model), the baseline: plain straight-through QAT of the b-bit model,
-  loss CE(f^q_w(x), y). The official "DoReFa baseline" mixed two procedures across seeds (§4.8: Any-Precision
-  joint training with distillation for seeds 0-2, PD-QAT's loop with a frozen output dual for seeds 3-5); plain
-  STE-QAT is what the name says and is what we run. At 32 bits it trains the full-precision model
+  loss CE(f^q_w(x), y). The official "DoReFa baseline" mixed two procedures across seeds (ihounie/con-qat git
+  history: Any-Precision joint training with distillation for seeds 0-2, train_anyprec.py --vanilla; PD-QAT's loop
+  with a frozen output dual for seeds 3-5, train_vanilla.py --vanilla); plain STE-QAT is what the name says and
+  is what we run. At 32 bits it trains the full-precision model
   (tanh-normalized weights, clipped activations), the reference every accuracy drop is measured against.
 - ``pdqat``: the constrained problem of qrepro.algorithms.pdqat_constraints, solved primal-dual; its ``objective``
   option chooses the official gradients ("high") or the b-bit cross-entropy with STE ("low"), with which
@@ -17,8 +18,9 @@ Both take ``high_precision_layers`` (indices of layers kept at 32 bits in the b-
 qrepro.algorithms.mixed_precision) and ``validation`` (the fraction of the training split held out; its accuracy is
 recorded every epoch and the record adds the test accuracy at the best-validation epoch, the paper's selection).
 
-Schedule (§4.7): Adam lr 1e-3, weight decay 0, batch 128, 100 epochs, lr x0.1 at 50/75/90, dual lr 0.01, 10% of
-the training split held out; constraint levels of the paper's table (§4.4) per bit-width.
+Schedule (official scripts/ours_only_CE.sh, scripts/baseline_vanilla.sh, train_pd_layers.py defaults): Adam lr
+1e-3, weight decay 0, batch 128, 100 epochs, lr x0.1 at 50/75/90, dual lr 0.01, 10% of the training split held
+out; constraint levels of the paper's table (official notebooks/final_table.ipynb) per bit-width.
 
 The chapter runs in two phases: ``sweep`` (Table 1, the epsilon study, the Fig. 1 runs; see ``plan``), then
 ``mixed_sweep`` (the mixed-precision retraining of Fig. 1b/c, ranked by the duals of the first phase's records;
@@ -43,10 +45,11 @@ from .pdqat_constraints import CONSTRAINTS, LAYER_TARGETS, OBJECTIVES, PrimalDua
 CHAPTER = "pdqat"
 ARCHS = ("preact_resnet20",)  # the chapter's models (switchable BatchNorm, as PD-QAT needs)
 TABLE_BITS = (1, 2, 4, 8)  # the bit-widths of the paper's Table 1
-# constraint levels of the paper's Table 1, official notebooks/final_table.ipynb (§4.4)
+# constraint levels of the paper's Table 1, official notebooks/final_table.ipynb
 EPSILON_OUT = {8: 1 / 255, 4: 0.1, 2: 0.7, 1: 0.9}
 EPSILON_LAYER = {8: 0.1, 4: 0.5, 2: 1 / 3, 1: 1.0}
-FIG1_EPSILON_LAYER = 0.0125  # the layer-wise level of the Fig. 1 runs, whose duals rank the layers (§4.5)
+# the layer-wise level of the Fig. 1 runs, whose duals rank the layers (official notebooks/per_layer_l2.ipynb)
+FIG1_EPSILON_LAYER = 0.0125
 DUAL_LR = 0.01
 MIXED_COUNTS = "2,4"  # numbers of layers kept in high precision in the mixed-precision retraining (paper: 1,2,4,8)
 MIXED_RULES = ",".join(SELECTION_RULES)

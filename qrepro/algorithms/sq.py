@@ -2,7 +2,8 @@
 
 Dong, Ni, Li, Chen, Zhu, Su, "Learning Accurate Low-Bit Deep Neural Networks with Stochastic Quantization",
 BMVC 2017 (arXiv 1708.01001); official Caffe code dongyp13/Stochastic-Quantization; the seed project
-JonahMiller/Stochastic-Quantization. See ../shared/papers/algorithms.md §2.
+JonahMiller/Stochastic-Quantization (util.py, main.py). The official roulette is ``Roulette()`` in
+caffe/src/caffe/layers/conv_layer_binary.cu and conv_layer_ternary.cu.
 
 At every training iteration and in every layer, with W_i the layer's units (output filters, the paper's
 "channels"; or single weights, or the whole layer) and Q_i their quantization by the base method:

@@ -1,11 +1,13 @@
 """Data sets by name, as ImageData, and DeviceLoader to iterate them on a device.
 
     data = load("digits")                      # embedded, the default for tests and CI
-    data = load("cifar10-jpeg")                # the JPEG copy beside the repository
+    data = load("cifar10-jpeg")                # the JPEG copy of CIFAR-10, at its default root
     for x, y in DeviceLoader(data, "train", 512, device="cuda"): ...
 
-Default roots: cifar10 from $QREPRO_DATA or ./data/cifar10; cifar10-jpeg from $QREPRO_CIFAR10_JPEG
-or ../shared/data/cifar10-jpeg beside the repository; imagefolder needs a root; digits takes none.
+Default roots: cifar10 from $QREPRO_DATA or ./data/cifar10; cifar10-jpeg from $QREPRO_CIFAR10_JPEG or
+<repository>/data/cifar10-jpeg (git-ignored: put or symlink the ImageFolder tree there); imagefolder needs a
+root; digits takes none. A root passed explicitly always wins. The root only says where to read: records
+identify their data by the fingerprint of the decoded pixels and labels, never by the path.
 
 Any name with the suffix "-nocrop" ("cifar10-nocrop") is that data set trained without its random-crop
 augmentation (flips as the data set has them), as papers whose code only mirrors train; the suffix stays
@@ -25,7 +27,7 @@ from .loader import DeviceLoader
 
 __all__ = ["DeviceLoader", "ImageData", "available", "load"]
 
-SHARED_CIFAR10_JPEG = Path(__file__).resolve().parents[2] / "../shared/data/cifar10-jpeg"
+DEFAULT_CIFAR10_JPEG = Path(__file__).resolve().parents[2] / "data" / "cifar10-jpeg"
 
 
 def _cifar10_root(root: Path | None) -> Path:
@@ -33,13 +35,28 @@ def _cifar10_root(root: Path | None) -> Path:
 
 
 def _cifar10_jpeg_root(root: Path | None) -> Path:
-    if root or os.environ.get("QREPRO_CIFAR10_JPEG"):
-        return root or Path(os.environ["QREPRO_CIFAR10_JPEG"])
-    if SHARED_CIFAR10_JPEG.is_dir():
-        return SHARED_CIFAR10_JPEG.resolve()
+    """`root` when given, else $QREPRO_CIFAR10_JPEG when set, else DEFAULT_CIFAR10_JPEG when it exists (a folder
+    or a symlink to one); otherwise an error that says how to provide the data."""
+    if root:
+        return root
+    if os.environ.get("QREPRO_CIFAR10_JPEG"):
+        env_root = Path(os.environ["QREPRO_CIFAR10_JPEG"]).expanduser()
+        if not env_root.is_dir():
+            raise FileNotFoundError(
+                f"cifar10-jpeg: QREPRO_CIFAR10_JPEG={os.environ['QREPRO_CIFAR10_JPEG']} is not a folder; point it at "
+                "the ImageFolder tree (train/<class>/*.jpg, test/<class>/*.jpg), or unset it to use the default "
+                f"{DEFAULT_CIFAR10_JPEG}"
+            )
+        return env_root
+    if DEFAULT_CIFAR10_JPEG.is_dir():
+        return DEFAULT_CIFAR10_JPEG
     raise FileNotFoundError(
-        f"cifar10-jpeg: no root given, QREPRO_CIFAR10_JPEG is not set and {SHARED_CIFAR10_JPEG.resolve()} "
-        "does not exist; pass root= or set QREPRO_CIFAR10_JPEG to the ImageFolder tree"
+        "cifar10-jpeg: no root given, QREPRO_CIFAR10_JPEG is not set and the default "
+        f"{DEFAULT_CIFAR10_JPEG} does not exist. Either set QREPRO_CIFAR10_JPEG=/path/to/cifar10-jpeg, or put "
+        f"(or symlink) the ImageFolder tree (train/<class>/*.jpg, test/<class>/*.jpg) at {DEFAULT_CIFAR10_JPEG} "
+        "(git-ignored), or pass the root explicitly (root= / --data-root / -p data_root). The official CIFAR-10 "
+        "is another data set: --data cifar10, read through torchvision (python -m qrepro data download cifar10 "
+        "--root data/cifar10)."
     )
 
 

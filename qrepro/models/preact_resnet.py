@@ -1,8 +1,8 @@
 """The PD-QAT "resnet20q": a widened pre-activation ResNet-20 with clipped activations and switchable BatchNorm.
 
-As in ihounie/con-qat models/resnet_quan.py (built on SHI-Labs/Any-Precision-DNNs; ../shared/papers/algorithms.md
-§4.6), the network is the pre-activation ResNet-20 (He et al., "Identity Mappings in Deep Residual Networks",
-ECCV 2016) with every width multiplied by ``width`` (the paper: 5, i.e. 80/160/320 channels)::
+As in ihounie/con-qat models/resnet_quan.py (PD-QAT's official code, built on SHI-Labs/Any-Precision-DNNs
+models/resnet_quan.py), the network is the pre-activation ResNet-20 (He et al., "Identity Mappings in Deep
+Residual Networks", ECCV 2016) with every width multiplied by ``width`` (the paper: 5, i.e. 80/160/320 channels)::
 
     stem conv3x3(16w)  (full precision, no BN or activation after it)
     9 x PreActBlock:   a = clamp(bn0(x), 0, 1)

@@ -1,4 +1,5 @@
-"""APoT (Li, Dong, Wang, ICLR 2020) CIFAR-10 accuracies, as collected in ../shared/papers/algorithms.md §6.5."""
+"""APoT (Li, Dong, Wang, "Additive Powers-of-Two Quantization", ICLR 2020) CIFAR-10 accuracies: the paper's table
+as the seed project quotes it, the official code's README and released checkpoints, the seed's reproduction."""
 
 SOURCES = {
     "paper": "Li, Dong, Wang, ICLR 2020, CIFAR-10 table; as quoted by the seed project "

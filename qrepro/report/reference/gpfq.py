@@ -1,7 +1,9 @@
-"""GPFQ published numbers (accuracy %), as collected in ../shared/papers/algorithms.md §5.5 and read again
-from the logs named in SOURCES. None is a paper table read from the PDF: they are the logged runs of the
-seed project and of the official code. Columns beyond the common ones: top5, scalar (C), calibration
-(images per layer), sparsity (share of zero weights and biases, the official ``eval_sparsity``), note.
+"""GPFQ published numbers (accuracy %), read from the logs named in SOURCES: those of the official code of
+Lybrand & Saab, JMLR 22 (2021) (elybrand/quantized_neural_networks), of Zhang, Zhou & Saab, SIAM J. Math. Data
+Sci. (2023) (YixuanSeanZhou/Quantized_Neural_Nets), and of the seed project (sicily496/DSC180A-QuantizedNNs).
+None is a paper table read from the PDF: they are the logged runs of the seed project and of the official code.
+Columns beyond the common ones: top5, scalar (C), calibration (images per layer), sparsity (share of zero weights
+and biases, the official ``eval_sparsity``), note.
 """
 from __future__ import annotations
 

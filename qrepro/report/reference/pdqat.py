@@ -1,10 +1,11 @@
-"""PD-QAT (Hounie, Elenter, Ribeiro, ICASSP 2023, arXiv 2210.15623) CIFAR-10 numbers, as collected in
-../shared/papers/algorithms.md §4.5, §4.9 and §4.10, with their sources.
+"""PD-QAT (Hounie, Elenter, Ribeiro, ICASSP 2023, arXiv 2210.15623) CIFAR-10 numbers, read from the saved
+outputs of the official repository's notebooks (ihounie/con-qat notebooks/), with their sources.
 
 Table 1: test accuracy (%) of resnet20q (pre-activation ResNet-20 x5), mean +- population std over 6 seeds, each
 seed's test accuracy taken at its epoch of best validation accuracy of the b-bit model. "output" is the paper's
 column (i), output constraint only; "layerwise" its column (ii), layer-wise L2 constraints plus the output one.
-The official "DoReFa" baseline mixed two training procedures across its seeds (algorithms.md §4.8).
+The official "DoReFa" baseline mixed two training procedures across its seeds (ihounie/con-qat git history:
+train_anyprec.py --vanilla for seeds 0-2, train_vanilla.py --vanilla for seeds 3-5).
 
 Fig. 1 (1 bit): values read off the notebook's plots, hence approximate (about +-0.005 MSE, +-0.2 points); the
 plots do not say at which epoch their accuracies were taken, and the mixed-precision runs were retrained with
@@ -12,11 +13,11 @@ plain QAT (train_selec.py). The duals that rank the layers are the final ones, a
 """
 
 TABLE_SOURCE = ("ihounie/con-qat notebooks/final_table.ipynb, saved LaTeX output of the paper's Table 1 "
-                "(the paper PDF itself was not readable; ../shared/papers/algorithms.md §4.9)")
+                "(the paper PDF itself was not readable)")
 FIG1_SOURCE = ("ihounie/con-qat notebooks/per_layer_l2.ipynb and layer_select_results.ipynb, values read off the "
-               "saved plots of the paper's Fig. 1, approximate (../shared/papers/algorithms.md §4.10)")
+               "saved plots of the paper's Fig. 1, approximate")
 RANKING_SOURCE = ("ihounie/con-qat notebooks/per_layer_l2.ipynb: final duals at 1 bit, eps_l = 0.0125, mean over "
-                  "seeds (../shared/papers/algorithms.md §4.5)")
+                  "seeds (the ranking of the paper's Fig. 1b/c)")
 
 SOURCES = {"paper": TABLE_SOURCE, "paper Fig. 1": FIG1_SOURCE}
 SELECTION = "test accuracy at the epoch of best validation accuracy (10% of the training set held out)"

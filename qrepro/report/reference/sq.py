@@ -1,6 +1,8 @@
 """SQ (Dong et al., BMVC 2017), TTQ (Zhu et al., ICLR 2017) and the seed project's CIFAR accuracies.
 
-As collected in ../shared/papers/algorithms.md §1.3, §2.4, §2.5, §3. Every row has its source, how the number
+Sources (SOURCES names each exactly): the SQ paper's Table 1, as quoted by the seed project's report or recalled;
+the TTQ paper's CIFAR-10 ResNet table, recalled; the seed project JonahMiller/Stochastic-Quantization (its
+report.pdf Tables 1-5, its logs txt_results/final.txt and final2.txt). Every row has its source, how the number
 was selected, and the table row it belongs to (``row``: FWN, BWN, SQ-BWN, TWN, SQ-TWN, TTQ, SQ-TTQ, INQ,
 ELQ, SQ-ELQ). Test errors are converted to accuracies (100 - error). The seed's VGG-9 is its own network
 (7 convs, FC 256/128, 10 weight layers), not the SQ paper's; its ResNet-20 is He et al.'s with option-A
@@ -13,10 +15,11 @@ normalized; not implemented here).
 SOURCES = {
     "sq-paper": "Dong et al., BMVC 2017, CIFAR-10 VGG-9 accuracies as quoted by the seed project's report "
                 "(JonahMiller/Stochastic-Quantization report.pdf Table 2); not checked against the paper",
-    "sq-paper-recalled": "Dong et al., BMVC 2017, Table 1 (test error %), recalled in ../shared/papers/algorithms.md "
-                         "§2.4, unverified; its VGG-9 SQ-BWN (9.40 %) conflicts with the seed's quote (9.13 %)",
-    "ttq-paper": "Zhu, Han, Mao, Dally, ICLR 2017, CIFAR-10 ResNet table (test error %), recalled in "
-                 "algorithms.md §1.3, unverified; the ResNet-32/44/56 gains match the paper's abstract",
+    "sq-paper-recalled": "Dong et al., BMVC 2017, Table 1 (test error %), values recalled from the paper, PDF not "
+                         "re-read, unverified; the same recollection gives VGG-9 SQ-BWN 9.40 %, which conflicts "
+                         "with the seed's quote (9.13 %)",
+    "ttq-paper": "Zhu, Han, Mao, Dally, ICLR 2017, CIFAR-10 ResNet table (test error %), values recalled from the "
+                 "paper, PDF not re-read, unverified; the ResNet-32/44/56 gains match the paper's abstract",
     "seed": "JonahMiller/Stochastic-Quantization txt_results/final.txt (commit 531ced5^) = report Table 1; "
             "90 epochs, SQ ratio raised within one run, no augmentation, 1 seed",
     "seed-study": "JonahMiller/Stochastic-Quantization txt_results/final.txt = report Table 3 (SQ probability "
