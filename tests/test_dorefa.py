@@ -111,3 +111,39 @@ def test_switchable_batchnorm_keeps_statistics_per_bit_width():
     assert not torch.equal(bns[0].bns["2"].running_mean, bns[0].bns["32"].running_mean)
     with pytest.raises(ValueError, match=r"bit-widths \[2, 32\], not 4"):
         set_precision(model, 4)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8, 32])
+def test_activation_equals_its_autograd_composition_bit_for_bit(bits):
+    """The one-allocation activation against clamp -> x + (round(x) - x).detach() -> divide, as autograd runs it:
+    same values and same gradient (clamp's mask is exclusive at 0 and 1, as torch differentiates clamp)."""
+    a = torch.randn(100_000) * 1.5
+    a[:6] = torch.tensor([0.0, 1.0, 0.5, 1 / 3, -1e-30, 1 + 1e-7])
+    upstream = torch.randn(100_000)
+
+    def composition(x: torch.Tensor) -> torch.Tensor:
+        clipped = x.clamp(0, 1)
+        if bits == 32:
+            return clipped
+        scaled = clipped * (2**bits - 1)
+        return (scaled + (torch.round(scaled) - scaled).detach()) / (2**bits - 1)
+
+    grads = []
+    for fn in (composition, lambda x: dorefa_activation(x, bits)):
+        x = a.clone().requires_grad_(True)
+        out = fn(x)
+        out.backward(upstream)
+        grads.append((out.detach(), x.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+    assert grads[1][1][:2].tolist() == [0.0, 0.0]
+
+
+def test_round_ste_rounds_half_to_even_and_passes_the_gradient_unchanged():
+    from qrepro.quantizers import round_ste
+
+    x = torch.tensor([-1.5, -0.5, 0.49, 0.5, 1.5, 2.5, 2.51], requires_grad=True)
+    out = round_ste(x)
+    assert out.tolist() == [-2.0, -0.0, 0.0, 0.0, 2.0, 2.0, 3.0]
+    upstream = torch.randn(7)
+    out.backward(upstream)
+    assert torch.equal(x.grad, upstream)

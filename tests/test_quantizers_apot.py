@@ -141,3 +141,28 @@ def test_cells_of_bf16_activations_are_those_of_their_exact_values(bits):
     a = (torch.rand(20_000, generator=torch.Generator().manual_seed(0)) * 9).to(torch.bfloat16)
     alpha = quantizer.alpha.detach()
     assert torch.equal(quantizer.grid.cell(a, alpha), quantizer.grid.cell(a.float(), alpha))
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 5])
+def test_activation_quantizer_equals_the_per_element_formula(bits):
+    """The fused forward and backward against the module docstring's formulas written element by element:
+    Q(a) = alpha Pi(min(a / alpha, 1)) and dQ/da = 1[a / alpha <= 1] bit for bit (x = 1 exactly included);
+    dQ/dalpha = Pi(x) - x below 1, 1 above, summed in another order (close, not bit-equal)."""
+    quantizer = APoTActivation(bits)
+    g = torch.Generator().manual_seed(bits)
+    a = torch.randn(50_000, generator=g) * 6
+    alpha = quantizer.alpha.detach()
+    a[:4] = torch.tensor([1.0, 0.0, -1.0, 2.0]) * alpha  # x = 1 exactly (inside), 0, negative, above
+    upstream = torch.randn(50_000, generator=g)
+    a.requires_grad_(True)
+    quantizer(a).backward(upstream)
+
+    x = a.detach() / alpha
+    levels = torch.tensor([float(v) for v in apot_level_fractions(bits, signed=False)])
+    projected = nearest_level(x.clamp_max(1), levels)
+    assert torch.equal(quantizer(a.detach()), quantizer.grid.lookup(quantizer.grid.cell(a.detach(), alpha), alpha))
+    assert torch.allclose(quantizer(a.detach()), alpha * projected)
+    inside = x <= 1
+    assert inside[0] and torch.equal(a.grad, upstream * inside)
+    expected = (upstream * torch.where(inside, projected - x, torch.ones_like(x))).double().sum()
+    assert quantizer.alpha.grad.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-3)

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from qrepro.config import Schedule, TrainConfig
-from qrepro.quantizers import ste
+from qrepro.quantizers import straight_through
 from qrepro.runs import RecordError, find_record, get_or_run, is_stale, run_dir
 from qrepro.runs import behaviour, store
 from qrepro.runs.behaviour import DataShape, behaviour_fingerprint
@@ -93,7 +93,7 @@ def test_behaviour_fingerprint_ignores_source_bytes_and_sees_a_changed_rounding(
     monkeypatch.setattr("qrepro.runs.provenance._source_hash", lambda: "another-source")  # a refactor
     assert behaviour_fingerprint(config, shape) == before
     behaviour._fingerprint.cache_clear()
-    monkeypatch.setattr(dorefa, "round_ste", lambda x: ste(x, torch.floor(x + 0.4999)))  # rounds 0.5 down
+    monkeypatch.setattr(dorefa, "round_ste", lambda x: straight_through(x, torch.floor(x + 0.4999)))  # rounds 0.5 down
     assert behaviour_fingerprint(config, shape) != before
     behaviour._fingerprint.cache_clear()
 

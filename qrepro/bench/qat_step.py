@@ -2,7 +2,7 @@
 quantizer of the package in quantization-aware training.
 
 The figure is the ratio of a quantization-aware step to the full-precision step of the same model, data and
-batch, i.e. what fake quantization costs (targets: <= 1.5x on CPU, <= 1.2x on a GPU). Each quantizer runs at
+batch, i.e. what fake quantization costs (targets: <= 1.3x on CPU, <= 1.2x on a GPU). Each quantizer runs at
 its lowest bit-width; SQ at ratio 0.5 (selection and hybrid weights every step). PD-QAT's pre-activation
 model with one BatchNorm per precision is compared with the same model in full precision. Steps run as ``fit``
 runs them: under bf16 autocast on CUDA.

@@ -2,7 +2,7 @@
 
 Li, Dong, Wang, "Additive Powers-of-Two Quantization: An Efficient Non-uniform Discretization for Neural
 Networks", ICLR 2020 (arXiv 1909.13144). Level sets follow the official CIFAR code
-(yhhhli/APoT_Quantization, CIFAR10/models/quant_layer.py); see ../shared/papers/algorithms.md §6.
+(yhhhli/APoT_Quantization, CIFAR10/models/quant_layer.py, ``build_power_value`` and ``weight_quantization``).
 
 Level set. For b = k*n (k = 2) the paper defines
 
@@ -82,14 +82,16 @@ def apot_levels(bits: int, signed: bool) -> torch.Tensor:
 
 
 class _RCF(torch.autograd.Function):
-    """alpha * Pi(x / alpha) on the grid's levels (clamped to the grid's range); subclasses give the gradients."""
+    """alpha * Pi(x / alpha) on the grid's levels (clamped to the grid's range); subclasses give the gradients.
+
+    The backward pass needs Pi(x / alpha) itself: it is kept (unscaled, float32) instead of the cell indices, so
+    the table is read once per step, not twice."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
-        cells = grid.cell(x, alpha)
-        ctx.save_for_backward(x, alpha, cells)
-        ctx.grid = grid
-        return grid.lookup(cells, alpha)
+        levels = grid.lookup(grid.cell(x, alpha))
+        ctx.save_for_backward(x, alpha, levels)
+        return levels * alpha
 
 
 class _WeightRCF(_RCF):
@@ -97,22 +99,32 @@ class _WeightRCF(_RCF):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        w_hat, alpha, cells = ctx.saved_tensors
+        w_hat, alpha, levels = ctx.saved_tensors
         x = w_hat / alpha
-        dalpha = torch.where(x.abs() > 1, x.sign(), ctx.grid.lookup(cells) - x)
+        dalpha = torch.where(x.abs() > 1, x.sign(), levels - x)
         return grad, (grad * dalpha).sum().reshape(()), None
 
 
 class _ActivationRCF(_RCF):
-    """alpha * Pi(min(a / alpha, 1)) with the APoT activation gradients (see module docstring)."""
+    """alpha * Pi(min(a / alpha, 1)) with the APoT activation gradients (see module docstring).
+
+    Written for few passes over the tensor: with x = a / alpha (in at least float32) and P = Pi(min(x, 1)),
+
+        dQ/da = 1[x <= 1]                                  (hardtanh's backward with the bounds (-inf, 1^+)),
+        dL/dalpha = sum g (P - min(x, 1)) + sum g 1[x > 1]  (P = 1 where x > 1: the two cases of dQ/dalpha),
+
+    equal to the per-element formula for every finite input (the sum in another order)."""
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        a, alpha, cells = ctx.saved_tensors
-        x = a / alpha
-        inside = x <= 1
-        dalpha = torch.where(inside, ctx.grid.lookup(cells) - x, 1.0)
-        return grad * inside, (grad * dalpha).sum().reshape(()), None
+        a, alpha, levels = ctx.saved_tensors
+        x = a.to(torch.promote_types(a.dtype, torch.float32)) / alpha
+        grad = grad.to(x.dtype)
+        below_or_at_one = 1 + torch.finfo(x.dtype).eps  # x < 1 + eps  <=>  x <= 1
+        grad_a = torch.ops.aten.hardtanh_backward(grad, x, -torch.inf, below_or_at_one)
+        residual = x.clamp_max_(1).neg_().add_(levels)  # P - min(x, 1), in place
+        dalpha = torch.dot(grad.reshape(-1), residual.reshape(-1)) + (grad.sum() - grad_a.sum())
+        return grad_a.to(a.dtype), dalpha.to(alpha.dtype).reshape(()), None
 
 
 class APoTWeight(nn.Module):

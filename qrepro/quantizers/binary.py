@@ -1,9 +1,9 @@
 """Binary weights (BWN) with one scale per output filter, as the SQ paper trains them.
 
-Rastegari, Ordonez, Redmon, Farhadi, "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural
-Networks", ECCV 2016; used as the base quantizer of Dong et al., "Learning Accurate Low-Bit Deep Neural
-Networks with Stochastic Quantization", BMVC 2017 (../shared/papers/algorithms.md §1.1). With W_i the i-th
-output filter (row of the weight reshaped to out_channels x fan_in, n elements):
+Rastegari, Ordonez, Redmon, Farhadi, "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural Networks",
+ECCV 2016; used as the base quantizer of Dong et al., "Learning Accurate Low-Bit Deep Neural Networks with
+Stochastic Quantization", BMVC 2017 (arXiv 1708.01001; official Caffe code dongyp13/Stochastic-Quantization). With
+W_i the i-th output filter (row of the weight reshaped to out_channels x fan_in, n elements):
 
     Q(W_i) = alpha_i * sign(W_i),   alpha_i = ||W_i||_1 / n,   sign(0) := +1,
     dL/dW := dL/dQ   (straight through).
@@ -17,14 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def straight_through(w: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """``q`` in the forward pass (bit-exact), with the gradient passed to ``w`` unchanged: dq/dw := 1.
-
-    ``q + (w - w.detach())`` adds an exact zero, so the output equals ``q`` bit for bit (``w + (q - w)``
-    would round); ``q`` itself receives no gradient.
-    """
-    return q.detach() + (w - w.detach())
+from .ste import straight_through
 
 
 def filters(w: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ Zhou et al., "DoReFa-Net" (arXiv 1606.06160) define the k-bit uniform quantizer 
     quantize_k(r) = round((2^k - 1) r) / (2^k - 1),   d quantize_k / dr := 1 (straight through).
 
 Weights (Any-Precision DNNs, Yu et al. AAAI 2021, models/quan_ops.py; kept by PD-QAT, Hounie et al. ICASSP 2023,
-ihounie/con-qat models/quan_ops.py; ../shared/papers/algorithms.md §1.4), for every k <= 8:
+ihounie/con-qat models/quan_ops.py), for every k <= 8:
 
     w' = tanh(W) / (2 max|tanh W|) + 1/2,      W_q = E (2 quantize_k(w') - 1),      E = mean|W| (detached),
 
@@ -54,10 +54,29 @@ def dorefa_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
     return scale * (2 * quantize_k(t / (2 * top) + 0.5, bits) - 1)
 
 
+class _Activation(torch.autograd.Function):
+    """quantize_k(clamp(a, 0, 1)) in one allocation. The gradient is the one autograd gives the composition,
+    bit for bit on every finite input: clamp's derivative (1 on 0 < a < 1, exclusive as torch's) times
+    (g / (2^k - 1)) (2^k - 1) from the division and product around the rounding."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, bits: int) -> torch.Tensor:
+        ctx.save_for_backward(a)
+        ctx.steps = None if bits == FULL else 2**bits - 1
+        clipped = a.clamp(0, 1)
+        return clipped if ctx.steps is None else clipped.mul_(ctx.steps).round_().div_(ctx.steps)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (a,) = ctx.saved_tensors
+        if ctx.steps is not None:
+            grad = grad.div(ctx.steps).mul_(ctx.steps)
+        return torch.ops.aten.hardtanh_backward(grad, a, 0, 1), None
+
+
 def dorefa_activation(a: torch.Tensor, bits: int) -> torch.Tensor:
     """quantize_k(clamp(a, 0, 1)); clamp(a, 0, 1) at 32 bits."""
-    clipped = a.clamp(0, 1)
-    return clipped if bits == FULL else quantize_k(clipped, bits)
+    return _Activation.apply(a, check_bits(bits))
 
 
 class _Switchable(nn.Module):

@@ -56,8 +56,10 @@ class LevelGrid(nn.Module):
     def cell(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """int32 cell index of every element of x / alpha (clipped to the level range), computed in at least
         float32: under bf16 autocast an activation's 8 significant bits would put some on a neighbouring cell."""
-        precise = x.to(torch.promote_types(x.dtype, torch.float32))
-        return (precise * (self.resolution / alpha) + self.offset).clamp_(0, self.cells - 1).to(torch.int32)
+        scaled = x.to(torch.promote_types(x.dtype, torch.float32)) * (self.resolution / alpha)
+        if self.offset:  # signed level sets; unsigned ones (activations) start at 0 and save a pass
+            scaled += self.offset
+        return scaled.clamp_(0, self.cells - 1).to(torch.int32)
 
     def lookup(self, cells: torch.Tensor, alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
         """alpha times the nearest level of each cell index (same shape as ``cells``)."""

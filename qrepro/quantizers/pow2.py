@@ -1,7 +1,8 @@
 """Power-of-two weights (INQ) and the seed project's ELQ ternary weights.
 
-INQ: Zhou, Yao, Guo, Xu, Chen, "Incremental Network Quantization: Towards Lossless CNNs with Low-Precision
-Weights", ICLR 2017 (../shared/papers/algorithms.md §3.1). Layer l's level set for b bits is
+INQ: Zhou, Yao, Guo, Xu, Chen, "Incremental Network Quantization: Towards Lossless CNNs with Low-Precision Weights",
+ICLR 2017 (arXiv 1702.03044; official Caffe code AojunZhou/Incremental-Network-Quantization). Layer l's level set
+for b bits is
 
     P_l = {0, +-2^n2, ..., +-2^n1},   n1 = floor(log2(4 s / 3)),  s = max|W_l|,
                                       n2 = n1 + 1 - 2^(b-1) / 2,
@@ -13,8 +14,9 @@ w_hat = beta * sgn(w) if (alpha + beta) / 2 <= |w| < 3 beta / 2. Beyond it the n
 seed's loop would map such a weight, grown since n1 was fixed, to 0).
 
 ELQ as the seed project defines it (JonahMiller/Stochastic-Quantization inq/quantization_scheduler.py
-``ELQScheduler``; no official ELQ code exists, algorithms.md §3.2): ternary weights with a per-layer scale
-fixed from the full-precision weights,
+``ELQScheduler``; no official ELQ code exists; ELQ is Zhou et al., "Explicit Loss-Error-Aware Quantization for
+Low-Bit Deep Neural Networks", CVPR 2018): ternary weights with a per-layer scale fixed from the full-precision
+weights,
 
     Q(w) = alpha * (1[w > alpha / 2] - 1[w < -alpha / 2]),   alpha = mean|W| + 0.05 * max|W|.
 """

@@ -1,6 +1,6 @@
 """Ternary weights: TWN (fixed threshold, least-squares scale) and TTQ (learned positive and negative scales).
 
-TWN: Li, Zhang, Liu, "Ternary Weight Networks", 2016 (../shared/papers/algorithms.md §1.2).
+TWN: Li, Zhang, Liu, "Ternary Weight Networks", 2016 (arXiv 1605.04711).
 
     Q(w) = alpha * sign(w) * 1[|w| > Delta],   dL/dW := dL/dQ (straight through, as the SQ code)
 
@@ -10,9 +10,10 @@ TWN: Li, Zhang, Liu, "Ternary Weight Networks", 2016 (../shared/papers/algorithm
   the TWN rule for zero-mean weights) and one alpha per output channel, alpha_n = mean{|w| : w in
   channel n, |w| > Delta} (0 when the set is empty). SQ needs the per-channel alpha: it quantizes channels.
 
-TTQ: Zhu, Han, Mao, Dally, "Trained Ternary Quantization", ICLR 2017 (algorithms.md §1.3). With the
-threshold Delta = t * max|W| per layer (the paper's t = 0.05 on weights normalized by max|W|, which is the
-same threshold on the raw weights, as the official TF code applies it) and learned scalars W_p, W_n:
+TTQ: Zhu, Han, Mao, Dally, "Trained Ternary Quantization", ICLR 2017 (arXiv 1612.01064; official TensorFlow code
+czhu95/ternarynet). With the threshold Delta = t * max|W| per layer (the paper's t = 0.05 on weights normalized by
+max|W|, which is the same threshold on the raw weights, as the official TF code applies it) and learned scalars W_p,
+W_n:
 
     w^t = W_p if w > Delta;  0 if |w| <= Delta;  -W_n if w < -Delta,
     dL/dw  = W_p * g on I_p,   g on I_0,   W_n * g on I_n          (g = dL/dw^t),
@@ -32,7 +33,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .binary import filters, straight_through
+from .binary import filters
+from .ste import straight_through
 
 TWN_VARIANTS = ("paper", "official")
 TTQ_GRADIENTS = ("paper", "official")
