@@ -48,7 +48,7 @@ def resolve_data(profile: str, data: str | None) -> str:
 ONE_THREAD_DATA = ("digits",)
 
 
-def cpu_threads(data: str) -> int | None:
+def threads_for(data: str) -> int | None:
     """CPU threads for a run on ``data``: $QREPRO_THREADS when set (e.g. 1 to leave a core to other work: the
     record's device names the count), else one for the tiny embedded data set and torch's default (None) for
     the rest."""

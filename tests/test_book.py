@@ -6,8 +6,8 @@ import jupytext
 import nbformat
 import papermill
 import pytest
-
 from conftest import REPO
+
 from qrepro.cli import main
 from qrepro.runs import recorded
 

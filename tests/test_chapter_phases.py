@@ -4,13 +4,12 @@ import ast
 import shutil
 
 import pytest
+from conftest import REPO
 
 from qrepro.algorithms import SWEEPS, chapter_parameters, pdqat
 from qrepro.cli import RUNTIME_PARAMETERS, main, run_chapter
 from qrepro.runs import run_dir
 from qrepro.runs.shard import split
-
-from conftest import REPO
 
 # smoke, one epoch, output constraint only: 4 first-phase runs (the Fig. 1 layer-wise run among them), then the
 # baseline retrained with the 1 layer of largest and of smallest dual kept at 32 bits

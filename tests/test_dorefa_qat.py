@@ -12,7 +12,6 @@ from qrepro.data import DeviceLoader
 from qrepro.nn import QConv2d, QLinear, quantized_layers
 from qrepro.runs import get_or_run, weights_path
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

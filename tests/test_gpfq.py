@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from test_book import assert_run_links_resolve, run_chapter, table_output
 from torch import nn
 
 from qrepro import data as datasets
@@ -16,10 +17,7 @@ from qrepro.algorithms.gpfq_inputs import layer_inputs, patch_indices, unfold_pa
 from qrepro.bench.gpfq_speed import gpfq_layer_per_neuron
 from qrepro.config import PTQConfig, Schedule, TrainConfig
 from qrepro.nn import quantizable_layers
-from qrepro.runs import get_or_run, recorded
-from qrepro.runs import store
-
-from test_book import assert_run_links_resolve, run_chapter, table_output
+from qrepro.runs import get_or_run, recorded, store
 
 RULES = [("none", 0.0), ("L1", 0.05), ("L0", 0.05)]
 

@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
-
 from conftest import REPO
 
 HTML = REPO / "_build" / "html"

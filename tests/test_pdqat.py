@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
+from test_book import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro import data as datasets
 from qrepro import models
@@ -18,9 +19,6 @@ from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
 from qrepro.nn import quantized_layers
 from qrepro.runs import get_or_run, recorded
 from qrepro.train import build_optimizer, loop, train_step
-
-from test_book import assert_run_links_resolve, run_chapter, table_output
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,8 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from qrepro.quantizers import (BWN, TTQ, TWN, bwn, elq_scale, elq_ternary, inq_exponents, inq_project, pow2_levels,
-                               twn)
+from qrepro.quantizers import BWN, TTQ, TWN, bwn, elq_scale, elq_ternary, inq_exponents, inq_project, pow2_levels, twn
 
 
 def rows(w):

@@ -6,11 +6,10 @@ profile it had when the file was written; a change to a config's fields, default
 import json
 
 import pytest
+from conftest import REPO
 
 from qrepro.algorithms import SWEEPS
 from qrepro.runs.shard import lineage
-
-from conftest import REPO
 
 PINNED = json.loads((REPO / "tests" / "data" / "run_ids.json").read_text())
 

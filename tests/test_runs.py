@@ -5,9 +5,8 @@ import pytest
 
 from qrepro.algorithms import apot
 from qrepro.config import Schedule, TrainConfig, config_from_dict
-from qrepro.runs import RecordError, find_record, get_or_run, run_dir
+from qrepro.runs import RecordError, find_record, get_or_run, run_dir, store
 from qrepro.runs import execute as execute_module
-from qrepro.runs import store
 
 
 def lenet(epochs: int = 1, profile: str = "smoke", **kw) -> TrainConfig:
@@ -128,6 +127,7 @@ def test_verdicts_compare_drops_only_on_the_papers_data_set():
 
 def test_the_intro_states_the_verdict_tolerance_the_tables_use():
     from conftest import REPO
+
     from qrepro.report.tables import TOLERANCE
 
     assert f"±{TOLERANCE:.1f} percentage point" in (REPO / "book" / "intro.md").read_text()

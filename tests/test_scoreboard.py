@@ -7,7 +7,6 @@ from qrepro.algorithms import METHODS, PTQ_METHODS, scoreboard
 from qrepro.report import scoreboard as scoreboard_report
 from qrepro.runs import get_or_run_all
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -87,15 +86,16 @@ def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_with_one_budget():
 
 
 def test_runs_on_cifar10_use_every_thread_and_digits_one(monkeypatch):
-    from qrepro.profiles import cpu_threads
+    from qrepro.profiles import threads_for
 
-    assert cpu_threads("cifar10-jpeg") is None and cpu_threads("cifar10-nocrop") is None
-    assert cpu_threads("digits") == 1 and cpu_threads("digits-val10") == 1
+    monkeypatch.delenv("QREPRO_THREADS", raising=False)
+    assert threads_for("cifar10-jpeg") is None and threads_for("cifar10-nocrop") is None
+    assert threads_for("digits") == 1 and threads_for("digits-val10") == 1
     monkeypatch.setenv("QREPRO_THREADS", "1")
-    assert cpu_threads("cifar10-jpeg") == 1
+    assert threads_for("cifar10-jpeg") == 1
     monkeypatch.setenv("QREPRO_THREADS", "two")
     with pytest.raises(ValueError, match="QREPRO_THREADS"):
-        cpu_threads("cifar10-jpeg")
+        threads_for("cifar10-jpeg")
 
 
 def test_chapter_rows_show_a_chapters_real_data_cells_with_their_protocol_and_no_verdict(runs_root):

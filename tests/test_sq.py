@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from test_book import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro import models
 from qrepro.algorithms import get_method, sq, sq_chapter
@@ -14,7 +15,6 @@ from qrepro.nn import quantized_layers
 from qrepro.quantizers import BWN, TTQ, bwn
 from qrepro.runs import get_or_run, recorded, run_dir
 from qrepro.train import loop
-from test_book import assert_run_links_resolve, run_chapter, table_output
 
 ERRORS = torch.tensor([0.1, 0.2, 0.4, 0.5], dtype=torch.float64)
 

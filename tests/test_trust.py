@@ -13,8 +13,7 @@ from PIL import Image
 
 from qrepro.config import Schedule, TrainConfig
 from qrepro.quantizers import straight_through
-from qrepro.runs import RecordError, find_record, get_or_run, is_stale, run_dir
-from qrepro.runs import behaviour, store
+from qrepro.runs import RecordError, behaviour, find_record, get_or_run, is_stale, run_dir, store
 from qrepro.runs.behaviour import DataShape, behaviour_fingerprint
 from qrepro.runs.execute import CHECKPOINT_FILE, WEIGHTS_FILE
 from qrepro.train import loop

@@ -35,11 +35,9 @@ the paper scales lam so could not be checked against its text. We follow the cod
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +49,7 @@ from ..data import ImageData
 from ..nn import quantizable_layers
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
+from ..threads import torch_threads
 from .base import PTQMethod
 from .gpfq_inputs import PATCHES, calibration_batches, layer_inputs
 
@@ -136,25 +135,13 @@ def linspace_alphabet(bits: int, include_zero: bool = True) -> torch.Tensor:
     return torch.cat([levels, torch.zeros(1, dtype=torch.float64)]).unique() if include_zero else levels
 
 
-@contextlib.contextmanager
-def one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run the enclosed CPU work on one intra-op thread, then restore the thread count.
-
-    GPFQ on a CPU is thousands of small operations: per step of the update a few BLAS-2 calls (one
-    synchronization of the threads each, d steps per layer), per layer an unfolding and two partial forward
-    passes. On a busy CPU, where a thread waits for a descheduled sibling, this made one smoke-profile run
-    (ResNet-20, digits) 25-45x slower with 2 threads than with 1 (46-80 s against 1.7-2 s, 2 cores shared with
-    other jobs); on an idle machine one thread gives up at most the parallel share of large layers.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+# GPFQ runs on one CPU thread (``torch_threads(GPFQ_THREADS, device)``). On a CPU it is thousands of small
+# operations: per step of the update a few BLAS-2 calls (one synchronization of the threads each, d steps per
+# layer), per layer an unfolding and two partial forward passes. On a busy CPU, where a thread waits for a
+# descheduled sibling, this made one smoke-profile run (ResNet-20, digits) 25-45x slower with 2 threads than with 1
+# (46-80 s against 1.7-2 s, 2 cores shared with other jobs); on an idle machine one thread gives up at most the
+# parallel share of large layers.
+GPFQ_THREADS = 1
 
 
 @torch.no_grad()
@@ -165,7 +152,7 @@ def gpfq_layer(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tens
 
     The argument <X~_t, u_{t-1} + w_t X_t> is computed as U X~_t + w_t <X_t, X~_t>, and the two rank-one
     updates of U follow the rounding; otherwise the arithmetic is the module docstring's. On a CPU the loop
-    runs on one thread (see ``one_cpu_thread``).
+    runs on one thread (see ``GPFQ_THREADS``).
     """
     if weight.dim() != 2 or analog.shape != quantized.shape or analog.shape[1] != weight.shape[1]:
         raise ValueError(f"need W (N x d) and X, X~ (m x d); got {tuple(weight.shape)}, {tuple(analog.shape)}, "
@@ -177,7 +164,7 @@ def gpfq_layer(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tens
     nonzero = (norms > 0).tolist()  # one host sync, not one per step
     u = weight.new_zeros(n, analog.shape[0])
     q = weight.new_zeros(n, d)  # where X~_t = 0 the argument is 0, and Q(0) = 0 for every rule
-    with one_cpu_thread(weight.device):
+    with torch_threads(GPFQ_THREADS, weight.device):
         for t in range(d):
             if nonzero[t]:
                 q_t = alphabet(torch.addmv(w_cross[:, t], u, q_columns[t]).div_(norms[t]))
@@ -250,7 +237,7 @@ class GPFQ(PTQMethod):
         batches = calibration_batches(data, config.calibration, device, config.seed)
         generator = torch.Generator().manual_seed(config.seed)
         report: dict[str, Any] = {}
-        with one_cpu_thread(device):
+        with torch_threads(GPFQ_THREADS, device):
             for name, layer in layers.items():
                 report[name] = self._quantize_layer(name, layer, analog, model, next(batches), generator, opts,
                                                     config.bits)
@@ -290,7 +277,7 @@ class MSQ(PTQMethod):
     def quantize(self, model: nn.Module, data: ImageData, config: PTQConfig, device: torch.device) -> dict[str, Any]:
         scalar = config.options.get("scalar", DEFAULT_SCALAR)
         report: dict[str, Any] = {}
-        with one_cpu_thread(device):
+        with torch_threads(GPFQ_THREADS, device):
             for name, layer in _layers_to_quantize(model).items():
                 w = layer.weight.detach()
                 alphabet = Alphabet.for_weights(w, config.bits, scalar)

@@ -49,8 +49,7 @@ from ..quantizers.binary import filters
 from ..quantizers.pow2 import INQ_BITS
 from ..train import Objective
 from .base import Method
-from .sq import (BATCH, CHAPTER, SOLVER, SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count,
-                 unit_errors)
+from .sq import BATCH, CHAPTER, SOLVER, SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count, unit_errors
 
 INQ_STEPS = (0.5, 0.75, 0.875, 1.0)  # accumulated shares (the seed's; also the stochastic ELQ's)
 ELQ_STEPS = (0.4, 0.3, 0.2, 0.15, 0.1, 0.05, 0.0)  # the seed's sigma_2

@@ -99,7 +99,7 @@ class LayerTaps(contextlib.AbstractContextManager):
     def _keep(store: dict[str, torch.Tensor], name: str, module: nn.Module, args: Any, output: torch.Tensor) -> None:
         store[name] = output
 
-    def __enter__(self) -> "LayerTaps":
+    def __enter__(self) -> LayerTaps:
         for name, layer in self.layers.items():
             self._handles.append(layer.act_quantizer.register_forward_hook(partial(self._keep, self.inputs, name)))
             self._handles.append(layer.register_forward_hook(partial(self._keep, self.outputs, name)))

@@ -18,7 +18,7 @@ from ..params import expect, parse_list
 from ..profiles import resolve_data
 from ..quantizers.pow2 import INQ_BITS
 from .inq import step_chain
-from .sq import (ARCHS, EPOCHS, GRANULARITIES, PROBS, SELECTS, check_base_options, parse_ratios, run_config, stage_chain)
+from .sq import ARCHS, EPOCHS, GRANULARITIES, PROBS, SELECTS, check_base_options, parse_ratios, run_config, stage_chain
 
 METHODS = ("bwn", "twn", "ttq", "inq", "elq")
 SQ_BASES = ("bwn", "twn", "ttq")

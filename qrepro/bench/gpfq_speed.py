@@ -18,10 +18,11 @@ import torch
 
 from .. import data as datasets
 from .. import models
-from ..algorithms.gpfq import GPFQ, Alphabet, gpfq_layer, one_cpu_thread
+from ..algorithms.gpfq import GPFQ, GPFQ_THREADS, Alphabet, gpfq_layer
 from ..algorithms.gpfq_inputs import calibration_batches, layer_inputs
 from ..config import PTQConfig, Schedule, TrainConfig
 from ..nn import quantizable_layers
+from ..threads import torch_threads
 from .measure import time_steps, timed
 
 LAYER, BITS, SCALAR, IMAGES = "layers.2.0.conv2", 4, 1.16, 256
@@ -84,7 +85,7 @@ def layer_row(data: datasets.ImageData, device: torch.device) -> dict:
     alphabet = Alphabet.for_weights(weight, BITS, SCALAR)
     vectorized = time_steps(lambda: gpfq_layer(weight, x, x_tilde, alphabet), device, warmup=1, steps=3)
     q, u = gpfq_layer(weight, x, x_tilde, alphabet)
-    with one_cpu_thread(device):
+    with torch_threads(GPFQ_THREADS, device):
         threads = torch.get_num_threads()
         reference: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         loop = timed(lambda: reference.update(qu=gpfq_layer_per_neuron(weight, x, x_tilde, alphabet)), device)

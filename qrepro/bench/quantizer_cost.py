@@ -20,6 +20,7 @@ from ..algorithms.inq import FrozenPartition
 from ..algorithms.sq import SQ_DEFAULTS, SQWeight
 from ..quantizers import (BWN, TTQ, TWN, APoTActivation, APoTWeight, DoReFaActivation, DoReFaWeight,
                           SymmetricUniformWeight)
+from ..threads import torch_threads
 from .measure import time_steps
 
 ACTIVATION_SHAPE = (128, 16, 32, 32)
@@ -96,13 +97,8 @@ def rows_for(kind: str, cases: list, x: torch.Tensor, device: torch.device) -> l
 
 
 def run(device: torch.device) -> list[dict]:
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
+    with torch_threads(1, device):
         torch.manual_seed(0)
         activation = torch.randn(ACTIVATION_SHAPE, device=device).relu()
         weight = torch.randn(WEIGHT_SHAPE, device=device) * 0.05
         return rows_for("activation", ACTIVATIONS, activation, device) + rows_for("weight", WEIGHTS, weight, device)
-    finally:
-        torch.set_num_threads(threads)

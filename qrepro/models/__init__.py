@@ -22,7 +22,7 @@ initialization as the official PD-QAT code does.
 """
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 

@@ -8,8 +8,8 @@ full precision. The float weight W stays the trained parameter; only the forward
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class QConv2d(nn.Conv2d):
@@ -21,7 +21,7 @@ class QConv2d(nn.Conv2d):
         self.act_quantizer = act_quantizer or nn.Identity()
 
     @classmethod
-    def from_float(cls, conv: nn.Conv2d, weight_quantizer: nn.Module | None, act_quantizer: nn.Module | None) -> "QConv2d":
+    def from_float(cls, conv: nn.Conv2d, weight_quantizer: nn.Module | None, act_quantizer: nn.Module | None) -> QConv2d:
         """A QConv2d that shares ``conv``'s parameters (same Parameter objects)."""
         layer = cls(
             conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
@@ -47,7 +47,7 @@ class QLinear(nn.Linear):
         self.act_quantizer = act_quantizer or nn.Identity()
 
     @classmethod
-    def from_float(cls, linear: nn.Linear, weight_quantizer: nn.Module | None, act_quantizer: nn.Module | None) -> "QLinear":
+    def from_float(cls, linear: nn.Linear, weight_quantizer: nn.Module | None, act_quantizer: nn.Module | None) -> QLinear:
         """A QLinear that shares ``linear``'s parameters (same Parameter objects)."""
         layer = cls(
             linear.in_features, linear.out_features, bias=linear.bias is not None, device="meta",

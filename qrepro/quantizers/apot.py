@@ -32,7 +32,7 @@ weights (3 sigma) and 8.0 for activations.
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from itertools import product
 
 import torch
@@ -51,7 +51,7 @@ _BASE_EXPONENTS: dict[int, tuple[tuple[int, ...], ...]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def apot_magnitudes(magnitude_bits: int) -> tuple[Fraction, ...]:
     """The 2^B normalized APoT magnitudes in [0, 1] as exact fractions, sorted ascending."""
     if magnitude_bits not in _BASE_EXPONENTS:

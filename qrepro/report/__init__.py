@@ -2,8 +2,7 @@
 from .plots import epochs_frame, histogram_on_levels, level_sets, per_layer, training_curves
 from .reference import paper_table
 from .scoreboard import real_data_rows
-from .tables import (accuracy_table, cost_table, provenance_table, runs_frame, show_accuracy, show_table,
-                     variant)
+from .tables import accuracy_table, cost_table, provenance_table, runs_frame, show_accuracy, show_table, variant
 
 __all__ = [
     "accuracy_table",

@@ -26,6 +26,7 @@ from ..algorithms import get_method
 from ..config import PTQConfig, TrainConfig, config_from_dict
 from ..data import DeviceLoader, ImageData
 from ..data.dataset import channel_stats
+from ..threads import torch_threads
 from ..train import evaluate, fit
 from .build import prepared_model
 
@@ -60,14 +61,13 @@ def synthetic_data(shape: DataShape) -> ImageData:
 
 @contextmanager
 def float64_one_thread() -> Iterator[None]:
-    dtype, threads, rng = torch.get_default_dtype(), torch.get_num_threads(), torch.get_rng_state()
+    dtype, rng = torch.get_default_dtype(), torch.get_rng_state()
     torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
     try:
-        yield
+        with torch_threads(1):
+            yield
     finally:
         torch.set_default_dtype(dtype)
-        torch.set_num_threads(threads)
         torch.set_rng_state(rng)
 
 

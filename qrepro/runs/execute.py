@@ -1,10 +1,8 @@
 """Carry out one run: build data, model and method from a config, train or quantize, return the record."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
-from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,9 @@ from .. import data as datasets
 from ..algorithms import get_method
 from ..algorithms.base import Method, PTQMethod
 from ..config import PTQConfig, TrainConfig
+from ..data import DeviceLoader
 from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
-from ..data import DeviceLoader
 from .behaviour import DataShape, behaviour_fingerprint
 from .build import prepared_model
 from .provenance import provenance, source_hash
@@ -45,18 +43,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device here; use device='cpu'")
     return resolved
-
-
-@contextlib.contextmanager
-def cpu_threads(device: torch.device, threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` torch CPU threads on a CPU device (None: leave the count alone), then restore it."""
-    previous = torch.get_num_threads()
-    if device.type == "cpu" and threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def code_version(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PTQConfig, TrainConfig, config_from_dict
+
 RECORD_SCHEMA = "qrepro.record/2"
 RECORD_FILE = "record.json"
 

@@ -17,11 +17,12 @@ from typing import Any
 import torch
 
 from ..config import PTQConfig, TrainConfig
-from ..profiles import cpu_threads as threads_for, get_profile
+from ..profiles import get_profile, threads_for
+from ..threads import torch_threads
 from ..train.checkpoint import CheckpointError
 from ..train.distributed import barrier, init_from_environment, is_main
 from .behaviour import is_stale
-from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, cpu_threads, execute_ptq, execute_train, load_data, resolve_device
+from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, load_data, resolve_device
 from .lock import run_lock
 from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, read_record, write_json_atomic
@@ -111,7 +112,7 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
         record = usable_record(config, root, fingerprint)  # another process may have finished it meanwhile
         if record is not None:
             return record
-        with cpu_threads(resolved, threads_for(config.data)):
+        with torch_threads(threads_for(config.data), resolved):
             if isinstance(config, TrainConfig):
                 record, weights = train_resuming(config, directory, parent, root_arg, resolved,
                                                  progress and is_main(), compile)

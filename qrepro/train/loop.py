@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from ..data import DeviceLoader, ImageData
 from ..config import Schedule
+from ..data import DeviceLoader, ImageData
 from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import all_sum, barrier, is_main, rank_and_world
 from .optim import build_optimizer, build_scheduler
