@@ -2,8 +2,9 @@
 
 Every function takes the chapter's planned runs (qrepro.algorithms.pdqat.Planned: a config with its role) and the
 records they produced, matched by run id; numbers come from the records only, paper numbers from
-qrepro.report.reference.pdqat. Our std over seeds is the population std (np.std), as the paper's. Tables of run
-numbers carry the runs behind each row (``run_ids``), which report.show_table links to the page's provenance table.
+qrepro.report.reference.pdqat. Our std over seeds is the book's sample std (``report.stats``); the paper's is the
+population std. Tables of run numbers carry the runs behind each row (``run_ids``), which report.show_table links to
+the page's provenance table.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import seaborn as sns
 
 from ..runs.behaviour import is_stale
 from .reference import pdqat as reference
+from .stats import series_mean_std
 from .tables import drop_versus, made_by, signed
 
 ROW_LABELS = {
@@ -47,13 +49,6 @@ def planned_frame(planned: Iterable[Any], records: Iterable[dict[str, Any]]) -> 
     return pd.DataFrame(rows)
 
 
-def _mean_std(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "–"
-    return f"{values.mean():.2f}" if len(values) < 2 else f"{values.mean():.2f} ± {values.std(ddof=0):.2f}"
-
-
 def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Table 1, paper vs ours: top-1 of the last epoch (mean ± std over seeds), the drop against our full-precision
     model, the paper's drop against its own (from its Table 1 means over 6 seeds) and a verdict on it; the paper's
@@ -72,12 +67,12 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
             drop = fp - group["top1"].mean()
             out.append({
                 "data set": data_set, "profile": profile, "bits": bits, "method": ROW_LABELS[row],
-                "top-1 (%), last epoch": _mean_std(group["top1"]), "seeds": group["seed"].nunique(),
+                "top-1 (%), last epoch": series_mean_std(group["top1"]), "seeds": group["seed"].nunique(),
                 "drop vs our FP": signed(drop) if pd.notna(fp) else "no FP record",
                 "paper top-1 (CIFAR-10)": f"{published['top1']:.2f} ± {published['std']:.2f}" if published else "–",
                 "paper seeds": published["seeds"] if published else "–",
                 **drop_versus(drop, paper_fp - published["top1"] if published else float("nan"), data_set),
-                "top-1 at best-val epoch (paper selection)": _mean_std(group["val_selected_top1"]),
+                "top-1 at best-val epoch (paper selection)": series_mean_std(group["val_selected_top1"]),
                 "made by": made_by(group["stale"].any()),
                 "run_ids": list(group["run_id"]),
             })
@@ -185,7 +180,7 @@ def epsilon_frame(frame: pd.DataFrame) -> pd.DataFrame:
     runs = frame[(frame["bits"] == low) & (frame["row"].isin(["output", "layerwise"]))].drop_duplicates("run_id")
     runs = runs.assign(constraint=runs["row"].map({"output": "output (eps_out)", "layerwise": "layer-wise (eps_l)"}),
                        level=runs["epsilon"].where(runs["row"] == "output", runs["epsilon_layer"]))
-    return (runs.groupby(["constraint", "level"]).agg(top1=("top1", "mean"), std=("top1", lambda v: v.std(ddof=0)),
+    return (runs.groupby(["constraint", "level"]).agg(top1=("top1", "mean"), std=("top1", "std"),
                                                       seeds=("seed", "nunique"), run_ids=("run_id", list))
             .reset_index())
 

@@ -12,6 +12,7 @@ from pandas.io.formats.style import Styler
 from ..algorithms import scoreboard
 from ..algorithms.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, entry_bits, plan
 from ..runs import find_record
+from .stats import series_mean_std
 from .tables import run_link
 
 # the profiles whose numbers come from CIFAR-10 images, and the data sets they may run on
@@ -66,7 +67,7 @@ def protocol(frame: pd.DataFrame) -> str:
 
 def _cell_text(group: pd.DataFrame) -> str:
     drop, n = group["drop"], len(group)
-    text = f"{drop.mean():+.2f}" + (f" ± {drop.std():.2f}" if n > 1 else "")
+    text = series_mean_std(drop, signed=True)
     links = ", ".join(run_link(i) for i in group["run_id"])
     return f"{text}<br>top-1 {group['top1'].mean():.2f}, n={n}<br>{links}"
 
@@ -110,7 +111,7 @@ def chapter_rows(frame: pd.DataFrame, chapter: str) -> Styler | None:
         drop = group["drop"]
         rows.append({**dict(zip(keys, key)), "seeds": len(group),
                      "top-1": f"{group['top1'].mean():.2f}", "FP top-1": f"{group['fp_top1'].mean():.2f}",
-                     "drop": f"{drop.mean():+.2f}" + (f" ± {drop.std():.2f}" if len(group) > 1 else ""),
+                     "drop": series_mean_std(drop, signed=True),
                      "schedule": (f"FP {group['fp_epochs'].iloc[0]} ep, then "
                                   + (f"{int(group['budget'].iloc[0])} ep" if pd.notna(group["budget"].iloc[0])
                                      else "post-training")),

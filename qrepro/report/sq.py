@@ -23,6 +23,7 @@ from ..algorithms.sq import PROBS, SELECTS, selection_probabilities
 from ..algorithms.sq_chapter import ROWS, Chain
 from ..runs.behaviour import is_stale
 from .plots import histogram_on_levels
+from .stats import mean_std
 from .tables import drop_versus, made_by, signed
 
 PAPER_SOURCES = ("sq-paper", "sq-paper-recalled", "ttq-paper")  # in order of preference for a row
@@ -56,12 +57,6 @@ def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
                  top1_std=("top1", "std"), seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"),
                  stale=("stale", "any"), run_ids=("run_id", list))
             .reset_index())
-
-
-def _fmt(value: float, std: float = float("nan"), n: int = 1) -> str:
-    if pd.isna(value):
-        return "–"
-    return f"{value:.2f}" if n < 2 or pd.isna(std) else f"{value:.2f} ± {std:.2f}"
 
 
 def _paper(reference: pd.DataFrame, arch: str, row: str) -> tuple[float, float, str]:
@@ -107,12 +102,12 @@ def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
         drop = fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean
         out.append({
             "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, "bits": t.bits,
-            "top-1 (%)": _fmt(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds, "drop": signed(drop),
-            "paper top-1 (CIFAR-10)": _fmt(paper), "paper source": source or "–",
+            "top-1 (%)": mean_std(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds, "drop": signed(drop),
+            "paper top-1 (CIFAR-10)": mean_std(paper), "paper source": source or "–",
             **drop_versus(drop, paper_drop, t.data_set),
-            "seed top-1 (CIFAR-10)": _fmt(seed),
+            "seed top-1 (CIFAR-10)": mean_std(seed),
             "seed drop": signed(_seed(reference, t.arch, "FWN", {})[0] - seed), "seed selection": selection or "–",
-            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": made_by(t.stale),
+            "best test epoch (selected on test)": mean_std(t.best_test_top1), "made by": made_by(t.stale),
             "run_ids": t.run_ids,
         })
     return pd.DataFrame(out)
@@ -137,11 +132,12 @@ def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.D
         seed_fwn = _seed(reference, t.arch, "FWN", {})[0]
         out.append({
             "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, group: t.variant,
-            "top-1 (%)": _fmt(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds,
+            "top-1 (%)": mean_std(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds,
             "drop": signed(fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean),
-            "seed top-1: FP units drawn, p ~ f(e)": _fmt(drawn), "seed drop: FP units drawn": signed(seed_fwn - drawn),
-            "seed top-1: p = 1 − f(1/e)": _fmt(inverse), "seed drop: p = 1 − f(1/e)": signed(seed_fwn - inverse),
-            "best test epoch (selected on test)": _fmt(t.best_test_top1), "made by": made_by(t.stale),
+            "seed top-1: FP units drawn, p ~ f(e)": mean_std(drawn),
+            "seed drop: FP units drawn": signed(seed_fwn - drawn),
+            "seed top-1: p = 1 − f(1/e)": mean_std(inverse), "seed drop: p = 1 − f(1/e)": signed(seed_fwn - inverse),
+            "best test epoch (selected on test)": mean_std(t.best_test_top1), "made by": made_by(t.stale),
             "run_ids": t.run_ids,
         })
     return pd.DataFrame(out)

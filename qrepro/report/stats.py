@@ -1,0 +1,27 @@
+"""Mean ± std over seeds, written one way in every table of the book.
+
+The book's one convention (stated in its introduction): the sample standard deviation over seeds (ddof = 1,
+pandas' default), shown from two seeds on. Published numbers keep their own: the PD-QAT paper's Table 1 gives the
+population std (ddof = 0) over 6 seeds.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+
+def mean_std(mean: float, std: float = float("nan"), seeds: int = 1, digits: int = 2, signed: bool = False,
+             missing: str = "–") -> str:
+    """``mean ± std`` with ``digits`` decimals (a sign on the mean when ``signed``); the mean alone below two
+    seeds (or without a std); ``missing`` when there is no mean."""
+    if pd.isna(mean):
+        return missing
+    text = f"{mean:+.{digits}f}" if signed else f"{mean:.{digits}f}"
+    return text if seeds < 2 or pd.isna(std) else f"{text} ± {std:.{digits}f}"
+
+
+def series_mean_std(values: pd.Series, digits: int = 2, signed: bool = False, missing: str = "–") -> str:
+    """``mean_std`` of the non-missing values of one series (one value per seed)."""
+    values = values.dropna()
+    if values.empty:
+        return missing
+    return mean_std(values.mean(), values.std(), len(values), digits, signed, missing)
