@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup browser book test bench sync clean
+.PHONY: setup browser book lint test bench sync clean
 
 setup: $(STAMP) browser
 
@@ -25,7 +25,10 @@ book: $(STAMP)  ## execute every chapter (profile smoke unless records exist) an
 	$(BIN)/jupytext --sync book/*.py
 	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
-test: setup  ## the test suite (the browser check needs `make book` first)
+lint: $(STAMP)  ## ruff's check of the package, the tests and the chapters (config: pyproject.toml [tool.ruff])
+	$(BIN)/ruff check .
+
+test: setup lint  ## the test suite, after lint (the browser check needs `make book` first)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## throughput and memory benchmarks (figures to stdout and runs/bench/)

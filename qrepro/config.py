@@ -65,7 +65,8 @@ class _RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return {"kind": self.kind, **{k: v.to_dict() if isinstance(v, _RunConfig) else _plain(v) for k, v in fields.items()}}
+        return {"kind": self.kind,
+                **{k: v.to_dict() if isinstance(v, _RunConfig) else _plain(v) for k, v in fields.items()}}
 
     @property
     def hash(self) -> str:

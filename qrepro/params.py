@@ -31,7 +31,8 @@ def parse_list(value: Any, kind: Callable[[Any], T], name: str, choices: Sequenc
     return result
 
 
-def expect(name: str, value: Any, kind: type, minimum: float | None = None, choices: Sequence[Any] | None = None) -> Any:
+def expect(name: str, value: Any, kind: type, minimum: float | None = None,
+           choices: Sequence[Any] | None = None) -> Any:
     """Check a scalar parameter's type (bool is not an int), range and choices; return it."""
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

@@ -26,7 +26,8 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", "digits", True, "digits (8x8, scikit-learn), CPU, seconds per run"),
-    "lite": Profile("lite", "cifar10-jpeg", False, "CIFAR-10 images (cifar10-jpeg), a schedule for a 2-core CPU, hours"),
+    "lite": Profile("lite", "cifar10-jpeg", False,
+                    "CIFAR-10 images (cifar10-jpeg), a schedule for a 2-core CPU, hours"),
     "quick": Profile("quick", "cifar10", False, "CIFAR-10, shortened schedule, GPU minutes"),
     "paper": Profile("paper", "cifar10", False, "CIFAR-10, the paper's schedule"),
 }

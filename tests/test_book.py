@@ -83,7 +83,8 @@ def test_papermill_parameter_of_the_wrong_type_fails_clearly(runs_root, tmp_path
 @pytest.mark.parametrize("chapter, typo", [("apot", "bits"), ("sq", "bit"), ("pdqat", "bits"), ("gpfq", "bit"),
                                            ("scoreboard", "profiles")])
 def test_papermill_refuses_a_parameter_the_chapter_does_not_take_as_the_cli_does(runs_root, tmp_path, chapter, typo):
-    with pytest.raises(papermill.PapermillExecutionError, match=rf"chapter {chapter} has no parameter\(s\) \['{typo}'\]"):
+    with pytest.raises(papermill.PapermillExecutionError,
+                       match=rf"chapter {chapter} has no parameter\(s\) \['{typo}'\]"):
         run_chapter(chapter, tmp_path, **{typo: 2})
     assert recorded(chapter) == []  # it stopped before running anything
     assert main(["run", chapter, "-p", typo, "2"]) == 2

@@ -79,7 +79,8 @@ def test_chapter_page_has_tables_figures_and_no_error_output(browser, page):
     assert found.tables >= 2, f"{page}: expected the paper-vs-ours and provenance tables"
     assert found.images >= 1, f"{page}: expected figures"
     assert not found.errors, f"{page}: error output {found.errors}"
-    for marker in ("Traceback (most recent call last)", "Error:", "Warning:", "failed to load", "Math Processing Error"):
+    for marker in ("Traceback (most recent call last)", "Error:", "Warning:", "failed to load",
+                   "Math Processing Error"):
         assert marker not in re.sub(r"<[^>]+>", " ", dom), f"{page}: page shows {marker!r}"
     formulas = len(re.findall(r'class="math notranslate', dom))  # Sphinx's math, before MathJax
     typeset = len(re.findall(r'class="MathJax[" ]', dom))  # MathJax's rendering of one formula
@@ -87,7 +88,8 @@ def test_chapter_page_has_tables_figures_and_no_error_output(browser, page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / f"{Path(page).name}.png"
     subprocess.run([*browser, "--window-size=1280,2400", f"--virtual-time-budget={SCRIPT_TIME_MS}",
-                    f"--screenshot={shot}", (HTML / f"{page}.html").as_uri()], capture_output=True, timeout=120, check=True)
+                    f"--screenshot={shot}", (HTML / f"{page}.html").as_uri()],
+                   capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
 
 

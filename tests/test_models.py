@@ -22,7 +22,8 @@ def _seed():
 
 
 def test_available_lists_every_model():
-    assert models.available() == ["lenet5", "preact_resnet20", "resnet18", "resnet20", "resnet32", "resnet56", "vgg9", "vgg_small"]
+    assert models.available() == ["lenet5", "preact_resnet20", "resnet18", "resnet20", "resnet32", "resnet56", "vgg9",
+                                  "vgg_small"]
 
 
 @pytest.mark.parametrize("name", models.available())

@@ -11,7 +11,8 @@ from qrepro.quantizers import APoTActivation, APoTWeight, SymmetricUniformWeight
 
 
 def apot_config(bits: int) -> TrainConfig:
-    return TrainConfig(chapter="t", data="digits", arch="resnet20", schedule=Schedule(epochs=1), method="apot", bits=bits)
+    return TrainConfig(chapter="t", data="digits", arch="resnet20", schedule=Schedule(epochs=1), method="apot",
+                       bits=bits)
 
 
 def test_apot_prepare_swaps_body_to_apot_and_keeps_stem_and_classifier_at_8_bits():

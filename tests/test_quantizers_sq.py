@@ -36,7 +36,8 @@ def test_twn_paper_hand_computed():
     # mean|W| = 3.8 / 6, Delta = 0.7 * 0.6333 = 0.4433: kept 1.0, 0.5, -2.0; alpha = 3.5 / 3
     alpha = torch.tensor([1.0, 0.5, 2.0]).mean()
     q = twn(w, "paper")
-    assert torch.equal(q, torch.stack([torch.stack([alpha, 0 * alpha, alpha]), torch.stack([-alpha, 0 * alpha, 0 * alpha])]))
+    assert torch.equal(q, torch.stack([torch.stack([alpha, 0 * alpha, alpha]),
+                                       torch.stack([-alpha, 0 * alpha, 0 * alpha])]))
     assert alpha.item() == pytest.approx(3.5 / 3)
 
 

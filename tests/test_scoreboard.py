@@ -106,7 +106,8 @@ def test_chapter_rows_show_a_chapters_real_data_cells_with_their_protocol_and_no
     assert scoreboard_report.chapter_rows(frame, "gpfq") is None
     row = scoreboard_report.chapter_rows(frame, "apot").data.iloc[0]
     cell = frame.iloc[0]
-    assert (row["profile"], row["data_set"], row["method"], row["bits"], row["seeds"]) == ("lite", "digits", "APoT", 2, 1)
+    assert (row["profile"], row["data_set"], row["method"], row["bits"], row["seeds"]) == (
+        "lite", "digits", "APoT", 2, 1)
     assert row["drop"] == f"{cell['fp_top1'] - cell['top1']:+.2f}" and row["schedule"] == "FP 1 ep, then 1 ep"
     assert row["verdict on the paper"] == scoreboard_report.NO_VERDICT and row["runs"] == cell["run_id"]
     caption = scoreboard_report.scoreboard_table(frame, "lite", "digits").caption

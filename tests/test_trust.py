@@ -33,7 +33,8 @@ def tree(root: Path, shade: int) -> Path:
         for label, cls in enumerate(("a", "b")):
             (root / split / cls).mkdir(parents=True)
             for i in range(4):
-                Image.new("RGB", (8, 8), (label * 100 + shade, 10 * i, 50 + 20 * i)).save(root / split / cls / f"{i}.png")
+                Image.new("RGB", (8, 8), (label * 100 + shade, 10 * i, 50 + 20 * i)).save(
+                    root / split / cls / f"{i}.png")
     return root
 
 
@@ -63,7 +64,8 @@ def test_schedules_refuse_non_finite_and_negative_hyper_parameters(field, value)
 
 
 def test_a_diverged_run_stops_with_its_epoch_and_batch_and_records_nothing(runs_root, one_thread):
-    config = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=2, lr=1e6), profile="smoke")
+    config = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=2, lr=1e6),
+                         profile="smoke")
     with pytest.raises(FloatingPointError, match=r"epoch 1, batch \d+ of"):
         get_or_run(config, progress=False)
     assert find_record(config) is None
@@ -252,7 +254,8 @@ def test_a_runs_directory_that_cannot_be_created_fails_before_any_training(tmp_p
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("QREPRO_RUNS", str(blocker / "runs"))  # a folder inside a file can never be made
-    monkeypatch.setattr(store, "train_resuming", lambda *a, **k: pytest.fail("trained before checking the runs directory"))
+    monkeypatch.setattr(store, "train_resuming",
+                        lambda *a, **k: pytest.fail("trained before checking the runs directory"))
     with pytest.raises(RecordError, match="cannot create the run directory"):
         get_or_run(lenet(), progress=False)
 

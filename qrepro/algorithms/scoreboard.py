@@ -2,7 +2,8 @@
 
 ResNet-20 (option A) at 2/3/4 bits for the multi-bit methods (APoT, DoReFa, INQ) and the post-training
 ones (GPFQ, MSQ); VGG-9 (the SQ paper's) at 1 and 2 bits for binary and ternary weights (BWN, TWN, TTQ, ELQ,
-SQ-BWN, SQ-TWN); under the CPU profile ``lite`` these run on ResNet-20 as well. Each architecture's full-precision model is trained once per seed; every quantized model
+SQ-BWN, SQ-TWN); under the CPU profile ``lite`` these run on ResNet-20 as well. Each architecture's full-precision
+model is trained once per seed; every quantized model
 starts from it and trains with the same optimizer and learning-rate schedule for the same budget of epochs.
 Methods that train in stages (SQ's ratios, INQ's and ELQ's frozen partitions) split that budget over their
 stages (at least one epoch each). Post-training methods quantize the same full-precision model.

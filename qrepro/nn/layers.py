@@ -15,13 +15,15 @@ from torch import nn
 class QConv2d(nn.Conv2d):
     """nn.Conv2d whose input and weight pass through an activation and a weight quantizer."""
 
-    def __init__(self, *args, weight_quantizer: nn.Module | None = None, act_quantizer: nn.Module | None = None, **kwargs):
+    def __init__(self, *args, weight_quantizer: nn.Module | None = None, act_quantizer: nn.Module | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.weight_quantizer = weight_quantizer or nn.Identity()
         self.act_quantizer = act_quantizer or nn.Identity()
 
     @classmethod
-    def from_float(cls, conv: nn.Conv2d, weight_quantizer: nn.Module | None, act_quantizer: nn.Module | None) -> QConv2d:
+    def from_float(cls, conv: nn.Conv2d, weight_quantizer: nn.Module | None,
+                   act_quantizer: nn.Module | None) -> QConv2d:
         """A QConv2d that shares ``conv``'s parameters (same Parameter objects)."""
         layer = cls(
             conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=conv.padding,
@@ -41,13 +43,15 @@ class QConv2d(nn.Conv2d):
 class QLinear(nn.Linear):
     """nn.Linear whose input and weight pass through an activation and a weight quantizer."""
 
-    def __init__(self, *args, weight_quantizer: nn.Module | None = None, act_quantizer: nn.Module | None = None, **kwargs):
+    def __init__(self, *args, weight_quantizer: nn.Module | None = None, act_quantizer: nn.Module | None = None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.weight_quantizer = weight_quantizer or nn.Identity()
         self.act_quantizer = act_quantizer or nn.Identity()
 
     @classmethod
-    def from_float(cls, linear: nn.Linear, weight_quantizer: nn.Module | None, act_quantizer: nn.Module | None) -> QLinear:
+    def from_float(cls, linear: nn.Linear, weight_quantizer: nn.Module | None,
+                   act_quantizer: nn.Module | None) -> QLinear:
         """A QLinear that shares ``linear``'s parameters (same Parameter objects)."""
         layer = cls(
             linear.in_features, linear.out_features, bias=linear.bias is not None, device="meta",

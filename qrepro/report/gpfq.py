@@ -100,7 +100,8 @@ def _versus_seed(out: pd.DataFrame, drops: Iterable[float], seed_drops: Iterable
     return pd.concat([out.reset_index(drop=True), pd.DataFrame(cells)], axis=1)
 
 
-def headline_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, scalar: float, calibration: int) -> pd.DataFrame:
+def headline_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, scalar: float,
+                   calibration: int) -> pd.DataFrame:
     """Original vs quantized top-1/top-5 of GPFQ and MSQ at the chapter's setting, beside the seed project's
     ResNet-18 on CIFAR-10 at the same bits (C = 1.16, 256 images per layer), its drop and a verdict on it."""
     table = summarize(plain(frame, bits=bits, scalar=scalar, calibration=calibration), ["method", "bits", "scalar"])
@@ -261,7 +262,8 @@ def patches_table(frame: pd.DataFrame, scalar: float, calibration: int) -> pd.Da
         {"kernel": ", patches stride = kernel (official)", "conv": ", patches stride = conv's", "": ""}))
     table = summarize(rows, ["bits", "variant"])
     wide = table.pivot_table(index=[*OURS, "bits"], columns="variant", values=["top1_mean", "sparsity_mean"])
-    wide.columns = [f"{'top-1' if metric == 'top1_mean' else 'sparsity'}: {variant}" for metric, variant in wide.columns]
+    wide.columns = [f"{'top-1' if metric == 'top1_mean' else 'sparsity'}: {variant}"
+                    for metric, variant in wide.columns]
     run_ids = table.groupby([*OURS, "bits"])["run_ids"].sum().rename("run_ids")
     return wide.round(3).join(run_ids).reset_index()
 

@@ -172,7 +172,8 @@ def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
         out["paper drop"] = table["paper_drop"].map(signed)
         out["drop − paper drop"] = table["drop_minus_paper"].map(signed)
         out[VERDICT] = table["verdict"]
-    out["best test epoch (selected on test)"] = table["best_test_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
+    out["best test epoch (selected on test)"] = table["best_test_top1"].map(
+        lambda v: f"{v:.2f}" if pd.notna(v) else "–")
     out["made by"] = table["stale"].map(made_by)
     if links:
         out["run_ids"] = table["run_ids"]

@@ -49,7 +49,8 @@ def read_record(path: Path, expected: TrainConfig | PTQConfig | None = None) -> 
     try:
         record = json.loads(path.read_text(), parse_constant=_reject_non_finite)
     except (OSError, json.JSONDecodeError) as err:
-        raise RecordError(f"{path} is not a readable record ({err}); move it away to re-run, it is never overwritten") from err
+        raise RecordError(f"{path} is not a readable record ({err}); "
+                          "move it away to re-run, it is never overwritten") from err
     if not isinstance(record, dict) or record.get("schema") != RECORD_SCHEMA:
         raise RecordError(f"{path} is not a qrepro record (schema {RECORD_SCHEMA!r} expected); move it away to re-run")
     try:
@@ -57,7 +58,8 @@ def read_record(path: Path, expected: TrainConfig | PTQConfig | None = None) -> 
     except (KeyError, TypeError, ValueError) as err:
         raise RecordError(f"{path} has an invalid config ({err}); move it away to re-run") from err
     if stored.run_id != record.get("run_id") or stored.run_id != path.parent.name:
-        raise RecordError(f"{path}: its config hashes to {stored.run_id}, not to its folder name; a foreign or edited record")
+        raise RecordError(f"{path}: its config hashes to {stored.run_id}, not to its folder name; "
+                          "a foreign or edited record")
     if expected is not None and stored.hash != expected.hash:
         raise RecordError(f"{path} was written for another config than {expected.run_id}; move it away to re-run")
     return record

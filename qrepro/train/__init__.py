@@ -2,4 +2,5 @@
 from .loop import Objective, autocast, evaluate, fit, train_step
 from .optim import build_optimizer, build_scheduler, parameter_groups
 
-__all__ = ["Objective", "autocast", "build_optimizer", "build_scheduler", "evaluate", "fit", "parameter_groups", "train_step"]
+__all__ = ["Objective", "autocast", "build_optimizer", "build_scheduler", "evaluate", "fit", "parameter_groups",
+           "train_step"]

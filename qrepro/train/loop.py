@@ -167,8 +167,8 @@ def fit(
                                                 (first_bad + 1).clamp(max=1))
         if bad:
             raise FloatingPointError(f"{description}: the training loss is not finite at epoch {epoch + 1}, batch "
-                                     f"{int(first_bad) + 1} of {len(train_loader)} (the run diverged: lower the learning "
-                                     "rate); nothing is recorded")
+                                     f"{int(first_bad) + 1} of {len(train_loader)} (the run diverged: lower the "
+                                     "learning rate); nothing is recorded")
         diverged = non_finite_parameters(model)
         if diverged:
             raise FloatingPointError(f"{description}: after epoch {epoch + 1} the parameter(s) {diverged} are not "

@@ -36,5 +36,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, schedule: Schedule) -> tor
     if schedule.lr_schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=schedule.epochs)
     if schedule.lr_schedule == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(schedule.milestones), gamma=schedule.gamma)
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(schedule.milestones),
+                                                    gamma=schedule.gamma)
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
