@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup browser book lint test bench sync clean
+.PHONY: setup browser book lint test test-fast bench sync clean
 
 setup: $(STAMP) browser
 
@@ -28,8 +28,11 @@ book: $(STAMP)  ## execute every chapter (profile smoke unless records exist) an
 lint: $(STAMP)  ## ruff's check of the package, the tests and the chapters (config: pyproject.toml [tool.ruff])
 	$(BIN)/ruff check .
 
-test: setup lint  ## the test suite, after lint (the browser check needs `make book` first)
+test: setup lint  ## the whole test suite, after lint (the browser check needs `make book` first)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## the tests not marked slow (no notebook, no extra process, no training to an accuracy)
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)  ## throughput and memory benchmarks (figures to stdout and runs/bench/)
 	$(BIN)/python -m qrepro bench

@@ -1,12 +1,11 @@
 """Chapters: paired .py/.ipynb in sync, a parameters cell, and papermill parameters that change the result."""
-import re
 from pathlib import Path
 
 import jupytext
-import nbformat
 import papermill
 import pytest
 from conftest import REPO
+from helpers import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro.cli import main
 from qrepro.runs import recorded
@@ -31,35 +30,7 @@ def test_chapter_has_one_parameters_cell(py: Path):
     assert len(tagged) == 1
 
 
-def run_chapter(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
-    out = tmp_path / f"{name}-{'-'.join(f'{k}{v}' for k, v in parameters.items())}.ipynb"
-    return papermill.execute_notebook(str(REPO / "book" / f"{name}.ipynb"), str(out), parameters=parameters,
-                                      kernel_name="python3", cwd=str(REPO / "book"), progress_bar=False)
-
-
-def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, str]]:
-    """The rows of the DataFrame that the cell calling ``call`` displays (from its HTML output)."""
-    cell = next(c for c in notebook.cells if c.cell_type == "code" and call in c.source)
-    html = next(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
-    head, body = html.split("</thead>")
-    columns = [c.strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", head)]
-    rows = [[c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in body.split("</tr>")[:-1]]
-    columns = columns[len(columns) - len(rows[0]):] if rows else columns  # drop the index column, if shown
-    return [dict(zip(columns, row)) for row in rows]
-
-
-def assert_run_links_resolve(notebook: nbformat.NotebookNode) -> set[str]:
-    """Every run linked from a table of the notebook has its row in the provenance table (the last cell);
-    returns the linked run ids."""
-    html = [o["data"]["text/html"] for c in notebook.cells if c.cell_type == "code"
-            for o in c.outputs if "text/html" in o.get("data", {})]
-    linked = {i for page in html[:-1] for i in re.findall(r'href="#run-([^"]+)"', page)}
-    provenance = set(re.findall(r'id="run-([^"]+)"', html[-1]))
-    assert linked, "no table links to its runs"
-    assert linked <= provenance, f"linked runs missing from the provenance table: {sorted(linked - provenance)}"
-    return linked
-
-
+@pytest.mark.slow
 def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root, tmp_path):
     two = run_chapter("apot", tmp_path, bit=2, profile="smoke", epochs=2)
     assert sorted(r["config"]["bits"] for r in recorded("apot")) == [2, 3, 4, 32]  # bit 2 and its parents
@@ -75,11 +46,13 @@ def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root,
     assert len(recorded("apot")) == 4  # and reused the records it already had
 
 
+@pytest.mark.slow
 def test_papermill_parameter_of_the_wrong_type_fails_clearly(runs_root, tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="parameter epochs must be a int"):
         run_chapter("apot", tmp_path, epochs="two")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter, typo", [("apot", "bits"), ("sq", "bit"), ("pdqat", "bits"), ("gpfq", "bit"),
                                            ("scoreboard", "profiles")])
 def test_papermill_refuses_a_parameter_the_chapter_does_not_take_as_the_cli_does(runs_root, tmp_path, chapter, typo):

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from qrepro import data
@@ -40,6 +41,7 @@ def train(runs, launcher: list[str]) -> dict:
     return json.loads(records[0].read_text())
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_train_like_one(tmp_path):
     """LeNet-5 has no BatchNorm: DDP over 2 shards of each batch must follow the one-process run."""
     torchrun = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",

@@ -51,6 +51,7 @@ def assert_on_grids(model: nn.Module, bits: int, x: torch.Tensor, pinned: set[st
         assert torch.allclose(a, a.round(), atol=1e-4) and a.min() >= 0 and a.max() <= steps, name
 
 
+@pytest.mark.slow
 def test_dorefa_trains_resnet20_on_digits_and_computes_on_the_k_bit_grids(runs_root):
     cfg = config("resnet20", 2, epochs=3)
     record = get_or_run(cfg, progress=False)

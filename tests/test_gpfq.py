@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from test_book import assert_run_links_resolve, run_chapter, table_output
+from helpers import assert_run_links_resolve, run_chapter, table_output
 from torch import nn
 
 from qrepro import data as datasets
@@ -290,6 +290,7 @@ def test_sweep_lists_each_run_once_with_the_seed_grid():
 
 # --- the chapter ----------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_chapter_runs_under_papermill_on_smoke_with_every_bit_width(runs_root, tmp_path, monkeypatch):
     # one OpenMP thread in the kernel: on a shared 2-core machine every multi-threaded op of the training
     # and evaluation loops can wait a scheduler slice for its second thread (2 epochs: 59 s against 5.5 s)

@@ -21,6 +21,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 SCRIPT_TIME_MS = 15_000  # virtual time the page's scripts (MathJax typesetting) get before the DOM is read
 
+pytestmark = pytest.mark.slow  # a browser process per page, on the book that `make book` built
+
 
 def toc_pages() -> list[str]:
     toc = yaml.safe_load((REPO / "_toc.yml").read_text())

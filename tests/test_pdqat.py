@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
-from test_book import assert_run_links_resolve, run_chapter, table_output
+from helpers import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro import data as datasets
 from qrepro import models
@@ -323,6 +323,7 @@ def test_validation_is_held_out_of_training_and_the_test_split_is_kept(digits):
     assert pdqat.DoReFa().split_data(digits, dataclasses.replace(config("dorefa"), options={}))[1] is None
 
 
+@pytest.mark.slow
 def test_a_killed_pdqat_run_resumes_to_the_same_record_with_its_duals(runs_root, monkeypatch):
     cfg = config("pdqat", constraint="output", epsilon=0.5, dual_lr=0.5)
     uninterrupted = get_or_run(cfg, progress=False)
@@ -351,6 +352,7 @@ def test_a_killed_pdqat_run_resumes_to_the_same_record_with_its_duals(runs_root,
     assert uninterrupted["val_selected_top1"] in [e["test_top1"] for e in epochs] and "val_top1" in epochs[0]
 
 
+@pytest.mark.slow
 def test_chapter_runs_under_papermill_and_shows_every_table_row(runs_root, tmp_path):
     notebook = run_chapter("pdqat", tmp_path, epochs=1, counts="1", rules="largest")
     rows = table_output(notebook, "pdqat_report.accuracy_table(runs)")

@@ -23,6 +23,7 @@ def test_jobs_keep_each_chain_together_in_priority_order_and_skip_what_is_record
     assert {c.method for c in todo[0].configs} == {"fp", "gpfq", "msq"}
 
 
+@pytest.mark.slow
 def test_a_deadline_cuts_only_the_running_run_and_a_second_call_continues(runs_root, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "out"
@@ -51,6 +52,7 @@ def test_a_deadline_cuts_only_the_running_run_and_a_second_call_continues(runs_r
     assert len(torch.load(checkpoint, weights_only=True)["history"]) > trained  # it went on from its checkpoint
 
 
+@pytest.mark.slow
 def test_the_cli_plans_and_imports(runs_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("qrepro.plan.PRIORITY", (QUICK,))
     out = tmp_path / "out"

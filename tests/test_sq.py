@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from test_book import assert_run_links_resolve, run_chapter, table_output
+from helpers import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro import models
 from qrepro.algorithms import get_method, sq, sq_chapter
@@ -239,6 +239,7 @@ def _prepared(config: TrainConfig):
     return model
 
 
+@pytest.mark.slow
 def test_killed_sq_run_resumes_to_the_same_record(runs_root, monkeypatch):
     """The partition is re-drawn at every step from the global RNG, which the checkpoint carries."""
     options = {"ratio": 0.5, "granularity": "filter", "prob": "softmax", "select": "full_precision"}
@@ -286,6 +287,7 @@ def test_paper_vs_ours_gives_verdicts_on_the_papers_drops_and_shows_the_seeds_be
     assert table.loc["SQ-BWN", "run_ids"] == ["SQ-BWN-0", "SQ-BWN-1"]
 
 
+@pytest.mark.slow
 def test_chapter_runs_under_papermill_and_its_tables_have_every_row(runs_root, tmp_path):
     """Every row for a small network (the book build runs VGG-9 and ResNet-20 with the same code)."""
     # TTQ with the paper's W_n gradient sign drives LeNet-5's classifier scales to NaN here (a diverged run is an

@@ -66,6 +66,7 @@ def _dual_step(rank: int, world: int, port: int, results: dict) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_the_dual_step_sums_every_process_shard_so_duals_agree():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -11,6 +11,7 @@ from qrepro.runs import get_or_run, run_dir
 from qrepro.train import build_optimizer, build_scheduler, loop
 
 
+@pytest.mark.slow
 def test_full_precision_training_on_digits_beats_chance_by_far(runs_root):
     config = TrainConfig(chapter="t", data="digits", arch="lenet5",
                          schedule=Schedule(epochs=10, batch_size=64, lr=0.05, weight_decay=5e-4))
@@ -19,6 +20,7 @@ def test_full_precision_training_on_digits_beats_chance_by_far(runs_root):
     assert record["epochs"][-1]["train_loss"] < record["epochs"][0]["train_loss"]
 
 
+@pytest.mark.slow
 def test_two_bit_apot_chain_trains_on_digits(runs_root):
     configs = apot.sweep(bit=2, epochs=3)
     records = [get_or_run(c, progress=False) for c in configs]
@@ -30,6 +32,7 @@ def test_two_bit_apot_chain_trains_on_digits(runs_root):
     assert len(alphas) == 20 and any(abs(a - 3.0) > 1e-3 for a in alphas)  # clipping was learned
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_record(runs_root, monkeypatch):
     config = apot.sweep(bit=4, epochs=3)[-1]  # a 4-bit run (and its full-precision parent)
     uninterrupted = get_or_run(config, progress=False)

@@ -163,6 +163,7 @@ def test_a_child_starts_only_from_the_weights_its_parent_record_names(runs_root,
 
 # --- 5. one writer per run ---
 
+@pytest.mark.slow
 def test_two_processes_started_on_one_run_train_it_once(runs_root):
     script = ("import sys; from qrepro.runs import get_or_run; from qrepro.config import Schedule, TrainConfig; "
               "c = TrainConfig(chapter='t', data='digits', arch='lenet5', schedule=Schedule(epochs=3)); "
@@ -260,6 +261,7 @@ def test_a_runs_directory_that_cannot_be_created_fails_before_any_training(tmp_p
         get_or_run(lenet(), progress=False)
 
 
+@pytest.mark.slow
 def test_the_behaviour_fingerprint_is_the_same_in_a_fresh_process_and_after_other_work(one_thread):
     from qrepro.algorithms import scoreboard
 

@@ -1,0 +1,36 @@
+"""Helpers of the tests that execute a chapter notebook under papermill and read its tables back."""
+import re
+from pathlib import Path
+
+import nbformat
+import papermill
+from conftest import REPO
+
+
+def run_chapter(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:
+    out = tmp_path / f"{name}-{'-'.join(f'{k}{v}' for k, v in parameters.items())}.ipynb"
+    return papermill.execute_notebook(str(REPO / "book" / f"{name}.ipynb"), str(out), parameters=parameters,
+                                      kernel_name="python3", cwd=str(REPO / "book"), progress_bar=False)
+
+
+def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, str]]:
+    """The rows of the DataFrame that the cell calling ``call`` displays (from its HTML output)."""
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and call in c.source)
+    html = next(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
+    head, body = html.split("</thead>")
+    columns = [c.strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", head)]
+    rows = [[c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in body.split("</tr>")[:-1]]
+    columns = columns[len(columns) - len(rows[0]):] if rows else columns  # drop the index column, if shown
+    return [dict(zip(columns, row)) for row in rows]
+
+
+def assert_run_links_resolve(notebook: nbformat.NotebookNode) -> set[str]:
+    """Every run linked from a table of the notebook has its row in the provenance table (the last cell);
+    returns the linked run ids."""
+    html = [o["data"]["text/html"] for c in notebook.cells if c.cell_type == "code"
+            for o in c.outputs if "text/html" in o.get("data", {})]
+    linked = {i for page in html[:-1] for i in re.findall(r'href="#run-([^"]+)"', page)}
+    provenance = set(re.findall(r'id="run-([^"]+)"', html[-1]))
+    assert linked, "no table links to its runs"
+    assert linked <= provenance, f"linked runs missing from the provenance table: {sorted(linked - provenance)}"
+    return linked
