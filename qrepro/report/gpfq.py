@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..runs.behaviour import is_stale
 from .reference.gpfq import SEED_BEST_SCALAR
+from .stats import mean_std
 from .tables import drop_versus, made_by, signed
 
 OURS = ["data_set", "profile", "arch"]
@@ -69,20 +70,14 @@ def summarize(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return table
 
 
-def _fmt(mean: float, std: float = float("nan"), digits: int = 2) -> str:
-    if pd.isna(mean):
-        return "–"
-    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def _ours(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Our columns of a summarized table, without its provenance (``_provenance``)."""
     out = table[[*OURS, *keys]].copy()
-    out["original top-1"] = [_fmt(m, s) for m, s in zip(table["original_top1_mean"], table["original_top1_std"])]
-    out["top-1"] = [_fmt(m, s) for m, s in zip(table["top1_mean"], table["top1_std"])]
-    out["top-5"] = [_fmt(m, s) for m, s in zip(table["top5_mean"], table["top5_std"])]
+    out["original top-1"] = [mean_std(m, s) for m, s in zip(table["original_top1_mean"], table["original_top1_std"])]
+    out["top-1"] = [mean_std(m, s) for m, s in zip(table["top1_mean"], table["top1_std"])]
+    out["top-5"] = [mean_std(m, s) for m, s in zip(table["top5_mean"], table["top5_std"])]
     out["drop"] = table["drop"].map(signed)
-    out["sparsity"] = [_fmt(m, s, 3) for m, s in zip(table["sparsity_mean"], table["sparsity_std"])]
+    out["sparsity"] = [mean_std(m, s, digits=3) for m, s in zip(table["sparsity_mean"], table["sparsity_std"])]
     out["seeds"] = table["seeds"]
     return out
 
@@ -107,7 +102,7 @@ def headline_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, scalar: 
     table = summarize(plain(frame, bits=bits, scalar=scalar, calibration=calibration), ["method", "bits", "scalar"])
     out = _ours(table, ["method", "bits", "scalar"])
     out.insert(out.columns.get_loc("original top-1") + 1, "original top-5",
-               [_fmt(m, s) for m, s in zip(table["original_top5_mean"], table["original_top5_std"])])
+               [mean_std(m, s) for m, s in zip(table["original_top5_mean"], table["original_top5_std"])])
     seed = paper[(paper.source == "seed-bits") & (paper.bits == bits)].set_index("method")
     fp = paper[(paper.source == "seed-bits") & (paper.method == "fp")].iloc[0]
     out[f"{SEED} original top-1/top-5"] = f"{fp.top1:.2f} / {fp.top5:.2f}"
@@ -186,12 +181,12 @@ def best_scalar_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, calib
     seed_near = ", ".join(f"{c:g}" for c in seed[seed >= seed[SEED_BEST_SCALAR] - 0.1].index)
     out = picked[[*OURS, "method", "bits", "choice"]].rename(columns={"choice": "C chosen"})
     out["C"] = picked["scalar"]
-    out["top-1"] = [_fmt(m, s) for m, s in zip(picked["top1_mean"], picked["top1_std"])]
+    out["top-1"] = [mean_std(m, s) for m, s in zip(picked["top1_mean"], picked["top1_std"])]
     out["drop"] = picked["drop"].map(signed)
     out["seeds"] = picked["seeds"]
     out["C within 0.1 pt of the best"] = picked["near"]
     out[f"{SEED} C"] = picked["seed_scalar"].where(logged)
-    out[f"{SEED} top-1"] = seed_top1.map(_fmt)
+    out[f"{SEED} top-1"] = seed_top1.map(mean_std)
     out[f"{SEED}: C within 0.1 pt of its best"] = [seed_near if g and c == "best on the test set" else "–"
                                                   for g, c in zip(logged, picked["choice"])]
     return _provenance(_versus_seed(out, picked["drop"], seed_fp - seed_top1), picked)

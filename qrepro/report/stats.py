@@ -9,14 +9,14 @@ from __future__ import annotations
 import pandas as pd
 
 
-def mean_std(mean: float, std: float = float("nan"), seeds: int = 1, digits: int = 2, signed: bool = False,
-             missing: str = "–") -> str:
-    """``mean ± std`` with ``digits`` decimals (a sign on the mean when ``signed``); the mean alone below two
-    seeds (or without a std); ``missing`` when there is no mean."""
+def mean_std(mean: float, std: float = float("nan"), seeds: int | None = None, digits: int = 2,
+             signed: bool = False, missing: str = "–") -> str:
+    """``mean ± std`` with ``digits`` decimals (a sign on the mean when ``signed``); the mean alone without a std
+    or below two ``seeds`` (a sample std over one seed is NaN anyway); ``missing`` when there is no mean."""
     if pd.isna(mean):
         return missing
     text = f"{mean:+.{digits}f}" if signed else f"{mean:.{digits}f}"
-    return text if seeds < 2 or pd.isna(std) else f"{text} ± {std:.{digits}f}"
+    return text if pd.isna(std) or (seeds is not None and seeds < 2) else f"{text} ± {std:.{digits}f}"
 
 
 def series_mean_std(values: pd.Series, digits: int = 2, signed: bool = False, missing: str = "–") -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ..runs.behaviour import is_stale
+from .stats import mean_std
 
 GROUP = ["data_set", "profile", "arch"]
 # A reproduction holds when |our drop - the paper's drop| <= TOLERANCE percentage points (book/intro.md says so).
@@ -154,17 +155,12 @@ def show_table(frame: pd.DataFrame, precision: int = 2, formats: Mapping[str, st
     return styler
 
 
-def _mean_std(mean: float, std: float, n: int) -> str:
-    if pd.isna(mean):
-        return "no record"
-    return f"{mean:.2f}" if n < 2 or pd.isna(std) else f"{mean:.2f} ± {std:.2f}"
-
-
 def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
     """The accuracy table as a reader sees it: formatted numbers, seeds, a verdict, a flag on stale numbers,
     and (``links``) each row's runs linked to their rows of the page's provenance table."""
     out = table[[c for c in [*GROUP, "method", "variant", "bits"] if c in table]].copy()
-    out["top-1 (%)"] = [_mean_std(m, s, n) for m, s, n in zip(table["top1_mean"], table["top1_std"], table["seeds"])]
+    out["top-1 (%)"] = [mean_std(m, s, n, missing="no record")
+                        for m, s, n in zip(table["top1_mean"], table["top1_std"], table["seeds"])]
     out["seeds"] = table["seeds"]
     out["drop"] = table["drop"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "no FP record")
     if "paper_top1" in table:
