@@ -22,6 +22,7 @@ from .algorithms import SWEEPS, get_method
 from .algorithms.base import Method
 from .config import PTQConfig, TrainConfig
 from .data import DeviceLoader, ImageData
+from .profiles import channels_last_for
 from .runs.build import prepared_model
 from .runs.shard import lineage
 from .train import build_optimizer, evaluate, fit
@@ -69,7 +70,10 @@ def check_training(config: TrainConfig, data: ImageData, device: torch.device, c
     model = prepared_model(config, data)
     objective = method.objective(model, config)
     schedule = dataclasses.replace(config.schedule, epochs=1, batch_size=BATCH)
-    fit(model, data, schedule, device=device, objective=objective, progress=False, compile=compile)
+    # in the memory format of runs on real images on this device (digits alone would train NCHW)
+    channels_last = channels_last_for("cifar10", device.type)
+    fit(model, data, schedule, device=device, objective=objective, progress=False, compile=compile,
+        channels_last=channels_last)
     trained = {id(p) for group in build_optimizer(model, schedule).param_groups for p in group["params"]}
     missing = [name for name, p in model.named_parameters() if id(p) in trained and p.grad is None]
     if missing:

@@ -98,6 +98,14 @@ def test_runs_on_cifar10_use_every_thread_and_digits_one(monkeypatch):
         threads_for("cifar10-jpeg")
 
 
+def test_cpu_runs_on_real_images_train_channels_last_and_digits_or_cuda_runs_nchw():
+    from qrepro.profiles import channels_last_for
+
+    assert channels_last_for("cifar10-jpeg", "cpu") and channels_last_for("cifar10-nocrop", "cpu")
+    assert not channels_last_for("digits", "cpu") and not channels_last_for("digits-val10", "cpu")
+    assert not channels_last_for("cifar10-jpeg", "cuda")
+
+
 def test_chapter_rows_show_a_chapters_real_data_cells_with_their_protocol_and_no_verdict(runs_root):
     """The lite protocol run for one epoch on digits stands in for CIFAR-10 here (the code path is the same)."""
     ran = [c for c in scoreboard.plan("lite", "digits", epochs=1) if (c.entry.label, c.bits) in {("APoT", 2)}]

@@ -123,7 +123,7 @@ class _ActivationRCF(_RCF):
         below_or_at_one = 1 + torch.finfo(x.dtype).eps  # x < 1 + eps  <=>  x <= 1
         grad_a = torch.ops.aten.hardtanh_backward(grad, x, -torch.inf, below_or_at_one)
         residual = x.clamp_max_(1).neg_().add_(levels)  # P - min(x, 1), in place
-        dalpha = torch.dot(grad.reshape(-1), residual.reshape(-1)) + (grad.sum() - grad_a.sum())
+        dalpha = residual.mul_(grad).sum() + (grad.sum() - grad_a.sum())  # any memory format, no copy
         return grad_a.to(a.dtype), dalpha.to(alpha.dtype).reshape(()), None
 
 

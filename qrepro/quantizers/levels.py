@@ -62,11 +62,14 @@ class LevelGrid(nn.Module):
         return scaled.clamp_(0, self.cells - 1).to(torch.int32)
 
     def lookup(self, cells: torch.Tensor, alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
-        """alpha times the nearest level of each cell index (same shape as ``cells``)."""
+        """alpha times the nearest level of each cell index (same shape and memory format as ``cells``)."""
+        if cells.dim() == 4 and not cells.is_contiguous() and cells.is_contiguous(memory_format=torch.channels_last):
+            return self.lookup(cells.permute(0, 2, 3, 1), alpha).permute(0, 3, 1, 2)  # a contiguous view
         values = (self.table * alpha).to(cells.device)
         try:
-            flat = cells.reshape(-1)
-            return values.index_select(0, flat).view(cells.shape) if cells.is_contiguous() else values[cells]
+            if cells.is_contiguous():
+                return values.index_select(0, cells.view(-1)).view(cells.shape)
+            return values[cells]
         except IndexError as err:  # a NaN (input or scale) has no cell: the integer cast gives an arbitrary index
             raise FloatingPointError("a quantizer's input or its learned scale is not finite (NaN): the run "
                                      "diverged; lower the learning rate") from err

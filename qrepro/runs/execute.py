@@ -14,6 +14,7 @@ from ..algorithms import get_method
 from ..algorithms.base import Method, PTQMethod
 from ..config import PTQConfig, TrainConfig
 from ..data import DeviceLoader
+from ..profiles import channels_last_for
 from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
 from .behaviour import DataShape, behaviour_fingerprint
@@ -80,9 +81,10 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
     model = prepared_model(config, data)
     init_report = load_parent(model, parent) if parent is not None else None
     objective = method.objective(model, config)
+    channels_last = channels_last_for(config.data, device.type)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
                   checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, compile=compile,
-                  description=config.run_id, validation=validation, version=version)
+                  channels_last=channels_last, description=config.run_id, validation=validation, version=version)
     final = history[-1]
     best = max(history, key=lambda h: h["test_top1"])
     selected = max(history, key=lambda h: h["val_top1"]) if validation is not None else None
@@ -102,6 +104,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
         "epoch_time_s": sum(h["seconds"] for h in history) / len(history),
         "amp": "bf16" if device.type == "cuda" else None,  # the training precision; evaluation is always float32
         "evaluated_in": "float32",
+        "memory_format": "channels_last" if channels_last else "contiguous",  # of training and evaluation
         "processes": rank_and_world()[1],
         **provenance(device),
         "code": finished_code(version, [h["source_hash"] for h in history]),
