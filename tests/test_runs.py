@@ -145,3 +145,11 @@ def test_benchmark_results_are_written_with_provenance_and_shown_on_the_reproduc
     assert f"commit {result['commit'][:10]}" in html and ">1.235<" in html
     with pytest.raises(ValueError, match="unknown benchmark.*valid: .*qat_step"):
         bench.main(["no-such-benchmark"], device="cpu")
+
+
+def test_a_record_names_the_memory_format_its_epochs_trained_in():
+    from qrepro.runs.execute import memory_format
+
+    assert memory_format([{"epoch": 1}]) == "contiguous"  # epochs recorded before epochs named it
+    assert memory_format([{"memory_format": "channels_last"}] * 2) == "channels_last"
+    assert memory_format([{"epoch": 1}, {"memory_format": "channels_last"}]) == "mixed"  # resumed under new code

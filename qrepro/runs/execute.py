@@ -64,6 +64,13 @@ def finished_code(start: dict[str, str], sources: list[str]) -> dict[str, Any]:
     return {**start, "sources": list(dict.fromkeys([*sources, source_hash(refresh=True)]))}
 
 
+def memory_format(history: list[dict[str, Any]]) -> str:
+    """The memory format every epoch trained in ("contiguous" for epochs recorded before epochs named it), or
+    "mixed"."""
+    formats = {h.get("memory_format", "contiguous") for h in history}
+    return formats.pop() if len(formats) == 1 else "mixed"
+
+
 def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, data_root: str | None,
                   device: torch.device, progress: bool, compile: bool = False
                   ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -81,10 +88,10 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
     model = prepared_model(config, data)
     init_report = load_parent(model, parent) if parent is not None else None
     objective = method.objective(model, config)
-    channels_last = channels_last_for(config.data, device.type)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
                   checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, compile=compile,
-                  channels_last=channels_last, description=config.run_id, validation=validation, version=version)
+                  channels_last=channels_last_for(config.data, device.type), description=config.run_id,
+                  validation=validation, version=version)
     final = history[-1]
     best = max(history, key=lambda h: h["test_top1"])
     selected = max(history, key=lambda h: h["val_top1"]) if validation is not None else None
@@ -104,7 +111,8 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
         "epoch_time_s": sum(h["seconds"] for h in history) / len(history),
         "amp": "bf16" if device.type == "cuda" else None,  # the training precision; evaluation is always float32
         "evaluated_in": "float32",
-        "memory_format": "channels_last" if channels_last else "contiguous",  # of training and evaluation
+        # of training and evaluation; "mixed" when a resumed run changed it (each epoch names its own)
+        "memory_format": memory_format(history),
         "processes": rank_and_world()[1],
         **provenance(device),
         "code": finished_code(version, [h["source_hash"] for h in history]),

@@ -190,6 +190,7 @@ def fit(
             "test_top1": test["top1"],
             "test_top5": test["top5"],
             "seconds": time.perf_counter() - start,
+            "memory_format": "channels_last" if channels_last else "contiguous",
             **({"val_loss": val["loss"], "val_top1": val["top1"]} if val else {}),
             **extra,
             **({"source_hash": version["source_hash"]} if version else {}),
