@@ -153,3 +153,17 @@ def test_a_record_names_the_memory_format_its_epochs_trained_in():
     assert memory_format([{"epoch": 1}]) == "contiguous"  # epochs recorded before epochs named it
     assert memory_format([{"memory_format": "channels_last"}] * 2) == "channels_last"
     assert memory_format([{"epoch": 1}, {"memory_format": "channels_last"}]) == "mixed"  # resumed under new code
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from qrepro.atomic import atomic_path, write_json
+
+    target = tmp_path / "record.json"
+    write_json(target, {"top1": 1.0})
+    with pytest.raises(ValueError):
+        write_json(target, {"top1": float("nan")})  # strict JSON: refused, not written
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed mid-write")
+    assert target.read_text() == '{\n "top1": 1.0\n}\n' and [p.name for p in tmp_path.iterdir()] == ["record.json"]
+    assert target.stat().st_mode & 0o777 == 0o644

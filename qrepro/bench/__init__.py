@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import write_json
 from ..runs.execute import resolve_device
 from ..runs.provenance import provenance
-from ..runs.record import write_json_atomic
 from ..runs.store import runs_dir
 from . import brevitas_step, epoch_cost, gpfq_speed, pdqat_step, qat_step, quantizer_cost, sq_selection
 
@@ -35,7 +35,7 @@ def main(only: list[str] | None = None, device: str = "auto") -> None:
         print(f"\n## {name} on {provenance(resolved)['device']}")
         print(pd.DataFrame(rows).to_string(index=False))
         slug = "cuda" if resolved.type == "cuda" else "cpu"
-        write_json_atomic(runs_dir() / "bench" / f"{name}-{slug}.json",
+        write_json(runs_dir() / "bench" / f"{name}-{slug}.json",
                           {"benchmark": name, "rows": rows, **provenance(resolved)})
 
 

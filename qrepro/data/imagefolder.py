@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..atomic import save_tensors
 from .dataset import ImageData, channel_stats
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -90,16 +91,6 @@ def _decode_split(entries: list[tuple[os.DirEntry, int]], mode: str, desc: str) 
     return out, torch.tensor([label for _, label in entries], dtype=torch.int64)
 
 
-def _save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _read_cache(path: Path) -> dict | None:
     """The decoded tree cached at ``path``; None when there is none, or when it is damaged (then it is deleted,
     with a notice naming it, and decoded again)."""
@@ -147,7 +138,7 @@ def load_imagefolder(
             raise ValueError(f"{root}/train images are {shapes[0]} but its test images {shapes[1]}")
         mean, std = channel_stats(train_x)
         cached = dict(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y, mean=mean, std=std)
-        _save_atomic(cached, path)
+        save_tensors(cached, path)
     train_x, train_y, test_x, test_y = (cached[k] for k in ("train_x", "train_y", "test_x", "test_y"))
     mean, std = tuple(cached["mean"]), tuple(cached["std"])
     return ImageData(name, train_x, train_y, test_x, test_y, classes, mean, std, crop_pad, flip)

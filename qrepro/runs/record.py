@@ -9,8 +9,6 @@ values). Records are strict JSON (no NaN or Infinity).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +20,6 @@ RECORD_FILE = "record.json"
 
 class RecordError(RuntimeError):
     """A record on disk is unreadable, or belongs to another config; it is never overwritten."""
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write strict JSON (non-finite numbers are an error) to a temporary file beside ``path``, readable by all
-    (0644) like the weights, and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=False, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _reject_non_finite(token: str) -> None:

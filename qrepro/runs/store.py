@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..atomic import save_tensors, write_json
 from ..config import PTQConfig, TrainConfig
 from ..profiles import get_profile, threads_for
 from ..threads import torch_threads
@@ -25,7 +26,7 @@ from .behaviour import is_stale
 from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, load_data, resolve_device
 from .lock import run_lock
 from .provenance import PACKAGE_DIR
-from .record import RECORD_FILE, RecordError, read_record, write_json_atomic
+from .record import RECORD_FILE, RecordError, read_record
 from .shard import lineage
 from .weights import Parent, state_digest
 
@@ -123,11 +124,8 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
             for leftover in directory.glob(".*.tmp"):  # of a writer killed mid-write (this one holds the lock)
                 leftover.unlink()
             record["weights_sha256"] = state_digest(weights)
-            tmp = directory / f".{WEIGHTS_FILE}.{os.getpid()}.tmp"
-            torch.save(weights, tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, directory / WEIGHTS_FILE)
-            write_json_atomic(directory / RECORD_FILE, record)
+            save_tensors(weights, directory / WEIGHTS_FILE)
+            write_json(directory / RECORD_FILE, record)
             (directory / CHECKPOINT_FILE).unlink(missing_ok=True)
         barrier()
     return record

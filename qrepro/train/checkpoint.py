@@ -1,12 +1,12 @@
 """Per-epoch training checkpoints: everything needed to resume a run bit-identically after a kill."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..atomic import save_tensors
 
 
 class CheckpointError(RuntimeError):
@@ -27,16 +27,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temporary file of this process, then rename: a kill never leaves a half-written
-    checkpoint, and two writers never share a temporary file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """torch.save, atomically (``qrepro.atomic``), readable by its owner only."""
+    save_tensors(state, path, mode=0o600)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
