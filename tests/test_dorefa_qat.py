@@ -5,12 +5,12 @@ import torch
 from torch import nn
 
 from qrepro import data as datasets
-from qrepro import models
 from qrepro.algorithms import get_method
 from qrepro.config import Schedule, TrainConfig
 from qrepro.data import DeviceLoader
 from qrepro.nn import QConv2d, QLinear, quantized_layers
 from qrepro.runs import get_or_run, weights_path
+from qrepro.runs.build import DataShape, prepared_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -24,9 +24,7 @@ def config(arch: str, bits: int, method: str = "dorefa", epochs: int = 1, **opti
 
 def prepared(cfg: TrainConfig) -> nn.Module:
     get_method(cfg.method).check(cfg)
-    model = models.create(cfg.arch, num_classes=10, in_channels=1, image_size=8, **cfg.arch_options)
-    get_method(cfg.method).prepare(model, cfg)
-    return model
+    return prepared_model(cfg, DataShape(in_channels=1, image_size=8, num_classes=10))
 
 
 def assert_on_grids(model: nn.Module, bits: int, x: torch.Tensor, pinned: set[str] = frozenset()) -> None:

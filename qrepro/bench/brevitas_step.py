@@ -17,9 +17,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .. import models
 from ..algorithms import METHODS
 from ..config import Schedule, TrainConfig
+from ..runs.build import CIFAR10_SHAPE, build_model, prepared_model
 from ..train import Objective, train_step
 from .measure import timed
 
@@ -32,7 +32,8 @@ def brevitas_resnet20() -> nn.Module:
     from brevitas.nn import QuantConv2d
     from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
 
-    model = models.create("resnet20", num_classes=10, in_channels=3, image_size=SIZE)
+    model = build_model(TrainConfig(chapter="bench", data="cifar10", arch="resnet20", schedule=Schedule(epochs=1)),
+                        CIFAR10_SHAPE)
     stem = next(name for name, m in model.named_modules() if isinstance(m, nn.Conv2d))
     for name, conv in list(model.named_modules()):
         if not isinstance(conv, nn.Conv2d) or name == stem:
@@ -51,8 +52,7 @@ def qrepro_model(method: str, bits: int) -> tuple[nn.Module, Objective]:
     config = TrainConfig(chapter="bench", data="cifar10", arch="resnet20", schedule=Schedule(epochs=1),
                          method=method, bits=bits)
     METHODS[method].check(config)
-    model = models.create("resnet20", num_classes=10, in_channels=3, image_size=SIZE)
-    METHODS[method].prepare(model, config)
+    model = prepared_model(config, CIFAR10_SHAPE)
     return model, METHODS[method].objective(model, config)
 
 

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import torch
 
-from .. import models
-from ..algorithms.pdqat import PDQAT, DoReFa, run_config
+from ..algorithms import METHODS
+from ..algorithms.pdqat import run_config
 from ..data import DeviceLoader, ImageData
+from ..runs.build import CIFAR10_SHAPE, prepared_model
 from ..train import build_optimizer, train_step
 from .measure import timed
 
@@ -46,12 +47,9 @@ def build_case(method_name: str, options: dict, device: torch.device) -> tuple[C
     config = run_config(method_name, BITS, options, arch="preact_resnet20", profile="paper", data="random", epochs=1,
                         seed=0)
     config = dataclasses.replace(config, arch_options={**config.arch_options, "width": width})
-    method = PDQAT() if method_name == "pdqat" else DoReFa()
     torch.manual_seed(0)
-    model = models.create(config.arch, num_classes=10, in_channels=3, **config.arch_options)
-    method.prepare(model, config)
-    model.to(device).train()
-    objective = method.objective(model, config)
+    model = prepared_model(config, CIFAR10_SHAPE).to(device).train()
+    objective = METHODS[method_name].objective(model, config)
     optimizer = build_optimizer(model, config.schedule)
     loader = DeviceLoader(random_data(), "train", BATCH, device=device, seed=0)
     x, y = next(iter(loader))

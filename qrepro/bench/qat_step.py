@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from .. import models
 from ..algorithms import METHODS
 from ..algorithms.sq import SQ_DEFAULTS
 from ..config import Schedule, TrainConfig
+from ..runs.build import CIFAR10_SHAPE, prepared_model
 from ..train import train_step
 from .measure import isolated, time_steps
 
@@ -44,9 +44,7 @@ def step_time(method: str, bits: int, arch: str, arch_options: dict, options: di
     config = TrainConfig(chapter="bench", data="cifar10", arch=arch, schedule=Schedule(epochs=1), method=method,
                          bits=bits, options=options, arch_options=arch_options)
     METHODS[method].check(config)
-    model = models.create(arch, num_classes=10, in_channels=3, image_size=SIZE, **arch_options)
-    METHODS[method].prepare(model, config)
-    model.to(device)
+    model = prepared_model(config, CIFAR10_SHAPE).to(device)
     objective = METHODS[method].objective(model, config)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(BATCH, 3, SIZE, SIZE, device=device)

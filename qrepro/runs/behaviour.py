@@ -28,23 +28,10 @@ from ..data import DeviceLoader, ImageData
 from ..data.dataset import channel_stats
 from ..threads import torch_threads
 from ..train import evaluate, fit
-from .build import prepared_model
+from .build import DataShape, prepared_model
 
 SIGNIFICANT_DIGITS = 9
 TRAIN_IMAGES, TEST_IMAGES, BATCH = 8, 4, 4
-
-
-@dataclasses.dataclass(frozen=True)
-class DataShape:
-    """The shape of a run's data set, all the fingerprint needs of it (stored in the record)."""
-
-    in_channels: int
-    image_size: int
-    num_classes: int
-
-    @classmethod
-    def of(cls, data: ImageData) -> DataShape:
-        return cls(data.in_channels, data.image_size, data.num_classes)
 
 
 def synthetic_data(shape: DataShape) -> ImageData:

@@ -17,8 +17,8 @@ from ..data import DeviceLoader
 from ..profiles import channels_last_for
 from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
-from .behaviour import DataShape, behaviour_fingerprint
-from .build import prepared_model
+from .behaviour import behaviour_fingerprint
+from .build import DataShape, prepared_model
 from .provenance import provenance, source_hash
 from .record import RECORD_SCHEMA
 from .weights import Parent, load_parent
