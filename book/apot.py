@@ -46,22 +46,20 @@ seeds = 1  # seeds 0 .. seeds-1; tables show mean ± std
 device = "auto"  # auto | cpu | cuda
 
 # %%
-from qrepro.algorithms import check_notebook_parameters
+from qrepro.chapters import notebook_parameters
 
-check_notebook_parameters("apot", globals())  # an unknown parameter (e.g. a misspelt papermill -p) stops here
+params, runtime = notebook_parameters("apot", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from qrepro import report
-from qrepro.algorithms import apot
 from qrepro.quantizers import apot_levels
 from qrepro.report.apot import clipping_plot, level_counts
-from qrepro.runs import get_or_run_all
+from qrepro.runs import run_chapter
 
-configs = apot.sweep(bit=bit, arch=arch, profile=profile, data=data, epochs=epochs, seeds=seeds)
-records = get_or_run_all(configs, data_root=data_root, device=device, progress=profile != "smoke")
+records = run_chapter(params, **runtime).records
 runs = report.runs_frame(records)
 display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, "
                  f"{arch}, seeds: {seeds}); every number below comes from their records."))

@@ -64,23 +64,22 @@ sweeps = "bits,scalar,lam,calibration,patches"  # which sweeps to run besides th
 device = "auto"  # auto | cpu | cuda
 
 # %%
-from qrepro.algorithms import check_notebook_parameters
+from qrepro.chapters import notebook_parameters
 
-check_notebook_parameters("gpfq", globals())  # an unknown parameter (e.g. a misspelt papermill -p) stops here
+params, runtime = notebook_parameters("gpfq", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from qrepro import report
-from qrepro.algorithms import gpfq
+from qrepro.chapters import gpfq
+from qrepro.methods.gpfq import DEFAULT_SCALAR, Alphabet, linspace_alphabet
 from qrepro.report import gpfq as gpfq_report
-from qrepro.runs import get_or_run_all
+from qrepro.runs import run_chapter
 
+records = run_chapter(params, **runtime).records
 chosen = gpfq.chosen_sweeps(sweeps)
-configs = gpfq.sweep(bits=bits, scalar=scalar, lam=lam, batch_size=batch_size, arch=arch, profile=profile,
-                     data=data, epochs=epochs, seeds=seeds, sweeps=sweeps)
-records = get_or_run_all(configs, data_root=data_root, device=device, progress=profile != "smoke")
 runs = report.runs_frame(records)
 frame = gpfq_report.ptq_frame(records)
 paper = report.paper_table("gpfq")
@@ -96,8 +95,8 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs
 # (the JMLR code the same without the extra zero, with $R$ the median $|W|$ of the layer).
 
 # %%
-report.level_sets({f"{b} bits, since 2023": gpfq.Alphabet(b, 1.0, 1.0).levels().tolist() for b in (1, 2, 3, 4)}
-                  | {f"{b} bits, 2022 logs": gpfq.linspace_alphabet(b).tolist() for b in (1, 2, 3, 4)})
+report.level_sets({f"{b} bits, since 2023": Alphabet(b, 1.0, 1.0).levels().tolist() for b in (1, 2, 3, 4)}
+                  | {f"{b} bits, 2022 logs": linspace_alphabet(b).tolist() for b in (1, 2, 3, 4)})
 plt.show()
 
 # %% [markdown]
@@ -141,7 +140,7 @@ if "scalar" in chosen:
     gpfq_report.sweep_plot(scalar_runs[scalar_runs.scalar.isin(gpfq.SCALARS)], paper, "scalar",
                            f"alphabet scalar sweep, {bits} bits")
     plt.show()
-    display(report.show_table(gpfq_report.best_scalar_table(frame, paper, bits, calibration, gpfq.DEFAULT_SCALAR)))
+    display(report.show_table(gpfq_report.best_scalar_table(frame, paper, bits, calibration, DEFAULT_SCALAR)))
 
 # %% [markdown]
 # ## Non-overlapping patches zero the kernel entries that only meet padding

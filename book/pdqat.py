@@ -62,25 +62,22 @@ seeds = 1  # seeds 0 .. seeds-1; tables show mean ± std
 device = "auto"  # auto | cpu | cuda
 
 # %%
-from qrepro.algorithms import check_notebook_parameters
+from qrepro.chapters import notebook_parameters
 
-check_notebook_parameters("pdqat", globals())  # an unknown parameter (e.g. a misspelt papermill -p) stops here
+params, runtime = notebook_parameters("pdqat", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from qrepro import report
-from qrepro.algorithms import pdqat
+from qrepro.chapters import pdqat
 from qrepro.report import pdqat as pdqat_report
-from qrepro.runs import get_or_run_all
+from qrepro.runs import run_chapter
 
-planned = pdqat.plan(bit=bit, constraint=constraint, epsilon=epsilon, epsilon_layer=epsilon_layer,
-                     dual_lr=dual_lr, objective=objective, high_precision_layers=high_precision_layers,
-                     arch=arch, profile=profile, data=data, epochs=epochs, seeds=seeds)
-records = get_or_run_all(pdqat.unique_configs(planned), data_root=data_root, device=device,
-                         progress=profile != "smoke")
-runs = pdqat_report.planned_frame(planned, records)
+shown = run_chapter(params, **runtime)  # both phases: the mixed-precision runs are planned from the first's duals
+records = shown.records
+runs = pdqat_report.planned_frame(shown.planned, records)
 data_set = runs.data_set.iloc[0]
 display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{data_set}`, {arch}, objective "
                  f"`{objective}`, seeds: {seeds}); every number below comes from their records."))
@@ -127,7 +124,7 @@ report.show_table(mse, precision=4, runs=pdqat_report.fig1_runs(runs))
 # The layer duals of the Fig. 1 run after each epoch's dual step (mean over seeds), and the output dual.
 
 # %%
-selection = pdqat.fig1_selection(planned, records)
+selection = pdqat.fig1_selection(shown.planned, records)
 pdqat_report.dual_plot(pdqat_report.dual_history(selection), title=f"({low_bit} bit, eps_l = {epsilon_layer})")
 plt.show()
 
@@ -161,12 +158,7 @@ report.show_table(pdqat_report.ranking_table(selection, duals), precision=4,
 # baseline itself. The plot shows the gain over the all-quantized model, ours and the paper's.
 
 # %%
-mixed = pdqat.mixed_phase(planned, records, counts=counts, rules=rules)
-mixed_records = get_or_run_all(pdqat.unique_configs(mixed), data_root=data_root, device=device,
-                               progress=profile != "smoke")
-everything = planned + mixed
-all_records = list({r["run_id"]: r for r in records + mixed_records}.values())
-mixed_table = pdqat_report.mixed_frame(pdqat_report.planned_frame(everything, all_records))
+mixed_table = pdqat_report.mixed_frame(pdqat_report.planned_frame(shown.planned + shown.followup, records))
 pdqat_report.mixed_plot(mixed_table, title=f"({low_bit} bit, {data_set}, {profile})")
 plt.show()
 report.show_table(mixed_table)
@@ -211,4 +203,4 @@ report.real_data_rows("pdqat")
 # Every run behind the numbers on this page. Records made by older package code are flagged `stale`.
 
 # %%
-report.provenance_table(report.runs_frame(all_records))
+report.provenance_table(report.runs_frame(records))

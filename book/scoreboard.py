@@ -48,30 +48,25 @@ seeds = 1  # seeds 0 .. seeds-1; cells show mean ± std
 device = "auto"  # auto | cpu | cuda
 
 # %%
-from qrepro.algorithms import check_notebook_parameters
+from qrepro.chapters import notebook_parameters
 
-check_notebook_parameters("scoreboard", globals())  # an unknown parameter (e.g. a misspelt papermill -p) stops here
+params, runtime = notebook_parameters("scoreboard", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from qrepro import report
-from qrepro.algorithms import scoreboard
 from qrepro.report import scoreboard as scoreboard_report
-from qrepro.runs import get_or_run_all
+from qrepro.runs import run_chapter
 
-get_or_run_all(scoreboard.sweep(profile, data, epochs, seeds), data_root=data_root, device=device,
-               progress=profile != "smoke")
-real_cells = scoreboard_report.real_data_cells(seeds=max(seeds, 3))
-smoke_cells = scoreboard.plan("smoke", data, epochs if profile == "smoke" else 0, seeds)
-records = scoreboard_report.recorded(real_cells + smoke_cells)
-real = scoreboard_report.scoreboard_frame(real_cells, records)
-smoke = scoreboard_report.scoreboard_frame(smoke_cells, records)
+run_chapter(params, **runtime)
+page = scoreboard_report.page(params)
+real, smoke = page.real, page.smoke
 shown = real.groupby(["profile", "data_set"], sort=False).size() if len(real) else {}
-display(Markdown(f"**{len(records)} runs** behind this page: "
+display(Markdown(f"**{len(page.records)} runs** behind this page: "
                  + "".join(f"`{p}` on `{d}`: {n} cells; " for (p, d), n in dict(shown).items())
-                 + f"`smoke` on `{scoreboard.profile_data('smoke', data)}`: {len(smoke)} cells."))
+                 + f"`smoke` on `{page.smoke_data}`: {len(smoke)} cells."))
 
 # %% [markdown]
 # ## On CIFAR-10 images
@@ -94,10 +89,10 @@ for (real_profile, data_set), group in real.groupby(["profile", "data_set"], sor
 # under one protocol, not how the methods rank on CIFAR-10.
 
 # %%
-display(scoreboard_report.scoreboard_table(smoke, "smoke", scoreboard.profile_data("smoke", data)))
+display(scoreboard_report.scoreboard_table(smoke, "smoke", page.smoke_data))
 
 # %%
-scoreboard_report.drop_plot(smoke, title=f"smoke profile, {scoreboard.profile_data('smoke', data)}")
+scoreboard_report.drop_plot(smoke, title=f"smoke profile, {page.smoke_data}")
 plt.show()
 
 # %% [markdown]
@@ -105,4 +100,4 @@ plt.show()
 # Every run behind the numbers on this page, the full-precision models included.
 
 # %%
-report.provenance_table(report.runs_frame(records.values()))
+report.provenance_table(report.runs_frame(page.records.values()))

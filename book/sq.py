@@ -58,24 +58,21 @@ seeds = 1  # seeds 0 .. seeds-1; tables show mean ± std
 device = "auto"  # auto | cpu | cuda
 
 # %%
-from qrepro.algorithms import check_notebook_parameters
+from qrepro.chapters import notebook_parameters
 
-check_notebook_parameters("sq", globals())  # an unknown parameter (e.g. a misspelt papermill -p) stops here
+params, runtime = notebook_parameters("sq", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from qrepro import report
-from qrepro.algorithms import sq_chapter
 from qrepro.report import sq as sq_report
-from qrepro.runs import get_or_run_all
+from qrepro.runs import run_chapter
 
-chains = sq_chapter.plan(method=method, sq=sq, prob=prob, granularity=granularity, select=select, ratios=ratios,
-                         arch=arch, study_arch=study_arch, twn=twn, threshold=threshold, wn_grad=wn_grad,
-                         inq_bits=inq_bits, profile=profile, data=data, epochs=epochs, seeds=seeds)
-records = get_or_run_all(sq_chapter.configs(chains), data_root=data_root, device=device, progress=profile != "smoke")
-frame = sq_report.chain_frame(chains, records)
+shown = run_chapter(params, **runtime)
+records = shown.records
+frame = sq_report.chain_frame(shown.planned, records)
 runs = report.runs_frame(records)
 reference = report.paper_table("sq")
 display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, seeds: "

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import torch
 
 from . import data as datasets
-from .algorithms import SWEEPS, get_method
-from .algorithms.base import Method
+from .chapters import CHAPTERS, first_phase
+from .methods import get_method
+from .methods.base import Method
 from .config import PTQConfig, TrainConfig
 from .data import DeviceLoader, ImageData
 from .profiles import channels_last_for
@@ -43,8 +44,8 @@ class Result:
 def pairs() -> Iterator[TrainConfig | PTQConfig]:
     """One smoke config per (method, model, kind) of every chapter's default sweep, parents included."""
     seen: set[tuple[str, str, str]] = set()
-    for sweep in SWEEPS.values():
-        for config in sweep(profile="smoke"):
+    for name in CHAPTERS:
+        for config in first_phase(name, profile="smoke"):
             for run in lineage(config):
                 key = (run.method, run.arch, run.kind)
                 if key not in seen:

@@ -12,7 +12,7 @@
     CUDA_VISIBLE_DEVICES=K python -m qrepro run apot -p profile quick -p seeds 4 --shard K/4
 
 ``-p NAME VALUE`` takes the chapter notebook's parameters, with papermill's type inference. A chapter with a
-follow-up phase (planned from the first phase's records, see qrepro.algorithms.FOLLOWUPS) runs it next; under
+follow-up phase (planned from the first phase's records, see qrepro.chapters.base) runs it next; under
 --shard or --shared-only the follow-up waits for every first-phase record: repeat both steps once all shards are done.
 """
 from __future__ import annotations
@@ -20,81 +20,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from . import data as datasets
 from . import models
-from .algorithms import (FOLLOWUPS, METHODS, PTQ_METHODS, RUNTIME_PARAMETERS, SWEEPS, chapter_parameters,
-                         check_parameter_names, get_sweep, phase_arguments)
+from .chapters import CHAPTERS, split_parameters
+from .methods import METHODS, PTQ_METHODS
 from .config import PTQConfig, Schedule, TrainConfig
 from .params import infer_scalar
 from .profiles import PROFILES, resolve_data
 from .report import accuracy_table, provenance_table, runs_frame, show_accuracy
-from .runs import find_record, get_or_run, get_or_run_all, recorded, unreadable
-from .runs.shard import shared_ancestors, split
+from .runs import get_or_run, recorded, run_chapter, unreadable
 
 Config = TrainConfig | PTQConfig
-
-
-def run_chapter(chapter: str, parameters: dict[str, object], progress: bool = True, shard: str | None = None,
-                shared_only: bool = False, compile: bool = False, keep_going: bool = False) -> list[dict]:
-    """Run (or find the records of) every run of a chapter for these notebook parameters: its sweep, then its
-    follow-up phase (if any), planned from the sweep's records. Returns the records of both, each run once.
-
-    ``shard="K/N"`` runs only shard K of N of each phase (see runs.shard); ``shared_only`` only the runs every shard
-    of a phase needs. Under either, the follow-up phase is planned only once every first-phase run is recorded
-    (by all shards); until then it is skipped with a notice on stderr, and the same command run again does it.
-    """
-    check_parameter_names(chapter, parameters)
-    runtime = {k: parameters.pop(k, default) for k, default in RUNTIME_PARAMETERS.items()}
-
-    def run(configs: list[Config]) -> list[dict]:
-        if shared_only:
-            configs = shared_ancestors(configs)
-        elif shard:
-            configs = shard_of(configs, shard)
-        return get_or_run_all(configs, data_root=runtime["data_root"], device=runtime["device"], progress=progress,
-                              compile=compile, keep_going=keep_going)
-
-    sweep = get_sweep(chapter)
-    configs = sweep(**phase_arguments(sweep, parameters))
-    followup: Callable[..., list] | None = FOLLOWUPS.get(chapter)
-    if followup is not None:
-        followup([], **phase_arguments(followup, parameters))  # checks its parameters before anything runs
-    records = run(configs)
-    if followup is None:
-        return records
-    previous = [find_record(c) for c in configs] if shard or shared_only else records
-    missing = [c.run_id for c, record in zip(configs, previous) if record is None]
-    if missing:
-        print(f"{chapter}: the follow-up phase is planned from every first-phase record; {len(missing)} of "
-              f"{len(configs)} are not recorded yet (the shards run them): run this command again once they are",
-              file=sys.stderr)
-        return records
-    more = run(followup(previous, **phase_arguments(followup, parameters)))
-    return list({record["run_id"]: record for record in records + more}.values())
-
-
-def shard_of(configs: list[Config], shard: str) -> list[Config]:
-    """The configs of shard "K/N"; a clear error while the runs every shard starts from are not recorded."""
-    index, count = parse_shard(shard)
-    missing = [c.run_id for c in shared_ancestors(configs) if find_record(c) is None]
-    if missing:
-        raise ValueError(f"every shard starts from {missing}: record them first with the same command and "
-                         f"--shared-only instead of --shard")
-    return split(configs, index, count)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """"K/N" -> (K, N)."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard takes K/N (e.g. 0/4), got {text!r}") from None
-    return index, count
 
 
 def _print_records(records: list[dict]) -> None:
@@ -108,10 +49,10 @@ def _print_records(records: list[dict]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    parameters = {name: infer_scalar(value) for name, value in args.param}
-    records = run_chapter(args.chapter, parameters, progress=not args.no_progress, shard=args.shard,
-                          shared_only=args.shared_only, compile=args.compile, keep_going=args.keep_going)
-    _print_records(records)
+    params, runtime = split_parameters(args.chapter, {name: infer_scalar(value) for name, value in args.param})
+    shown = run_chapter(params, **runtime, progress=not args.no_progress, shard=args.shard,
+                        shared_only=args.shared_only, compile=args.compile, keep_going=args.keep_going)
+    _print_records(shown.records)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -135,10 +76,10 @@ def cmd_records(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    print("chapters: ", ", ".join(SWEEPS))
-    for chapter in SWEEPS:
-        defaults = ", ".join(f"{name}={default!r}" for name, default in chapter_parameters(chapter).items())
-        print(f"  {chapter} parameters: {defaults} + data_root, device")
+    print("chapters: ", ", ".join(CHAPTERS))
+    for name, chapter in CHAPTERS.items():
+        defaults = ", ".join(f"{key}={default!r}" for key, default in chapter.defaults().items())
+        print(f"  {name} parameters: {defaults} + data_root, device")
     print("methods:  ", ", ".join(METHODS), "| post-training:", ", ".join(PTQ_METHODS) or "-")
     print("models:   ", ", ".join(models.available()))
     print("data sets:", ", ".join(datasets.available()))
@@ -193,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a chapter's sweep (what its notebook runs)")
-    run.add_argument("chapter", choices=list(SWEEPS))
+    run.add_argument("chapter", choices=list(CHAPTERS))
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--no-progress", action="store_true")
     run.add_argument("--compile", action="store_true", help="torch.compile the training forward")

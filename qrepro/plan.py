@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .algorithms import get_sweep
+from .chapters import first_phase
 from .config import PTQConfig, TrainConfig
 from .runs import find_record, get_or_run, read_record, run_dir
 from .runs.execute import WEIGHTS_FILE
@@ -68,7 +68,7 @@ def jobs(priority: Iterable[tuple[str, dict[str, Any]]], profile: str, data: str
     groups: dict[str, list[Config]] = {}
     seen: set[str] = set()
     for chapter, parameters in priority:
-        for config in get_sweep(chapter)(profile=profile, data=data, **parameters):
+        for config in first_phase(chapter, profile=profile, data=data, **parameters):
             for run in lineage(config):
                 if run.run_id in seen or find_record(run) is not None:
                     continue

@@ -2,7 +2,8 @@
 import pytest
 
 from qrepro import data, models
-from qrepro.algorithms import apot, get_method, get_sweep
+from qrepro.chapters import first_phase, get_chapter
+from qrepro.methods import get_method
 from qrepro.cli import main
 from qrepro.params import infer_scalar, parse_list
 
@@ -10,7 +11,7 @@ from qrepro.params import infer_scalar, parse_list
 @pytest.mark.parametrize("bit", [1, 7, "2,7", "two", ""])
 def test_apot_refuses_unsupported_bit_widths(bit):
     with pytest.raises(ValueError, match="bit"):
-        apot.sweep(bit=bit)
+        first_phase("apot", bit=bit)
 
 
 @pytest.mark.parametrize("name, value, error", [
@@ -19,7 +20,7 @@ def test_apot_refuses_unsupported_bit_widths(bit):
 ])
 def test_apot_parameters_of_the_wrong_type_or_range(name, value, error):
     with pytest.raises(error, match=name):
-        apot.sweep(**{name: value})
+        first_phase("apot", **{name: value})
 
 
 def test_comma_separated_lists_parse_in_one_place():
@@ -37,7 +38,7 @@ def test_unknown_names_list_the_valid_ones():
     with pytest.raises(ValueError, match="apot"):
         get_method("lsq")
     with pytest.raises(ValueError, match="apot"):
-        get_sweep("lsq")
+        get_chapter("lsq")
 
 
 def test_missing_cifar10_names_the_download_command(tmp_path):

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from qrepro import check as check_module
-from qrepro.algorithms import METHODS, PTQ_METHODS
+from qrepro.methods import METHODS, PTQ_METHODS
 from qrepro.cli import main
 from qrepro.train import loop
 
@@ -26,7 +26,7 @@ def test_every_method_trains_under_bf16_autocast_as_on_a_gpu(monkeypatch):
 
 
 def test_a_trained_parameter_without_gradient_is_named(monkeypatch):
-    from qrepro.algorithms import sq
+    from qrepro.methods import sq
 
     original = sq.BWNMethod.prepare
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from qrepro import data
-from qrepro.algorithms import apot
+from qrepro.chapters import first_phase
 from qrepro.data import DeviceLoader
 from qrepro.runs.shard import lineage, shared_ancestors, split
 
@@ -57,7 +57,7 @@ def test_torchrun_two_processes_train_like_one(tmp_path):
 
 
 def test_sweep_shards_keep_chains_together_and_cover_every_run_once():
-    configs = apot.sweep(bit="2", seeds=4)  # four independent chains 32 -> 4 -> 3 -> 2
+    configs = first_phase("apot", bit="2", seeds=4)  # four independent chains 32 -> 4 -> 3 -> 2
     assert shared_ancestors(configs) == []
     shards = [split(configs, k, 3) for k in range(3)]
     assert sorted(c.run_id for s in shards for c in s) == sorted(c.run_id for c in configs)
@@ -67,7 +67,7 @@ def test_sweep_shards_keep_chains_together_and_cover_every_run_once():
 
 
 def test_shared_ancestors_are_left_out_of_every_shard():
-    configs = apot.sweep(bit="4,3,2")  # one chain: the full-precision model is shared by every run
+    configs = first_phase("apot", bit="4,3,2")  # one chain: the full-precision model is shared by every run
     shared = {c.run_id for c in shared_ancestors(configs)}
     assert configs[0].run_id in shared
     assert all(c.run_id not in shared for k in range(2) for c in split(configs, k, 2))

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from qrepro import data as datasets
-from qrepro.algorithms import get_method
+from qrepro.methods import get_method
 from qrepro.config import Schedule, TrainConfig
 from qrepro.data import DeviceLoader
 from qrepro.nn import QConv2d, QLinear, quantized_layers

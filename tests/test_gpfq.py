@@ -11,9 +11,10 @@ from torch import nn
 
 from qrepro import data as datasets
 from qrepro import models
-from qrepro.algorithms import get_method, gpfq
-from qrepro.algorithms.gpfq import GPFQ, MSQ, Alphabet, gpfq_layer
-from qrepro.algorithms.gpfq_inputs import layer_inputs, patch_indices, unfold_patches
+from qrepro.chapters import first_phase, gpfq
+from qrepro.methods import get_method
+from qrepro.methods.gpfq import GPFQ, MSQ, Alphabet, gpfq_layer, linspace_alphabet, radius
+from qrepro.methods.gpfq_inputs import layer_inputs, patch_indices, unfold_patches
 from qrepro.bench.gpfq_speed import gpfq_layer_per_neuron
 from qrepro.config import PTQConfig, Schedule, TrainConfig
 from qrepro.nn import quantizable_layers
@@ -75,13 +76,13 @@ def test_rounding_lands_exactly_on_the_levels_and_is_nearest_when_not_clipped(bi
 
 def test_radius_is_the_mean_over_neurons_of_the_largest_weight():
     w = torch.tensor([[0.5, -2.0, 1.0], [0.25, 0.0, -0.5]])
-    assert gpfq.radius(w) == pytest.approx((2.0 + 0.5) / 2)
-    assert gpfq.radius(torch.ones(2, 3, 3, 3)) == 1.0  # conv filters are flattened per output channel
+    assert radius(w) == pytest.approx((2.0 + 0.5) / 2)
+    assert radius(torch.ones(2, 3, 3, 3)) == 1.0  # conv filters are flattened per output channel
 
 
 def test_older_linspace_alphabet_is_documented_with_its_extra_zero():
-    assert gpfq.linspace_alphabet(1).tolist() == [-1.0, 0.0, 1.0]
-    assert len(gpfq.linspace_alphabet(2)) == 5 and len(gpfq.linspace_alphabet(2, include_zero=False)) == 4
+    assert linspace_alphabet(1).tolist() == [-1.0, 0.0, 1.0]
+    assert len(linspace_alphabet(2)) == 5 and len(linspace_alphabet(2, include_zero=False)) == 4
 
 
 # --- the greedy step ------------------------------------------------------------------------------------------
@@ -274,16 +275,16 @@ def test_bad_models_and_data_fail_clearly():
 ])
 def test_chapter_parameters_of_the_wrong_type_or_range(name, value, error):
     with pytest.raises(error, match=name):
-        gpfq.sweep(**{name: value})
+        first_phase("gpfq", **{name: value})
 
 
 def test_sweep_lists_each_run_once_with_the_seed_grid():
-    configs = gpfq.sweep()
+    configs = first_phase("gpfq")
     assert configs[0].kind == "train" and configs[0].arch == "resnet20"
     assert len({c.run_id for c in configs}) == len(configs)
     scalars = {c.options["scalar"] for c in configs[1:] if c.bits == 4 and c.method == "msq"}
     assert scalars == {*gpfq.SCALARS, 1.16} and len(gpfq.SCALARS) == 21 and gpfq.SCALARS[-1] == 2.0
-    paper = gpfq.sweep(profile="paper", sweeps="none")
+    paper = first_phase("gpfq", profile="paper", sweeps="none")
     assert paper[0].arch == "resnet18" and paper[0].arch_options == {"maxpool": True}
     assert [c.calibration for c in paper[1:]] == [256, 0]  # the seed's 256 images per layer; MSQ uses none
 

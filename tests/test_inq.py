@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from qrepro import models
-from qrepro.algorithms import get_method, inq, sq
+from qrepro.chapters import sq as sq_chapter
+from qrepro.methods import get_method, inq
 from qrepro.quantizers import inq_exponents
 from qrepro.runs import get_or_run, weights_path
 
@@ -14,7 +15,7 @@ SQ_SETTINGS = {"granularity": "filter", "prob": "linear", "select": "quantized"}
 
 
 def _fp_parent(epochs: int = 2):
-    return sq.run_config("fp", {}, "lenet5", "smoke", "digits", epochs, 0)
+    return sq_chapter.run_config("fp", {}, "lenet5", "smoke", "digits", epochs, 0)
 
 
 def _weights(config) -> dict[str, torch.Tensor]:
@@ -40,7 +41,7 @@ def test_frozen_partition_reads_frozen_values_and_blocks_their_gradient():
 
 def test_inq_steps_freeze_the_largest_weights_on_powers_of_two_and_keep_them(runs_root):
     parent = _fp_parent()
-    steps = inq.step_chain("inq", None, parent, 3, "smoke", 1)
+    steps = sq_chapter.step_chain("inq", None, parent, 3, "smoke", 1)
     records = [get_or_run(c, progress=False) for c in steps]
     parent_state = _weights(parent)
     states = [_weights(c) for c in steps]
@@ -66,7 +67,7 @@ def test_inq_steps_freeze_the_largest_weights_on_powers_of_two_and_keep_them(run
 
 
 def test_stochastic_inq_grows_whole_filters_by_roulette(runs_root):
-    steps = inq.step_chain("inq", SQ_SETTINGS, _fp_parent(1), 3, "smoke", 1)
+    steps = sq_chapter.step_chain("inq", SQ_SETTINGS, _fp_parent(1), 3, "smoke", 1)
     for c in steps:
         get_or_run(c, progress=False)
     previous: dict[str, torch.Tensor] = {}
@@ -84,7 +85,7 @@ def test_stochastic_inq_grows_whole_filters_by_roulette(runs_root):
 
 def test_elq_freezes_its_band_then_everything_and_pulls_free_weights(runs_root):
     parent = _fp_parent(1)
-    steps = inq.step_chain("elq", None, parent, 2, "smoke", 1)
+    steps = sq_chapter.step_chain("elq", None, parent, 2, "smoke", 1)
     model = models.create("lenet5", in_channels=1, image_size=8)
     get_method("elq").prepare(model, steps[0])
     model.load_state_dict(_weights_after(parent), strict=False)
@@ -116,6 +117,6 @@ def _weights_after(config) -> dict[str, torch.Tensor]:
     ("inq", {"step": 0.5, "partition": "stochastic", "prob": "cubic"}, "constant, linear"),
 ])
 def test_bad_partitions_are_refused(method, options, match):
-    config = inq.step_chain(method, None, _fp_parent(), 3, "smoke", 1)[0]
+    config = sq_chapter.step_chain(method, None, _fp_parent(), 3, "smoke", 1)[0]
     with pytest.raises(ValueError, match=match):
         get_method(method).check(dataclasses.replace(config, options=options))

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from qrepro import models
-from qrepro.algorithms.apot import APoT
+from qrepro.methods.apot import APoT
 from qrepro.config import Schedule, TrainConfig
 from qrepro.nn import FULL_PRECISION, LayerQuant, QConv2d, QLinear, quantizable_layers, quantize_, quantized_layers
 from qrepro.quantizers import APoTActivation, APoTWeight, SymmetricUniformWeight

@@ -10,9 +10,10 @@ from helpers import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro import data as datasets
 from qrepro import models
-from qrepro.algorithms import pdqat
-from qrepro.algorithms.mixed_precision import body_layers, select_layers
-from qrepro.algorithms.pdqat_constraints import dual_ascent, soft_cross_entropy
+from qrepro.chapters import first_phase, pdqat
+from qrepro.methods import get_method
+from qrepro.methods.mixed_precision import body_layers, select_layers
+from qrepro.methods.pdqat_constraints import dual_ascent, soft_cross_entropy
 from qrepro.config import TrainConfig
 from qrepro.data import DeviceLoader
 from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
@@ -36,7 +37,7 @@ def config(method: str, bits: int = 1, **options) -> TrainConfig:
 
 def build(cfg: TrainConfig, seed: int = 0):
     """Model, method objective and optimizer as the runner builds them."""
-    method = pdqat.PDQAT() if cfg.method == "pdqat" else pdqat.DoReFa()
+    method = get_method(cfg.method)
     method.check(cfg)
     torch.manual_seed(seed)
     model = models.create(cfg.arch, num_classes=10, in_channels=1, **cfg.arch_options)
@@ -232,7 +233,8 @@ def test_mixed_plan_ranks_layers_by_the_mean_final_duals():
     records = [record(0, [0.1, 0.0, 0.4, 0.2]), record(1, [0.3, 0.0, 0.0, 0.2])]
     assert pdqat.mean_layer_duals(records) == pytest.approx([0.2, 0.0, 0.2, 0.2])
     planned = pdqat.mixed_plan(records, counts="1,3", rules="largest,smallest")
-    chosen = {(p.rule, p.count, p.config.seed): p.config.options["high_precision_layers"] for p in planned}
+    chosen = {(p.details["rule"], p.details["count"], p.config.seed): p.config.options["high_precision_layers"]
+              for p in planned}
     assert chosen[("largest", 1, 0)] == [0] and chosen[("largest", 3, 1)] == [0, 2, 3]
     assert chosen[("smallest", 1, 0)] == [1] and chosen[("smallest", 3, 0)] == [0, 1, 2]
     assert all(p.config.method == "dorefa" and p.config.bits == 1 for p in planned)
@@ -252,14 +254,14 @@ def test_mixed_plan_ranks_layers_by_the_mean_final_duals():
 
 def test_the_chapters_run_ids_are_unchanged():
     """Records are found by run id: the default chapter's configs must hash as they did (commit 010c8c1)."""
-    assert [c.run_id for c in pdqat.sweep()] == [
+    assert [c.run_id for c in first_phase("pdqat")] == [
         "smoke-preact_resnet20-dorefa-fp-e18dcf3eb1",
         "smoke-preact_resnet20-dorefa-w1-be26de34e1",
         "smoke-preact_resnet20-pdqat-w1-47b1121744",
         "smoke-preact_resnet20-pdqat-w1-40134f43ac",
         "smoke-preact_resnet20-pdqat-w1-69dd377683",
     ]
-    assert [c.run_id for c in pdqat.sweep(profile="quick")] == [
+    assert [c.run_id for c in first_phase("pdqat", profile="quick")] == [
         "quick-preact_resnet20-dorefa-fp-b9f87a5e6a",
         "quick-preact_resnet20-dorefa-w1-eb22db6523",
         "quick-preact_resnet20-pdqat-w1-6125b4726e",
@@ -294,7 +296,7 @@ def test_high_precision_layers_are_pinned_and_indexed_as_the_official_list():
 ])
 def test_bad_chapter_parameters_are_refused_with_the_valid_choices(parameters, match):
     with pytest.raises(ValueError, match=match):
-        pdqat.plan(**parameters)
+        pdqat.Params(**parameters)
 
 
 @pytest.mark.parametrize("options, match", [
@@ -308,11 +310,11 @@ def test_bad_chapter_parameters_are_refused_with_the_valid_choices(parameters, m
 ])
 def test_bad_method_options_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
-        pdqat.PDQAT().check(config("pdqat", **options))
+        get_method("pdqat").check(config("pdqat", **options))
 
 
 def test_validation_is_held_out_of_training_and_the_test_split_is_kept(digits):
-    train, validation = pdqat.DoReFa().split_data(digits, config("dorefa"))
+    train, validation = get_method("dorefa").split_data(digits, config("dorefa"))
     assert len(train.train_x) + len(validation.test_x) == len(digits.train_x) and len(validation.test_x) == 26
     assert torch.equal(train.test_x, digits.test_x) and train.name == "digits"
 
@@ -320,7 +322,7 @@ def test_validation_is_held_out_of_training_and_the_test_split_is_kept(digits):
         return sorted(bytes(img.numpy()) for img in x)
 
     assert images(torch.cat([train.train_x, validation.test_x])) == images(digits.train_x)  # a partition
-    assert pdqat.DoReFa().split_data(digits, dataclasses.replace(config("dorefa"), options={}))[1] is None
+    assert get_method("dorefa").split_data(digits, dataclasses.replace(config("dorefa"), options={}))[1] is None
 
 
 @pytest.mark.slow

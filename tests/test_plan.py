@@ -7,7 +7,7 @@ import tarfile
 import pytest
 import torch
 
-from qrepro.algorithms import apot, gpfq
+from qrepro.chapters import first_phase
 from qrepro.cli import main
 from qrepro.plan import RECORDS_TAR, WEIGHTS_TAR, import_results, jobs, plan
 from qrepro.runs import find_record, recorded, run_dir
@@ -19,7 +19,7 @@ LONG = ("apot", {"bit": "4", "epochs": 1000})  # far longer than any deadline he
 def test_jobs_keep_each_chain_together_in_priority_order_and_skip_what_is_recorded():
     todo = jobs([QUICK, LONG], "smoke", "")
     assert [len(job.configs) for job in todo] == [3, 2]  # FP + GPFQ + MSQ; FP -> 4-bit APoT
-    assert [c.run_id for c in todo[1].configs] == [c.run_id for c in apot.sweep(bit="4", epochs=1000)]
+    assert [c.run_id for c in todo[1].configs] == [c.run_id for c in first_phase("apot", bit="4", epochs=1000)]
     assert {c.method for c in todo[0].configs} == {"fp", "gpfq", "msq"}
 
 
@@ -28,9 +28,9 @@ def test_a_deadline_cuts_only_the_running_run_and_a_second_call_continues(runs_r
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "out"
     first = plan(out, minutes=0.75, profile="smoke", workers=2, priority=[QUICK, LONG], check=False)
-    fp, *quantized = gpfq.sweep(sweeps="none", epochs=1, bits=4)
+    fp, *quantized = first_phase("gpfq", sweeps="none", epochs=1, bits=4)
     assert set(first["done"]) == {fp.run_id} | {c.run_id for c in quantized}
-    assert first["cut"] == [apot.sweep(bit="4", epochs=1000)[0].run_id]  # only the run in progress
+    assert first["cut"] == [first_phase("apot", bit="4", epochs=1000)[0].run_id]  # only the run in progress
     with tarfile.open(out / RECORDS_TAR) as tar:
         assert {m.name.split("/")[1] for m in tar.getmembers()} == set(first["done"])
     with tarfile.open(out / WEIGHTS_TAR) as tar:
@@ -42,7 +42,7 @@ def test_a_deadline_cuts_only_the_running_run_and_a_second_call_continues(runs_r
     assert import_results(out, here) == []  # importing twice adds nothing
     monkeypatch.setenv("QREPRO_RUNS", str(here))
     assert len(recorded("gpfq")) == 3 and find_record(fp) is not None
-    long_fp = apot.sweep(bit="4", epochs=1000)[0]
+    long_fp = first_phase("apot", bit="4", epochs=1000)[0]
     monkeypatch.setenv("QREPRO_RUNS", str(runs_root))
     assert [job.root for job in jobs([QUICK, LONG], "smoke", "")] == [long_fp.run_id]  # only the cut job is left
     checkpoint = run_dir(long_fp) / "checkpoint.pt"

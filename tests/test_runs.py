@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from qrepro.algorithms import apot
+from qrepro.chapters import first_phase
 from qrepro.config import Schedule, TrainConfig, config_from_dict
 from qrepro.runs import RecordError, find_record, get_or_run, run_dir, store
 from qrepro.runs import execute as execute_module
@@ -24,8 +24,8 @@ def test_config_hash_is_stable_and_covers_every_field():
 
 
 def test_child_run_id_covers_its_parent_chain():
-    two_bit = apot.sweep(bit=2)[-1]
-    other = apot.sweep(bit=2, epochs=3)[-1]
+    two_bit = first_phase("apot", bit=2)[-1]
+    other = first_phase("apot", bit=2, epochs=3)[-1]
     assert two_bit.init.init.init.bits == 32  # 2 <- 3 <- 4 <- 32
     assert config_from_dict(json.loads(json.dumps(two_bit.to_dict()))).hash == two_bit.hash
     assert two_bit.hash != other.hash

@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from qrepro.algorithms import METHODS, PTQ_METHODS, scoreboard
+from qrepro.chapters import first_phase, scoreboard
+from qrepro.methods import METHODS, PTQ_METHODS
 from qrepro.report import scoreboard as scoreboard_report
 from qrepro.runs import get_or_run_all
 
@@ -30,7 +31,7 @@ def test_split_budget_sums_to_the_budget_with_at_least_one_epoch_per_stage():
 
 
 def test_cells_share_one_protocol_per_model():
-    cells = scoreboard.plan("quick", seeds=2)
+    cells = scoreboard.plan(scoreboard.Params("quick", seeds=2))
     assert {c.config.data for c in cells} == {"cifar10"}
     for arch in ("resnet20", "vgg9"):
         same = [c for c in cells if c.entry.arch == arch]
@@ -43,11 +44,11 @@ def test_cells_share_one_protocol_per_model():
 
 def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has_no_record(runs_root):
     """Two cells run for real on digits (one epoch); every other cell of every profile says it has no record."""
-    ran = [c for c in scoreboard.plan("smoke", epochs=1)
+    ran = [c for c in scoreboard.plan(scoreboard.Params("smoke", epochs=1))
            if (c.entry.label, c.bits) in {("BWN", 1), ("GPFQ", 2)}]
     get_or_run_all([c.config for c in ran], device="cpu")
     shown = ("smoke", "quick")
-    cells = [c for p in shown for c in scoreboard.plan(p, epochs=1 if p == "smoke" else 0)]
+    cells = [c for p in shown for c in scoreboard.plan(scoreboard.Params(p, epochs=1 if p == "smoke" else 0))]
     records = scoreboard_report.recorded(cells)
     frame = scoreboard_report.scoreboard_frame(cells, records)
     assert sorted(frame["method"]) == ["BWN", "GPFQ"]
@@ -68,7 +69,7 @@ def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has
 
 
 def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_with_one_budget():
-    cells = scoreboard.plan("lite")
+    cells = scoreboard.plan(scoreboard.Params("lite"))
     assert {c.config.data for c in cells} == {"cifar10-jpeg"}
     assert {c.entry.label for c in cells} == {e.label for e in scoreboard.ENTRIES}  # every method has a cell
     assert {c.config.arch for c in cells} == {"resnet20", "preact_resnet20"}  # binary and ternary on ResNet-20
@@ -79,10 +80,10 @@ def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_with_one_budget():
                if not c.entry.post_training}
     assert budgets.pop("ELQ") == len(scoreboard.ELQ_STAGES) > budget  # one epoch for each of its 7 partitions
     assert set(budgets.values()) == {budget}
-    sweep = scoreboard.sweep("lite")
+    sweep = first_phase("scoreboard", profile="lite")
     assert [c.method for c in sweep[:4]] == ["gpfq", "gpfq", "msq", "msq"]  # minutes, once the FP model exists
     assert {c.arch for c in sweep[-2:]} == {"preact_resnet20"}  # PD-QAT's own FP model last
-    assert scoreboard.plan("lite", "cifar10")[0].config.data == "cifar10"
+    assert scoreboard.plan(scoreboard.Params("lite", "cifar10"))[0].config.data == "cifar10"
 
 
 def test_runs_on_cifar10_use_every_thread_and_digits_one(monkeypatch):
@@ -108,7 +109,8 @@ def test_cpu_runs_on_real_images_train_channels_last_and_digits_or_cuda_runs_nch
 
 def test_chapter_rows_show_a_chapters_real_data_cells_with_their_protocol_and_no_verdict(runs_root):
     """The lite protocol run for one epoch on digits stands in for CIFAR-10 here (the code path is the same)."""
-    ran = [c for c in scoreboard.plan("lite", "digits", epochs=1) if (c.entry.label, c.bits) in {("APoT", 2)}]
+    ran = [c for c in scoreboard.plan(scoreboard.Params("lite", "digits", epochs=1))
+           if (c.entry.label, c.bits) in {("APoT", 2)}]
     get_or_run_all([c.config for c in ran], device="cpu")
     frame = scoreboard_report.scoreboard_frame(ran, scoreboard_report.recorded(ran))
     assert scoreboard_report.chapter_rows(frame, "gpfq") is None

@@ -8,7 +8,8 @@ import torch
 from helpers import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro import models
-from qrepro.algorithms import get_method, sq, sq_chapter
+from qrepro.chapters import sq as sq_chapter
+from qrepro.methods import get_method, sq
 from qrepro.cli import main
 from qrepro.config import TrainConfig
 from qrepro.nn import quantized_layers
@@ -155,8 +156,8 @@ def test_sq_gradients_quantized_units_get_the_base_gradient_fp_units_the_plain_o
 
 def test_layer_granularity_draws_layers_jointly():
     model = models.create("lenet5", in_channels=1, image_size=8)
-    config = sq.run_config("bwn", {"ratio": 0.5, "granularity": "layer", "prob": "linear", "select": "quantized"},
-                           "lenet5", "smoke", "digits", 1, 0)
+    options = {"ratio": 0.5, "granularity": "layer", "prob": "linear", "select": "quantized"}
+    config = sq_chapter.run_config("bwn", options, "lenet5", "smoke", "digits", 1, 0)
     get_method("bwn").prepare(model, config)
     layers = sq.sq_layers(model)
     x = torch.randn(4, 1, 8, 8)
@@ -173,7 +174,7 @@ def test_forward_and_evaluation_never_overwrite_the_float_weights():
     """The seed's bug: its evaluation left quantized weights in place of the float ones."""
     torch.manual_seed(4)
     model = models.create("lenet5", in_channels=1, image_size=8)
-    config = sq.run_config("twn", {"ratio": 0.75, "variant": "official"}, "lenet5", "smoke", "digits", 1, 0)
+    config = sq_chapter.run_config("twn", {"ratio": 0.75, "variant": "official"}, "lenet5", "smoke", "digits", 1, 0)
     get_method("twn").prepare(model, config)
     before = {k: v.clone() for k, v in model.state_dict().items() if k.endswith("weight")}
     x = torch.randn(8, 1, 8, 8)
@@ -189,7 +190,7 @@ def test_forward_and_evaluation_never_overwrite_the_float_weights():
 ])
 def test_bad_ratios_are_refused(ratios, match):
     with pytest.raises(ValueError, match=match):
-        sq_chapter.plan(ratios=ratios)
+        sq_chapter.Params(ratios=ratios)
 
 
 @pytest.mark.parametrize("name, value, valid", [
@@ -200,7 +201,7 @@ def test_bad_ratios_are_refused(ratios, match):
 ])
 def test_unknown_choices_list_the_valid_ones(name, value, valid):
     with pytest.raises(ValueError, match=valid):
-        sq_chapter.plan(**{name: value})
+        sq_chapter.Params(**{name: value})
 
 
 def test_bad_sq_options_in_a_config_or_quantizer_are_refused():
@@ -208,7 +209,7 @@ def test_bad_sq_options_in_a_config_or_quantizer_are_refused():
         sq.SQWeight(BWN(), 0.5, granularity="channel")
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         sq.SQWeight(BWN(), 0.0)
-    config = sq.run_config("ttq", {"threshold": 2.0}, "lenet5", "smoke", "digits", 1, 0)
+    config = sq_chapter.run_config("ttq", {"threshold": 2.0}, "lenet5", "smoke", "digits", 1, 0)
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         get_method("ttq").check(config)
     with pytest.raises(ValueError, match="need an SQ ratio"):
@@ -223,7 +224,7 @@ def test_cli_refuses_bad_sq_parameters(capsys):
 
 
 def test_stages_chain_from_scratch_through_each_ratio(runs_root):
-    stages = sq.stage_chain("bwn", {}, {"granularity": "filter", "prob": "linear", "select": "quantized"},
+    stages = sq_chapter.stage_chain("bwn", {}, {"granularity": "filter", "prob": "linear", "select": "quantized"},
                             (0.5, 1.0), "lenet5", "smoke", "digits", 2, 0)
     records = [get_or_run(c, progress=False) for c in stages]
     assert stages[0].init is None and records[1]["init"]["from"] == records[0]["run_id"]
@@ -243,7 +244,7 @@ def _prepared(config: TrainConfig):
 def test_killed_sq_run_resumes_to_the_same_record(runs_root, monkeypatch):
     """The partition is re-drawn at every step from the global RNG, which the checkpoint carries."""
     options = {"ratio": 0.5, "granularity": "filter", "prob": "softmax", "select": "full_precision"}
-    config = sq.run_config("bwn", options, "lenet5", "smoke", "digits", 3, 0)
+    config = sq_chapter.run_config("bwn", options, "lenet5", "smoke", "digits", 3, 0)
     uninterrupted = get_or_run(config, progress=False)
     killed = dataclasses.replace(config, chapter="t2")
     original = loop.save_checkpoint

@@ -12,8 +12,8 @@ import torch.multiprocessing as mp
 
 from qrepro import data as datasets
 from qrepro import models
-from qrepro.algorithms import pdqat
-from qrepro.algorithms.sq import SQWeight, resample_layers
+from qrepro.chapters import pdqat
+from qrepro.methods.sq import SQWeight, resample_layers
 from qrepro.data import DeviceLoader
 from qrepro.quantizers.binary import BWN
 from qrepro.quantizers.ternary import twn

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from qrepro import models
-from qrepro.algorithms import apot
+from qrepro.chapters import first_phase
+from qrepro.methods import get_method
 from qrepro.config import Schedule, TrainConfig
 from qrepro.runs import get_or_run, run_dir
 from qrepro.train import build_optimizer, build_scheduler, loop
@@ -22,7 +23,7 @@ def test_full_precision_training_on_digits_beats_chance_by_far(runs_root):
 
 @pytest.mark.slow
 def test_two_bit_apot_chain_trains_on_digits(runs_root):
-    configs = apot.sweep(bit=2, epochs=3)
+    configs = first_phase("apot", bit=2, epochs=3)
     records = [get_or_run(c, progress=False) for c in configs]
     assert [r["config"]["bits"] for r in records] == [32, 4, 3, 2]
     two_bit = records[-1]
@@ -34,7 +35,7 @@ def test_two_bit_apot_chain_trains_on_digits(runs_root):
 
 @pytest.mark.slow
 def test_killed_training_resumes_to_the_same_record(runs_root, monkeypatch):
-    config = apot.sweep(bit=4, epochs=3)[-1]  # a 4-bit run (and its full-precision parent)
+    config = first_phase("apot", bit=4, epochs=3)[-1]  # a 4-bit run (and its full-precision parent)
     uninterrupted = get_or_run(config, progress=False)
 
     killed = dataclasses.replace(config, chapter="t2")  # same run, recorded elsewhere
@@ -62,9 +63,9 @@ def test_killed_training_resumes_to_the_same_record(runs_root, monkeypatch):
 
 
 def test_clipping_values_get_their_own_learning_rates_and_decay_on_schedule():
-    config = apot.sweep(bit=4, profile="smoke")[-1]
+    config = first_phase("apot", bit=4, profile="smoke")[-1]
     model = models.create("resnet20", in_channels=1, shortcut="B")
-    apot.APoT().prepare(model, config)
+    get_method("apot").prepare(model, config)
     optimizer = build_optimizer(model, config.schedule)
     groups = {g["name"]: (g["lr"], g["weight_decay"], len(g["params"])) for g in optimizer.param_groups}
     assert groups["act_quantizer.alpha"] == (0.1, 1e-4, 20)

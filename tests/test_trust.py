@@ -84,10 +84,10 @@ def test_records_are_strict_json(runs_root, one_thread):
 # --- 3. code version: behaviour, not bytes ---
 
 def test_behaviour_fingerprint_ignores_source_bytes_and_sees_a_changed_rounding(monkeypatch):
-    from qrepro.algorithms import scoreboard
+    from qrepro.chapters import first_phase
     from qrepro.quantizers import dorefa
 
-    config = next(c for c in scoreboard.sweep("smoke") if c.method == "dorefa")
+    config = next(c for c in first_phase("scoreboard", profile="smoke") if c.method == "dorefa")
     shape = DataShape(1, 8, 10)
     before = behaviour_fingerprint(config, shape)
     behaviour._fingerprint.cache_clear()
@@ -263,9 +263,9 @@ def test_a_runs_directory_that_cannot_be_created_fails_before_any_training(tmp_p
 
 @pytest.mark.slow
 def test_the_behaviour_fingerprint_is_the_same_in_a_fresh_process_and_after_other_work(one_thread):
-    from qrepro.algorithms import scoreboard
+    from qrepro.chapters import first_phase
 
-    config = next(c for c in scoreboard.sweep("smoke") if c.method == "ttq")
+    config = next(c for c in first_phase("scoreboard", profile="smoke") if c.method == "ttq")
     here = behaviour_fingerprint(config, DataShape(1, 8, 10))
     torch.manual_seed(123)  # global state a run leaves behind must not matter
     behaviour._fingerprint.cache_clear()

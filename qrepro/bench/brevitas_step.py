@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..algorithms import METHODS
+from ..methods import METHODS
 from ..config import Schedule, TrainConfig
 from ..runs.build import CIFAR10_SHAPE, build_model, prepared_model
 from ..train import Objective, train_step

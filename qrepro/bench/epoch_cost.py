@@ -16,7 +16,7 @@ from ..config import Schedule, TrainConfig
 from ..data import DeviceLoader, ImageData
 from ..runs.build import prepared_model
 from ..train import fit, train_step
-from ..algorithms import METHODS
+from ..methods import METHODS
 from .measure import timed
 
 BATCH, SIZE, TRAIN_BATCHES = 128, 32, 20

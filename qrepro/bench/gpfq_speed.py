@@ -18,8 +18,8 @@ import torch
 
 from .. import data as datasets
 from .. import models
-from ..algorithms.gpfq import GPFQ, GPFQ_THREADS, Alphabet, gpfq_layer
-from ..algorithms.gpfq_inputs import calibration_batches, layer_inputs
+from ..methods.gpfq import GPFQ, GPFQ_THREADS, Alphabet, gpfq_layer
+from ..methods.gpfq_inputs import calibration_batches, layer_inputs
 from ..config import PTQConfig, Schedule, TrainConfig
 from ..nn import quantizable_layers
 from ..threads import torch_threads

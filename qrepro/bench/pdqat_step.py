@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import torch
 
-from ..algorithms import METHODS
-from ..algorithms.pdqat import run_config
+from ..methods import METHODS
+from ..chapters.pdqat import run_config
 from ..data import DeviceLoader, ImageData
 from ..runs.build import CIFAR10_SHAPE, prepared_model
 from ..train import build_optimizer, train_step

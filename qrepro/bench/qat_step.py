@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from ..algorithms import METHODS
-from ..algorithms.sq import SQ_DEFAULTS
+from ..methods import METHODS
+from ..methods.sq import SQ_DEFAULTS
 from ..config import Schedule, TrainConfig
 from ..runs.build import CIFAR10_SHAPE, prepared_model
 from ..train import train_step

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..algorithms.inq import FrozenPartition
-from ..algorithms.sq import SQ_DEFAULTS, SQWeight
+from ..methods.inq import FrozenPartition
+from ..methods.sq import SQ_DEFAULTS, SQWeight
 from ..quantizers import (BWN, TTQ, TWN, APoTActivation, APoTWeight, DoReFaActivation, DoReFaWeight,
                           SymmetricUniformWeight)
 from ..threads import torch_threads

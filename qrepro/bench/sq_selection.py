@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from .. import models
-from ..algorithms.sq import SQWeight, expand_units, quantized_units, resample_layers, sq_layers, unit_errors
+from ..methods.sq import SQWeight, expand_units, quantized_units, resample_layers, sq_layers, unit_errors
 from ..nn import LayerQuant, quantize_
 from ..quantizers import BWN
 from ..train import Objective, train_step

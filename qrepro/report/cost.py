@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ..algorithms import SWEEPS
+from ..chapters import CHAPTERS, first_phase
 from ..config import TrainConfig
 from ..profiles import PROFILES
 from ..runs.shard import lineage
@@ -17,10 +17,10 @@ def planned_work(profiles: tuple[str, ...] = tuple(PROFILES)) -> pd.DataFrame:
     """Per chapter and profile, for the chapter's default parameters: training runs and the training epochs
     (passes over the training split) they add up to, parents included, and post-training runs."""
     rows = []
-    for chapter, sweep in SWEEPS.items():
+    for chapter in CHAPTERS:
         for profile in profiles:
             try:
-                planned = sweep(profile=profile)
+                planned = first_phase(chapter, profile=profile)
             except ValueError:  # a profile this chapter does not have (lite is the scoreboard's)
                 continue
             runs = {c.run_id: c for config in planned for c in lineage(config)}.values()

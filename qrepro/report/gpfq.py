@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..runs.behaviour import is_stale
-from .reference.gpfq import SEED_BEST_SCALAR
+from ..chapters.reference.gpfq import SEED_BEST_SCALAR
 from .stats import mean_std
 from .tables import drop_versus, made_by, signed
 

@@ -1,6 +1,6 @@
 """PD-QAT views of run records: Table 1 paper vs ours, per-layer MSE and duals, accuracy vs epsilon, mixed precision.
 
-Every function takes the chapter's planned runs (qrepro.algorithms.pdqat.Planned: a config with its role) and the
+Every function takes the chapter's planned runs (qrepro.chapters.base.Run: a config with its role) and the
 records they produced, matched by run id; numbers come from the records only, paper numbers from
 qrepro.report.reference.pdqat. Our std over seeds is the book's sample std (``report.stats``); the paper's is the
 population std. Tables of run numbers carry the runs behind each row (``run_ids``), which report.show_table links to
@@ -16,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..runs.behaviour import is_stale
-from .reference import pdqat as reference
+from ..chapters.reference import pdqat as reference
 from .stats import series_mean_std
 from .tables import drop_versus, made_by, signed
 
@@ -39,8 +39,9 @@ def planned_frame(planned: Iterable[Any], records: Iterable[dict[str, Any]]) -> 
         record = by_id[p.config.run_id]
         options = p.config.options
         rows.append({
-            "part": p.part, "row": p.row, "rule": p.rule, "count": p.count, "run_id": p.config.run_id,
-            "data_set": record["data_set"], "profile": p.config.profile, "bits": p.config.bits, "seed": p.config.seed,
+            "part": p.part, "row": p.row, "rule": p.details.get("rule", ""), "count": p.details.get("count", 0),
+            "run_id": p.config.run_id, "data_set": record["data_set"], "profile": p.config.profile,
+            "bits": p.config.bits, "seed": p.config.seed,
             "epsilon": options.get("epsilon"), "epsilon_layer": options.get("epsilon_layer"),
             "objective": options.get("objective"), "top1": record["top1"],
             "val_selected_top1": record.get("val_selected_top1"), "train_top1": record["epochs"][-1]["train_top1"],

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -9,8 +10,8 @@ import pandas as pd
 import seaborn as sns
 from pandas.io.formats.style import Styler
 
-from ..algorithms import scoreboard
-from ..algorithms.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, entry_bits, plan
+from ..chapters import scoreboard
+from ..chapters.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, Params, entry_bits, plan
 from ..runs import find_record
 from .stats import series_mean_std
 from .tables import run_link
@@ -46,7 +47,7 @@ def budget(cell: Cell) -> int | None:
 
 def real_data_cells(seeds: int = 3) -> list[Cell]:
     """The scoreboard cells of every CIFAR-10 profile and data set, for seeds 0 .. seeds-1 (what may have records)."""
-    return [c for profile in REAL_PROFILES for data in REAL_DATA for c in plan(profile, data, 0, seeds)]
+    return [c for profile in REAL_PROFILES for data in REAL_DATA for c in plan(Params(profile, data, 0, seeds))]
 
 
 def protocol(frame: pd.DataFrame) -> str:
@@ -161,6 +162,27 @@ def drop_plot(frame: pd.DataFrame, title: str = "") -> plt.Figure:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the scoreboard page shows: every real-data cell with records, and the smoke cells of its parameters."""
+
+    records: dict[str, dict[str, Any]]  # every run behind the page, by run id
+    real: pd.DataFrame  # CIFAR-10 cells of every profile and data set
+    smoke: pd.DataFrame  # the smoke cells on ``smoke_data``
+    smoke_data: str
+
+
+def page(params: Params) -> Page:
+    """The page for the notebook's parameters: real-data cells for seeds 0..max(seeds, 3)-1 from whatever records
+    exist (never run here), and the smoke cells (``epochs`` applies to them when the page runs smoke)."""
+    real_cells = real_data_cells(seeds=max(params.seeds, 3))
+    smoke_data = scoreboard.profile_data("smoke", params.data)
+    smoke_params = Params("smoke", params.data, params.epochs if params.profile == "smoke" else 0, params.seeds)
+    smoke_cells = plan(smoke_params)
+    records = recorded(real_cells + smoke_cells)
+    return Page(records, scoreboard_frame(real_cells, records), scoreboard_frame(smoke_cells, records), smoke_data)
 
 
 def recorded(cells: Iterable[Cell]) -> dict[str, dict[str, Any]]:

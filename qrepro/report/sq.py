@@ -19,8 +19,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from ..algorithms.sq import PROBS, SELECTS, selection_probabilities
-from ..algorithms.sq_chapter import ROWS, Chain
+from ..methods.sq import PROBS, SELECTS, selection_probabilities
+from ..chapters.sq import ROWS, Chain
 from ..runs.behaviour import is_stale
 from .plots import histogram_on_levels
 from .stats import mean_std
@@ -42,11 +42,11 @@ def chain_frame(chains: Iterable[Chain], records: Iterable[dict[str, Any]]) -> p
         runs = [by_id[c.run_id] for c in chain.runs]
         final = runs[-1]
         rows.append({
-            "group": chain.group, "data_set": final["data_set"], "profile": chain.final.profile, "arch": chain.arch,
-            "row": chain.row, "variant": chain.variant, "seed": chain.seed, "bits": chain.final.bits,
+            "group": chain.group, "data_set": final["data_set"], "profile": chain.config.profile, "arch": chain.arch,
+            "row": chain.row, "variant": chain.variant, "seed": chain.seed, "bits": chain.config.bits,
             "top1": final["top1"], "best_test_top1": final["best_test_top1"],
             "stages": [_stage(r["config"]) for r in runs], "stage_top1": [r["top1"] for r in runs],
-            "options": chain.final.options, "stale": any(is_stale(r) for r in runs), "run_id": final["run_id"],
+            "options": chain.config.options, "stale": any(is_stale(r) for r in runs), "run_id": final["run_id"],
         })
     return pd.DataFrame(rows)
 

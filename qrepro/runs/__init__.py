@@ -1,10 +1,12 @@
 """Run records: a config in, a record out; get_or_run() skips work already recorded."""
 from .behaviour import is_stale
+from .chapter import Shown, run_chapter
 from .record import RecordError, read_record, record_config
 from .store import find_record, get_or_run, get_or_run_all, recorded, run_dir, runs_dir, unreadable, weights_path
 
 __all__ = [
     "RecordError",
+    "Shown",
     "find_record",
     "get_or_run",
     "get_or_run_all",
@@ -13,6 +15,7 @@ __all__ = [
     "record_config",
     "recorded",
     "run_dir",
+    "run_chapter",
     "runs_dir",
     "unreadable",
     "weights_path",

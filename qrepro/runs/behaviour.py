@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..algorithms import get_method
+from ..methods import get_method
 from ..config import PTQConfig, TrainConfig, config_from_dict
 from ..data import DeviceLoader, ImageData
 from ..data.dataset import channel_stats

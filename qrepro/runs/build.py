@@ -6,7 +6,7 @@ import dataclasses
 import torch
 
 from .. import models
-from ..algorithms import get_method
+from ..methods import get_method
 from ..config import PTQConfig, TrainConfig
 from ..data import ImageData
 

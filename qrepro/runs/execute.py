@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from .. import data as datasets
-from ..algorithms import get_method
-from ..algorithms.base import Method, PTQMethod
+from ..methods import get_method
+from ..methods.base import Method, PTQMethod
 from ..config import PTQConfig, TrainConfig
 from ..data import DeviceLoader
 from ..profiles import channels_last_for

@@ -41,6 +41,11 @@ class Method:
     def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
         return Objective()
 
+    def param_groups(self, lr: float) -> dict[str, tuple[float, float]]:
+        """Parameters this method trains with their own (learning rate, weight decay), keyed by the end of their
+        qualified name (``Schedule.group_overrides``), for a schedule whose base learning rate is ``lr``."""
+        return {}
+
     def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
         """Method-specific facts about the trained model, stored in the run record."""
         return {}

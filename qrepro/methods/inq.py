@@ -24,7 +24,7 @@ does. lr 1e-2 (x0.5 every 2 epochs), weight decay 1e-4, 4 epochs per step.
 Stochastic variants (the seed's SQ-ELQ, and the same for INQ): the frozen set grows by SQ's roulette
 instead: at share r, units (filters, single weights, or whole layers) are added until floor(r m) units are
 frozen, drawn among the free ones with SQ's probability functions of the units' quantization error
-(``qrepro.algorithms.sq.grow``); shares 50 -> 75 -> 87.5 -> 100 %. Unlike the seed, which re-draws the whole
+(``qrepro.methods.sq.grow``); shares 50 -> 75 -> 87.5 -> 100 %. Unlike the seed, which re-draws the whole
 partition at every step, frozen units stay frozen.
 
 Implementation: a layer's weight quantizer ``FrozenPartition`` outputs where(frozen, values, W); the frozen
@@ -41,24 +41,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import Schedule, TrainConfig
+from ..config import TrainConfig
 from ..nn import LayerQuant, quantize_, quantized_layers
-from ..profiles import get_profile
 from ..quantizers import elq_scale, elq_ternary, inq_exponents, inq_project, pow2_levels
 from ..quantizers.binary import filters
 from ..quantizers.pow2 import INQ_BITS
 from ..train import Objective
 from .base import Method
-from .sq import BATCH, CHAPTER, SOLVER, SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count, unit_errors
+from .sq import SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count, unit_errors
 
 INQ_STEPS = (0.5, 0.75, 0.875, 1.0)  # accumulated shares (the seed's; also the stochastic ELQ's)
 ELQ_STEPS = (0.4, 0.3, 0.2, 0.15, 0.1, 0.05, 0.0)  # the seed's sigma_2
 ELQ_PULL = 1e-5
 PARTITIONS = {"inq": ("magnitude", "stochastic"), "elq": ("band", "stochastic")}  # the first is the default
 FINAL_STEP = {"inq": 1.0, "elq": 0.0}  # the default step: the last one (everything frozen at once)
-# per scheme: (lr, weight decay), the seed's main2.py; epochs per step per profile; batch 100 (smoke: as SQ)
-HPARAMS = {"inq": (1e-3, 3e-4), "elq": (1e-2, 1e-4)}
-EPOCHS = {"smoke": 1, "quick": 4, "paper": 4}
 
 
 class FrozenPartition(nn.Module):
@@ -253,32 +249,4 @@ class ELQMethod(IncrementalMethod):
     supported_bits = (2,)
 
 
-def step_schedule(scheme: str, arch: str, profile: str, epochs: int = 0) -> Schedule:
-    """One INQ/ELQ step: the seed's optimizer, lr x0.5 every 2 epochs (restarted every step)."""
-    name = get_profile(profile).name
-    n = epochs or EPOCHS[name]
-    lr, weight_decay = HPARAMS[scheme]
-    batch = BATCH["smoke"][SOLVER[arch]] if name == "smoke" else 100
-    return Schedule(epochs=n, batch_size=batch, optimizer="sgd", lr=lr, momentum=0.9,
-                    weight_decay=weight_decay, lr_schedule="step", milestones=tuple(range(2, n, 2)), gamma=0.5)
-
-
-def step_chain(scheme: str, stochastic: dict[str, Any] | None, parent: TrainConfig, bits: int, profile: str,
-               epochs: int) -> tuple[TrainConfig, ...]:
-    """The steps of INQ/ELQ (or their stochastic variant with ``stochastic`` SQ options) after ``parent``."""
-    if stochastic is not None:
-        steps, base = INQ_STEPS, {"partition": "stochastic", **stochastic}
-        for key in stochastic:
-            if key not in SQ_DEFAULTS:
-                raise ValueError(f"unknown stochastic partition option {key!r}; valid: {', '.join(SQ_DEFAULTS)}")
-    else:
-        steps, base = (INQ_STEPS if scheme == "inq" else ELQ_STEPS), {"partition": PARTITIONS[scheme][0]}
-    chain: list[TrainConfig] = []
-    for step in steps:
-        chain.append(TrainConfig(
-            chapter=CHAPTER, data=parent.data, arch=parent.arch,
-            schedule=step_schedule(scheme, parent.arch, profile, epochs),
-            method=scheme, bits=bits if scheme == "inq" else 2, options={**base, "step": step},
-            init=chain[-1] if chain else parent, seed=parent.seed, profile=profile))
-    return tuple(chain)
-
+METHODS = (INQMethod(), ELQMethod())

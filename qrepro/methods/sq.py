@@ -45,24 +45,19 @@ the first and the last included (official code; TTQ keeps them full precision as
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..config import Schedule, TrainConfig
+from ..config import TrainConfig
 from ..nn import FULL_PRECISION, LayerQuant, quantize_, quantized_layers
-from ..params import expect, parse_list
-from ..profiles import get_profile
 from ..quantizers import BWN, TTQ, TWN
 from ..quantizers.binary import filters
-from ..quantizers.ternary import TTQ_GRADIENTS, TWN_VARIANTS
 from ..train import Objective
 from .base import Method
 
-CHAPTER = "sq"
 PROBS = ("constant", "linear", "softmax", "sigmoid")
 GRANULARITIES = ("layer", "filter", "element")
 SELECTS = ("quantized", "full_precision")
@@ -196,7 +191,7 @@ class SQWeight(nn.Module):
         if self.granularity == "layer":
             if self.selected is None:
                 raise RuntimeError("SQ with granularity 'layer' draws layers jointly: call "
-                                   "qrepro.algorithms.sq.resample_layers(model) before each training forward")
+                                   "qrepro.methods.sq.resample_layers(model) before each training forward")
             return torch.where(self.selected, q, w)  # a 0-dim bool on the device: no host sync, one graph
         with torch.no_grad():
             self.mask = quantized_units(unit_errors(w, q, self.granularity), self.ratio, self.prob, self.select)
@@ -233,18 +228,6 @@ def check_sq_options(ratio: Any, granularity: str, prob: str, select: str) -> No
                                ("select", select, SELECTS)):
         if value not in valid:
             raise ValueError(f"unknown SQ {name} {value!r}; valid: {', '.join(valid)}")
-
-
-def parse_ratios(ratios: Any) -> tuple[float, ...]:
-    """SQ stage ratios from "0.5,0.75,0.875,1": each in (0, 1], strictly increasing."""
-    values = parse_list(ratios, float, "ratios")
-    for r in values:
-        if not 0 < r <= 1:
-            raise ValueError(f"parameter ratios={ratios!r}: {r} is outside (0, 1]; SQ ratios are shares of "
-                             "quantized units, e.g. 0.5,0.75,0.875,1")
-    if any(b <= a for a, b in zip(values, values[1:])):
-        raise ValueError(f"parameter ratios={ratios!r} must be strictly increasing, e.g. 0.5,0.75,0.875,1")
-    return tuple(values)
 
 
 # --- methods ----------------------------------------------------------------------------------------------
@@ -349,67 +332,13 @@ class TTQMethod(SQMethod):
     def base(self, options: dict[str, Any]) -> nn.Module:
         return TTQ(options.get("threshold", 0.05), options.get("wn_grad", "paper"))
 
+    def param_groups(self, lr: float) -> dict[str, tuple[float, float]]:
+        """The learned scales at the weights' rate without weight decay (the official TF code decays weights only)."""
+        return {"positive_scale": (lr, 0.0), "negative_scale": (lr, 0.0)}
+
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         quantize_(model, LayerQuant(weight=lambda layer: self.quantizer(config.options)), first=FULL_PRECISION,
                   last=FULL_PRECISION)
 
 
-# --- schedules and the stage chain ------------------------------------------------------------------------
-
-# The official solver each architecture follows (lenet5: a small network to exercise the chapter in tests).
-SOLVER = {"vgg9": "vgg9", "resnet20": "resnet56", "resnet32": "resnet56", "resnet56": "resnet56",
-          "lenet5": "resnet56"}
-ARCHS = tuple(SOLVER)
-# Official per-stage schedules (dongyp13 CIFAR/*/solver*.prototxt), in epochs of CIFAR-10's 50k images:
-# VGG-9 100k iterations x batch 100 = 200 epochs, lr x0.1 every 15k iterations (every 15 % of the run);
-# ResNet-56 64k iterations x batch 128 = 164 epochs, lr x0.1 at 32k and 48k (50 % and 75 %). Momentum 0.9,
-# weight decay 1e-4, lr 0.1. quick keeps the shape at a fraction of the length; smoke is a digits epoch or
-# two per run (the chapter makes about 70 runs; VGG-9 with its dropout learns little in one).
-DECAY_AT = {"vgg9": tuple(0.15 * k for k in range(1, 7)), "resnet56": (0.5, 0.75)}
-BATCH = {"smoke": {"vgg9": 64, "resnet56": 32}, "quick": {"vgg9": 100, "resnet56": 128},
-         "paper": {"vgg9": 100, "resnet56": 128}}
-EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "quick": {"vgg9": 10, "resnet56": 10},
-          "paper": {"vgg9": 200, "resnet56": 164}}
-
-
-def milestones(epochs: int, fractions: tuple[float, ...]) -> tuple[int, ...]:
-    """Epochs at which the lr drops: round(f * epochs) for each fraction, kept inside (0, epochs)."""
-    return tuple(sorted({max(1, round(f * epochs)) for f in fractions} & set(range(1, epochs))))
-
-
-def stage_schedule(arch: str, profile: str, epochs: int = 0) -> Schedule:
-    """One SQ stage (or one baseline run): the official schedule at the profile's length (``epochs`` overrides)."""
-    kind, name = SOLVER[arch], get_profile(profile).name
-    n = epochs or EPOCHS[name][kind]
-    return Schedule(epochs=n, batch_size=BATCH[name][kind], optimizer="sgd",
-                    lr=0.1, momentum=0.9, weight_decay=1e-4, lr_schedule="step",
-                    milestones=milestones(n, DECAY_AT[kind]), gamma=0.1)
-
-
-def run_config(method: str, options: dict[str, Any], arch: str, profile: str, data: str, epochs: int, seed: int,
-               init: TrainConfig | None = None) -> TrainConfig:
-    """One training run of the chapter: ``method`` in fp/bwn/twn/ttq with ``options``."""
-    schedule = stage_schedule(arch, profile, epochs)
-    if method == "ttq":  # the learned scales: same lr, no weight decay (official TF code regularizes weights only)
-        schedule = dataclasses.replace(schedule, group_overrides={
-            "positive_scale": (schedule.lr, 0.0), "negative_scale": (schedule.lr, 0.0)})
-    return TrainConfig(chapter=CHAPTER, data=data, arch=arch, schedule=schedule, method=method,
-                       bits={"fp": 32, "bwn": 1}.get(method, 2), options=options, init=init, seed=seed,
-                       profile=profile)
-
-
-def stage_chain(method: str, base_options: dict[str, Any], sq: dict[str, Any], ratios: tuple[float, ...],
-                arch: str, profile: str, data: str, epochs: int, seed: int) -> tuple[TrainConfig, ...]:
-    """The SQ stages of ``method``: one run per ratio, each initialized from the previous, the first from scratch."""
-    stages: list[TrainConfig] = []
-    for ratio in ratios:
-        options = {**base_options, **sq, "ratio": ratio}
-        stages.append(run_config(method, options, arch, profile, data, epochs, seed, stages[-1] if stages else None))
-    return tuple(stages)
-
-
-def check_base_options(twn: str, threshold: float, wn_grad: str) -> None:
-    expect("twn", twn, str, choices=TWN_VARIANTS)
-    expect("wn_grad", wn_grad, str, choices=TTQ_GRADIENTS)
-    threshold = expect("threshold", threshold, float)
-    TTQ(threshold, wn_grad)  # validates t in (0, 1)
+METHODS = (BWNMethod(), TWNMethod(), TTQMethod())

@@ -11,7 +11,7 @@ The stem (first convolution) and the classifier (last linear layer) stay in full
 (tanh-normalized weights, clipped activations): the full-precision reference of the same code.
 
 Options: ``high_precision_layers`` (indices into the model's quantizable body layers, see
-qrepro.algorithms.mixed_precision, kept at 32 bits: a mixed-precision model) and ``validation`` (the fraction of
+qrepro.methods.mixed_precision, kept at 32 bits: a mixed-precision model) and ``validation`` (the fraction of
 the training split held out; its accuracy is recorded every epoch and the record adds the test accuracy at the
 best-validation epoch).
 
@@ -99,3 +99,6 @@ class DoReFa(Method):
         names = body_layers(model)
         return {"layers": names,
                 "high_precision_layers": [names[i] for i in config.options.get("high_precision_layers", ())]}
+
+
+METHODS = (DoReFa(),)

@@ -36,7 +36,6 @@ the paper scales lam so could not be checked against its text. We follow the cod
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,16 +43,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import PTQConfig, Schedule, TrainConfig
+from ..config import PTQConfig
 from ..data import ImageData
 from ..nn import quantizable_layers
-from ..params import expect, parse_list
-from ..profiles import get_profile, resolve_data
 from ..threads import torch_threads
 from .base import PTQMethod
 from .gpfq_inputs import PATCHES, calibration_batches, layer_inputs
 
-CHAPTER = "gpfq"
 BITS = tuple(range(1, 9))
 REGULARIZERS = ("none", "L1", "L0")
 DEFAULT_SCALAR = 1.16  # official default, tuned for ImageNet ResNet-18
@@ -210,7 +206,7 @@ class GPFQ(PTQMethod):
     def check(self, config: PTQConfig) -> None:
         super().check(config)
         opts = self.settings(config)
-        _check_scalar(opts["scalar"])
+        check_scalar(opts["scalar"])
         if opts["regularizer"] not in REGULARIZERS:
             raise ValueError(f"unknown regularizer {opts['regularizer']!r}; valid: {', '.join(REGULARIZERS)}")
         if not isinstance(opts["lam"], (int, float)) or isinstance(opts["lam"], bool) or not opts["lam"] >= 0:
@@ -268,7 +264,7 @@ class MSQ(PTQMethod):
 
     def check(self, config: PTQConfig) -> None:
         super().check(config)
-        _check_scalar(config.options.get("scalar", DEFAULT_SCALAR))
+        check_scalar(config.options.get("scalar", DEFAULT_SCALAR))
         if config.calibration != 0:
             raise ValueError(f"msq rounds weights without data: set calibration = 0 (got {config.calibration}), "
                              "so that equal runs share one record")
@@ -289,115 +285,9 @@ class MSQ(PTQMethod):
         return {"scalar": scalar, "sparsity": sparsity(model), "layers": report}
 
 
-def _check_scalar(scalar: Any) -> None:
+PTQ_METHODS = (GPFQ(), MSQ())
+
+
+def check_scalar(scalar: Any) -> None:
     if not isinstance(scalar, (int, float)) or isinstance(scalar, bool) or not (scalar > 0 and math.isfinite(scalar)):
         raise ValueError(f"scalar (the alphabet scale C) must be a finite number > 0, got {scalar!r}")
-
-
-# --- the chapter: the full-precision model per profile and the runs of every sweep ------------------------
-
-@dataclass(frozen=True)
-class Setup:
-    """What a profile runs: the model, its full-precision training, and the calibration sizes."""
-
-    arch: str
-    schedule: Schedule
-    calibration: int  # calibration images per layer of the headline runs (the seed's -bs)
-    calibration_sizes: tuple[int, ...]  # the calibration-size sweep
-
-
-# The seed's ResNet-18 (torchvision layout, 3x3 stride-1 stem, max-pool kept) came pre-trained without its
-# recipe; "quick" and "paper" train it with the common CIFAR recipe (SGD, momentum 0.9, lr 0.1, weight decay
-# 5e-4, cosine, batch 128, crop + flip), "paper" for 200 epochs. "smoke": ResNet-20 on 8x8 digits, CPU.
-SETUPS = {
-    "smoke": Setup("resnet20", Schedule(epochs=8, batch_size=64, lr=0.05, weight_decay=5e-4, lr_schedule="cosine"),
-                   128, (32, 64, 128, 256, 512)),
-    "quick": Setup("resnet18", Schedule(epochs=30, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
-                   256, (32, 64, 128, 256, 512, 1024, 2048)),
-    "paper": Setup("resnet18", Schedule(epochs=200, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
-                   256, (32, 64, 128, 256, 512, 1024, 2048)),
-}
-SCALARS = tuple(round(1 + 0.05 * i, 2) for i in range(21))  # 1.00, 1.05, ..., 2.00 (the seed's grid)
-SWEEP_NAMES = ("bits", "scalar", "lam", "calibration", "patches")
-EVAL_BATCH = 500
-
-
-def fp_config(arch: str, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
-    """The full-precision model every run of the chapter quantizes (ResNet-18 with the seed's max-pool)."""
-    schedule = SETUPS[profile].schedule
-    if epochs:
-        schedule = dataclasses.replace(schedule, epochs=epochs)
-    return TrainConfig(chapter=CHAPTER, data=data, arch=arch, schedule=schedule,
-                       arch_options={"maxpool": True} if arch == "resnet18" else {}, seed=seed, profile=profile)
-
-
-def ptq_config(model: TrainConfig, method: str, bits: int, scalar: float, calibration: int,
-               regularizer: str = "none", lam: float = 0.0, patches: str = "kernel") -> PTQConfig:
-    """One post-training run of ``model``; MSQ takes only the scalar and no calibration data."""
-    options: dict[str, Any] = {"scalar": scalar}
-    if method == "gpfq":
-        options |= {"regularizer": regularizer, "lam": lam, "retain_rate": GPFQ_DEFAULTS["retain_rate"],
-                    "patches": patches}
-    return PTQConfig(chapter=CHAPTER, data=model.data, arch=model.arch, model=model, method=method, bits=bits,
-                     options=options, calibration=calibration if method == "gpfq" else 0, batch_size=EVAL_BATCH,
-                     seed=model.seed, profile=model.profile)
-
-
-def calibration_size(profile: str, batch_size: int = 0) -> int:
-    """Calibration images per layer of the headline runs: ``batch_size``, or the profile's default."""
-    return batch_size or SETUPS[get_profile(profile).name].calibration
-
-
-def chosen_sweeps(sweeps: Any) -> list[str]:
-    """The sweeps named in a comma-separated string ("none": only the headline runs)."""
-    return [] if str(sweeps).strip() == "none" else parse_list(sweeps, str, "sweeps", choices=SWEEP_NAMES)
-
-
-def sweep(bits: int = 4, scalar: float = DEFAULT_SCALAR, lam: Any = "0.01,0.02,0.05,0.1", batch_size: int = 0,
-          arch: str = "", profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1,
-          sweeps: Any = "bits,scalar,lam,calibration,patches") -> list[TrainConfig | PTQConfig]:
-    """Every run of the chapter, full-precision models first, each run once.
-
-    Always GPFQ and MSQ at (``bits``, ``scalar``, ``batch_size`` calibration images per layer); then per
-    requested sweep: bits 1..8 at ``scalar`` (GPFQ and MSQ), C = 1.00..2.00 step 0.05 (and ``scalar``) at
-    ``bits`` (GPFQ and MSQ), each ``lam`` with L1 and with L0 (GPFQ), the profile's calibration sizes (GPFQ),
-    and bits 1..8 with conv patches at the layer's own stride (GPFQ; the official code's are non-overlapping).
-    """
-    expect("bits", bits, int, choices=BITS)
-    scalar = expect("scalar", scalar, float)
-    _check_scalar(scalar)
-    lams = parse_list(lam, float, "lam")
-    if any(not value > 0 for value in lams):
-        raise ValueError(f"parameter lam={lam!r}: every value must be > 0 (lam = 0 is plain GPFQ, always run)")
-    expect("batch_size", batch_size, int, minimum=0)
-    expect("arch", arch, str)
-    expect("profile", profile, str, choices=tuple(SETUPS))
-    expect("data", data, str)
-    expect("epochs", epochs, int, minimum=0)
-    expect("seeds", seeds, int, minimum=1)
-    chosen = chosen_sweeps(sweeps)
-    setup = SETUPS[profile]
-    arch = arch or setup.arch
-    data = resolve_data(profile, data)
-    calibration = calibration_size(profile, batch_size)
-
-    configs: list[TrainConfig | PTQConfig] = []
-    for seed in range(seeds):
-        model = fp_config(arch, profile, data, epochs, seed)
-        runs = [ptq_config(model, m, bits, scalar, calibration) for m in ("gpfq", "msq")]
-        if "bits" in chosen:
-            runs += [ptq_config(model, m, b, scalar, calibration) for b in BITS for m in ("gpfq", "msq")]
-        if "scalar" in chosen:
-            runs += [ptq_config(model, m, bits, c, calibration) for c in sorted({*SCALARS, scalar})
-                     for m in ("gpfq", "msq")]
-        if "lam" in chosen:
-            runs += [ptq_config(model, "gpfq", bits, scalar, calibration, reg, value) for reg in ("L1", "L0")
-                     for value in lams]
-        if "calibration" in chosen:
-            runs += [ptq_config(model, "gpfq", bits, scalar, size) for size in sorted({*setup.calibration_sizes,
-                                                                                     calibration})]
-        if "patches" in chosen:
-            runs += [ptq_config(model, "gpfq", b, scalar, calibration, patches="conv") for b in BITS]
-        configs += [model, *runs]
-    unique = {config.run_id: config for config in configs}
-    return list(unique.values())

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ..config import PTQConfig, Schedule, TrainConfig
-from ..params import expect
+from ..methods import get_method, inq, sq
+from ..methods.pdqat import paper_epsilon
 from ..profiles import get_profile, resolve_data
-from . import apot, gpfq, inq, pdqat, sq
+from . import gpfq
+from .base import Chapter, ChapterParams
 
-CHAPTER = "scoreboard"
+CHAPTER_NAME = "scoreboard"
 SQ_STAGES = tuple({"ratio": r, **sq.SQ_DEFAULTS} for r in sq.DEFAULT_RATIOS)
 INQ_STAGES = tuple({"partition": "magnitude", "step": s} for s in inq.INQ_STEPS)
 ELQ_STAGES = tuple({"partition": "band", "step": s} for s in inq.ELQ_STEPS)
@@ -92,19 +94,10 @@ def schedule(epochs: int, batch_size: int, full_precision: bool) -> Schedule:
                     weight_decay=weight_decay, lr_schedule="cosine")
 
 
-def group_overrides(entry: Entry, lr: float) -> dict[str, tuple[float, float]]:
-    """Parameters a method trains with their own learning rate: APoT's clipping values, TTQ's scales."""
-    if entry.method == "apot":
-        return apot.ALPHA_GROUPS
-    if entry.method == "ttq":
-        return {"positive_scale": (lr, 0.0), "negative_scale": (lr, 0.0)}
-    return {}
-
-
 def method_options(entry: Entry, bits: int) -> dict[str, Any]:
     """The entry's fixed options plus what depends on the bit-width (PD-QAT's constraint level)."""
     if entry.method == "pdqat":
-        return {**entry.options, "epsilon": pdqat.EPSILON_OUT.get(bits, pdqat.EPSILON_OUT[4])}
+        return {**entry.options, "epsilon": paper_epsilon(bits)}
     return dict(entry.options)
 
 
@@ -128,7 +121,7 @@ def entry_bits(entry: Entry, profile: str) -> tuple[int, ...]:
 
 def full_precision(entry: Entry, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
     fp_epochs, _, batch_size, _ = PROFILE_SCHEDULE[profile]
-    return TrainConfig(chapter=CHAPTER, data=data, arch=arch(entry, profile),
+    return TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch(entry, profile),
                        schedule=schedule(epochs or fp_epochs, batch_size, full_precision=True),
                        arch_options=arch_options(entry, None), seed=seed, profile=profile)
 
@@ -144,12 +137,12 @@ def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: in
     _, budget, batch_size, calibration = PROFILE_SCHEDULE[profile]
     if entry.post_training:  # the GPFQ chapter's run at the official default scalar, on our baseline
         run = gpfq.ptq_config(baseline, entry.method, bits, gpfq.DEFAULT_SCALAR, calibration)
-        return Cell(entry, bits, seed, dataclasses.replace(run, chapter=CHAPTER), baseline)
+        return Cell(entry, bits, seed, dataclasses.replace(run, chapter=CHAPTER_NAME), baseline)
     options, run = method_options(entry, bits), baseline
     for stage, stage_epochs in zip(entry.stages, split_budget(epochs or budget, len(entry.stages))):
         base = schedule(stage_epochs, batch_size, full_precision=False)
-        stage_schedule = dataclasses.replace(base, group_overrides=group_overrides(entry, base.lr))
-        run = TrainConfig(chapter=CHAPTER, data=data, arch=arch(entry, profile), schedule=stage_schedule,
+        stage_schedule = dataclasses.replace(base, group_overrides=get_method(entry.method).param_groups(base.lr))
+        run = TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch(entry, profile), schedule=stage_schedule,
                           method=entry.method, bits=bits, options={**options, **stage},
                           arch_options=arch_options(entry, bits), init=run, seed=seed, profile=profile)
     return Cell(entry, bits, seed, run, baseline)
@@ -160,22 +153,21 @@ def profile_data(profile: str, data: str) -> str:
     return resolve_data(profile, "" if profile == "smoke" and data.split("-")[0] == "cifar10" else data)
 
 
-def plan(profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1) -> list[Cell]:
-    """Every scoreboard cell for a profile: each entry at each of its bit-widths, for each seed."""
-    expect("profile", profile, str, choices=tuple(PROFILE_SCHEDULE))
-    expect("data", data, str)
-    expect("epochs", epochs, int, minimum=0)
-    expect("seeds", seeds, int, minimum=1)
-    data = profile_data(get_profile(profile).name, data)
-    return [cell(entry, bits, profile, data, epochs, seed)
-            for seed in range(seeds) for entry in ENTRIES for bits in entry_bits(entry, profile)]
+@dataclass(frozen=True)
+class Params(ChapterParams):
+    PROFILES: ClassVar[tuple[str, ...]] = tuple(PROFILE_SCHEDULE)
 
 
-def sweep(profile: str = "smoke", data: str = "", epochs: int = 0, seeds: int = 1) -> list[TrainConfig | PTQConfig]:
-    """The runs of the scoreboard (``get_or_run`` runs each one's chain of parents first), cheapest numbers first:
-    per seed, the post-training cells (minutes, once the full-precision model exists), then the trained ones, those
-    on a model of their own (PD-QAT's) last."""
-    cells = plan(profile, data, epochs, seeds)
+def plan(params: Params) -> list[Cell]:
+    """Every scoreboard cell for a profile: each entry at each of its bit-widths, for each seed, cheapest numbers
+    first: per seed, the post-training cells (minutes, once the full-precision model exists), then the trained
+    ones, those on a model of their own (PD-QAT's) last."""
+    profile = get_profile(params.profile).name
+    data = profile_data(profile, params.data)
+    cells = [cell(entry, bits, profile, data, params.epochs, seed)
+             for seed in range(params.seeds) for entry in ENTRIES for bits in entry_bits(entry, profile)]
     main_arch = cells[0].baseline.arch
-    cells.sort(key=lambda c: (c.seed, c.config.arch != main_arch, not c.entry.post_training))
-    return list({c.config.run_id: c.config for c in cells}.values())
+    return sorted(cells, key=lambda c: (c.seed, c.config.arch != main_arch, not c.entry.post_training))
+
+
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan)

@@ -1,0 +1,80 @@
+"""The APoT chapter: the progressive 32 -> 4 -> 3 -> 2 bit runs of the official CIFAR-10 recipe.
+
+Each bit-width is a full training run initialized from the next-higher one (5 from 32), with the official
+per-stage learning rate and weight decay (yhhhli/APoT_Quantization CIFAR10/train_res20.sh, train_res56.sh) and
+the clipping values in their own parameter groups, decayed x0.1 at 50 % and 75 % of the epochs (150 and 225 of
+300). The method itself is ``qrepro.methods.apot``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..config import Schedule, TrainConfig
+from ..methods.apot import ALPHA_GROUPS, BITS
+from ..params import expect, parse_list
+from ..profiles import get_profile, resolve_data
+from .base import Chapter, ChapterParams, Reference, Run
+from .reference import apot as reference
+
+CHAPTER_NAME = "apot"
+PARENT = {32: None, 5: 32, 4: 32, 3: 4, 2: 3}  # progressive initialization
+# (learning rate, weight decay) per stage: official train_res20.sh / train_res56.sh (5 bits: as 4 bits)
+STAGE_HPARAMS = {32: (0.1, 5e-4), 5: (0.04, 1e-4), 4: (0.04, 1e-4), 3: (0.04, 1e-4), 2: (0.04, 3e-5)}
+# epochs per stage (full precision, quantized) and batch size, per profile
+PROFILE_SCHEDULE = {"smoke": (12, 6, 64), "quick": (60, 40, 128), "paper": (300, 300, 128)}
+ARCHS = ("resnet20", "resnet32", "resnet56")
+
+
+@dataclass(frozen=True)
+class Params(ChapterParams):
+    bit: Any = "4,3,2"  # bit-widths to show, among 5, 4, 3, 2 (each trained from the next-higher one)
+    arch: str = "resnet20"  # resnet20 | resnet32 | resnet56
+
+    PROFILES: ClassVar[tuple[str, ...]] = tuple(PROFILE_SCHEDULE)
+
+    def check(self) -> None:
+        _ = self.bits  # parses and checks the list
+        expect("arch", self.arch, str, choices=ARCHS)
+
+    @property
+    def bits(self) -> list[int]:
+        return parse_list(self.bit, int, "bit", choices=BITS[1:])
+
+
+def stage_schedule(bits: int, profile: str, epochs: int = 0) -> Schedule:
+    """The official per-stage hyper-parameters with the profile's length (``epochs`` > 0 overrides it)."""
+    fp_epochs, q_epochs, batch_size = PROFILE_SCHEDULE[get_profile(profile).name]
+    n = epochs or (fp_epochs if bits == 32 else q_epochs)
+    lr, weight_decay = STAGE_HPARAMS[bits]
+    return Schedule(
+        epochs=n, batch_size=batch_size, optimizer="sgd", lr=lr, momentum=0.9, weight_decay=weight_decay,
+        lr_schedule="step", milestones=(n // 2, n * 3 // 4), gamma=0.1,
+        group_overrides=ALPHA_GROUPS if bits != 32 else {},
+    )
+
+
+def stage_config(bits: int, arch: str, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
+    """The run for ``bits``, with its chain of parents down to the full-precision model as ``init``."""
+    parent = PARENT[bits]
+    return TrainConfig(
+        chapter=CHAPTER_NAME, data=data, arch=arch, schedule=stage_schedule(bits, profile, epochs), method="apot",
+        bits=bits, arch_options={"shortcut": "B"},  # the official code's quantized 1x1 shortcut
+        init=stage_config(parent, arch, profile, data, epochs, seed) if parent else None, seed=seed, profile=profile,
+    )
+
+
+def plan(params: Params) -> list[Run]:
+    """Every run the chapter needs for the requested bit-widths: each with its parents, parents first."""
+    data = resolve_data(params.profile, params.data)
+    needed: set[int] = set()
+    for b in params.bits:
+        while b is not None:
+            needed.add(b)
+            b = PARENT[b]
+    order = [b for b in BITS if b in needed]  # 32 first, then descending: parents precede children
+    return [Run(stage_config(b, params.arch, params.profile, data, params.epochs, seed))
+            for seed in range(params.seeds) for b in order]
+
+
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES))
