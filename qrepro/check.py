@@ -11,6 +11,7 @@ suite runs it) and is the first thing a GPU call runs.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +83,23 @@ def check_training(config: TrainConfig, data: ImageData, device: torch.device, c
     wrong = _on_device(model, device)
     if wrong:
         raise AssertionError(f"not on {device}: {wrong}")
+    check_round_trip(model, config, data, device, channels_last)
+
+
+def check_round_trip(model: torch.nn.Module, config: TrainConfig, data: ImageData, device: torch.device,
+                     channels_last: bool) -> None:
+    """The trained state loads into a freshly prepared model, which then evaluates exactly as the trained one (what
+    a child run or a resumed run relies on), and the record's summary of it is strict JSON. Both models have the
+    same memory format: another one sums convolutions in another order, equal only to rounding."""
+    method = get_method(config.method)
+    assert isinstance(method, Method)
+    json.dumps(method.summarize(model, config), allow_nan=False)
+    fresh = prepared_model(config, data).to(device, memory_format=torch.channels_last if channels_last else
+                                            torch.contiguous_format)
+    fresh.load_state_dict(model.state_dict())
+    loader = DeviceLoader(data, "test", BATCH, device=device)
+    if evaluate(fresh, loader, device) != evaluate(model, loader, device):
+        raise AssertionError("a model loaded from the trained state_dict evaluates differently")
 
 
 def check_ptq(config: PTQConfig, data: ImageData, device: torch.device) -> None:

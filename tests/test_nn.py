@@ -76,3 +76,15 @@ def test_eight_bit_weights_lie_on_a_255_level_symmetric_grid():
     codes = q / step
     assert torch.allclose(codes, codes.round(), atol=1e-4)
     assert codes.abs().max().round() == 127 and len(codes.round().unique()) <= 255
+
+
+@pytest.mark.parametrize("arch", ["resnet20", "vgg9", "preact_resnet20"])
+def test_a_model_whose_quantized_layers_have_no_quantizer_is_the_float_model_exactly(arch):
+    torch.manual_seed(0)
+    model = models.create(arch, in_channels=3, image_size=16).eval()
+    x = torch.randn(4, 3, 16, 16)
+    with torch.no_grad():
+        expected = model(x)
+        swapped = quantize_(model, LayerQuant(weight=lambda layer: nn.Identity()))
+        assert len(swapped) == len(quantizable_layers(models.create(arch, in_channels=3, image_size=16)))
+        assert torch.equal(model(x), expected)  # atol = 0

@@ -13,6 +13,7 @@ import torch.multiprocessing as mp
 from qrepro import data as datasets
 from qrepro import models
 from qrepro.chapters import pdqat
+from qrepro.methods import get_method
 from qrepro.methods.sq import SQWeight, resample_layers
 from qrepro.data import DeviceLoader
 from qrepro.quantizers.binary import BWN
@@ -56,7 +57,7 @@ def _dual_step(rank: int, world: int, port: int, results: dict) -> None:
                            arch="preact_resnet20", profile="smoke", data="digits", epochs=1, seed=0)
     torch.manual_seed(0)
     model = models.create(cfg.arch, num_classes=10, in_channels=1, **cfg.arch_options)
-    method = pdqat.PDQAT()
+    method = get_method("pdqat")
     method.prepare(model, cfg)
     objective = method.objective(model, cfg)
     loader = DeviceLoader(digits, "train", 64, seed=0, shard=(rank, world))

@@ -6,9 +6,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..chapters import ChapterParams, Planned, chapter_of, unique_configs
+from ..chapters import ChapterParams, Planned, chapter_of
 from ..chapters.base import Config
-from .shard import shared_ancestors, split
+from .shard import lineage, shared_ancestors, split
 from .store import find_record, get_or_run_all
 
 
@@ -48,7 +48,7 @@ def run_chapter(params: ChapterParams, data_root: str | None = "", device: str =
                               compile=compile, keep_going=keep_going)
 
     planned = list(chapter.plan(params))
-    configs = unique_configs(planned)
+    configs = with_parents(planned)
     records = execute(configs)
     if chapter.followup is None:
         return Shown(params, planned, [], records)
@@ -59,8 +59,14 @@ def run_chapter(params: ChapterParams, data_root: str | None = "", device: str =
               f"{len(configs)} are not recorded yet: run this command again once they are", file=sys.stderr)
         return Shown(params, planned, [], records)
     followup = list(chapter.followup(params, planned, previous))
-    more = execute(unique_configs(followup))
+    more = execute(with_parents(followup))
     return Shown(params, planned, followup, list({r["run_id"]: r for r in records + more}.values()))
+
+
+def with_parents(planned: list[Planned]) -> list[Config]:
+    """Every run behind the planned numbers, each once, parents first (a chain's stages have records of their own,
+    which the chapter shows beside its number)."""
+    return list({c.run_id: c for p in planned for c in lineage(p.config)}.values())
 
 
 def shard_of(configs: list[Config], shard: str) -> list[Config]:
