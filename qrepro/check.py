@@ -25,7 +25,7 @@ from .methods.base import Method
 from .config import PTQConfig, TrainConfig
 from .data import DeviceLoader, ImageData
 from .profiles import channels_last_for
-from .runs.build import prepared_model
+from .runs.build import prepared_model, trainable
 from .runs.shard import lineage
 from .train import build_optimizer, evaluate, fit
 
@@ -69,8 +69,7 @@ def check_training(config: TrainConfig, data: ImageData, device: torch.device, c
     method = get_method(config.method)
     assert isinstance(method, Method)
     torch.manual_seed(0)
-    model = prepared_model(config, data)
-    objective = method.objective(model, config)
+    model, objective, _ = trainable(config, data)
     schedule = dataclasses.replace(config.schedule, epochs=1, batch_size=BATCH)
     # in the memory format of runs on real images on this device (digits alone would train NCHW)
     channels_last = channels_last_for("cifar10", device.type)

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from helpers import assert_run_links_resolve, run_chapter, table_output
 
 from qrepro import data as datasets
-from qrepro import models
 from qrepro.chapters import first_phase, pdqat
 from qrepro.methods import get_method
 from qrepro.methods.mixed_precision import body_layers, select_layers
@@ -19,6 +18,7 @@ from qrepro.data import DeviceLoader
 from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
 from qrepro.nn import quantized_layers
 from qrepro.runs import get_or_run, recorded
+from qrepro.runs.build import DataShape, trainable
 from qrepro.train import build_optimizer, loop, train_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,12 +37,10 @@ def config(method: str, bits: int = 1, **options) -> TrainConfig:
 
 def build(cfg: TrainConfig, seed: int = 0):
     """Model, method objective and optimizer as the runner builds them."""
-    method = get_method(cfg.method)
-    method.check(cfg)
+    get_method(cfg.method).check(cfg)
     torch.manual_seed(seed)
-    model = models.create(cfg.arch, num_classes=10, in_channels=1, **cfg.arch_options)
-    method.prepare(model, cfg)
-    return model, method.objective(model, cfg), build_optimizer(model, cfg.schedule)
+    model, objective, _ = trainable(cfg, DataShape(in_channels=1, image_size=32, num_classes=10))
+    return model, objective, build_optimizer(model, cfg.schedule)
 
 
 def test_dual_ascent_solves_a_hand_made_problem():

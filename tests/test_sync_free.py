@@ -11,13 +11,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from qrepro import data as datasets
-from qrepro import models
 from qrepro.chapters import pdqat
-from qrepro.methods import get_method
 from qrepro.methods.sq import SQWeight, resample_layers
 from qrepro.data import DeviceLoader
 from qrepro.quantizers.binary import BWN
 from qrepro.quantizers.ternary import twn
+from qrepro.runs.build import DataShape, trainable
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -56,10 +55,7 @@ def _dual_step(rank: int, world: int, port: int, results: dict) -> None:
     cfg = pdqat.run_config("pdqat", 2, {"constraint": "layerwise", "epsilon": 0.1, "epsilon_layer": 0.01},
                            arch="preact_resnet20", profile="smoke", data="digits", epochs=1, seed=0)
     torch.manual_seed(0)
-    model = models.create(cfg.arch, num_classes=10, in_channels=1, **cfg.arch_options)
-    method = get_method("pdqat")
-    method.prepare(model, cfg)
-    objective = method.objective(model, cfg)
+    model, objective, _ = trainable(cfg, DataShape(in_channels=1, image_size=32, num_classes=10))
     loader = DeviceLoader(digits, "train", 64, seed=0, shard=(rank, world))
     metrics = objective.end_epoch(model, loader, 0)
     results[rank] = (objective.dual.tolist(), metrics["train_top1_low_eval"])

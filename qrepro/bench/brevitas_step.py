@@ -19,7 +19,7 @@ from torch import nn
 
 from ..methods import METHODS
 from ..config import Schedule, TrainConfig
-from ..runs.build import CIFAR10_SHAPE, build_model, prepared_model
+from ..runs.build import CIFAR10_SHAPE, build_model, trainable
 from ..train import Objective, train_step
 from .measure import timed
 
@@ -52,8 +52,8 @@ def qrepro_model(method: str, bits: int) -> tuple[nn.Module, Objective]:
     config = TrainConfig(chapter="bench", data="cifar10", arch="resnet20", schedule=Schedule(epochs=1),
                          method=method, bits=bits)
     METHODS[method].check(config)
-    model = prepared_model(config, CIFAR10_SHAPE)
-    return model, METHODS[method].objective(model, config)
+    model, objective, _ = trainable(config, CIFAR10_SHAPE)
+    return model, objective
 
 
 def stepper(model: nn.Module, objective: Objective, device: torch.device) -> Callable[[], None]:

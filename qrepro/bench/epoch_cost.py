@@ -14,9 +14,8 @@ import torch
 
 from ..config import Schedule, TrainConfig
 from ..data import DeviceLoader, ImageData
-from ..runs.build import prepared_model
+from ..runs.build import trainable
 from ..train import fit, train_step
-from ..methods import METHODS
 from .measure import timed
 
 BATCH, SIZE, TRAIN_BATCHES = 128, 32, 20
@@ -38,8 +37,7 @@ def measure(method: str, bits: int, variant: dict, data: ImageData, device: torc
     config = TrainConfig(chapter="bench", data="random", arch="resnet20", method=method, bits=bits,
                          schedule=Schedule(epochs=2, batch_size=BATCH, lr=0.01, lr_schedule="constant"))
     torch.manual_seed(0)
-    model = prepared_model(config, data)
-    objective = METHODS[method].objective(model, config)
+    model, objective, _ = trainable(config, data)
     history = fit(model, data, config.schedule, device=device, objective=objective, progress=False, **variant)
     first, epoch = history[0]["seconds"], history[1]["seconds"]
 

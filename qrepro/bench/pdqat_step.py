@@ -15,10 +15,9 @@ from collections.abc import Callable
 
 import torch
 
-from ..methods import METHODS
 from ..chapters.pdqat import run_config
 from ..data import DeviceLoader, ImageData
-from ..runs.build import CIFAR10_SHAPE, prepared_model
+from ..runs.build import CIFAR10_SHAPE, trainable
 from ..train import build_optimizer, train_step
 from .measure import timed
 
@@ -48,8 +47,8 @@ def build_case(method_name: str, options: dict, device: torch.device) -> tuple[C
                         seed=0)
     config = dataclasses.replace(config, arch_options={**config.arch_options, "width": width})
     torch.manual_seed(0)
-    model = prepared_model(config, CIFAR10_SHAPE).to(device).train()
-    objective = METHODS[method_name].objective(model, config)
+    model, objective, _ = trainable(config, CIFAR10_SHAPE)
+    model.to(device).train()
     optimizer = build_optimizer(model, config.schedule)
     loader = DeviceLoader(random_data(), "train", BATCH, device=device, seed=0)
     x, y = next(iter(loader))

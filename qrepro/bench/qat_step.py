@@ -14,7 +14,7 @@ import torch
 from ..methods import METHODS
 from ..methods.sq import SQ_DEFAULTS
 from ..config import Schedule, TrainConfig
-from ..runs.build import CIFAR10_SHAPE, prepared_model
+from ..runs.build import CIFAR10_SHAPE, trainable
 from ..train import train_step
 from .measure import isolated, time_steps
 
@@ -44,8 +44,8 @@ def step_time(method: str, bits: int, arch: str, arch_options: dict, options: di
     config = TrainConfig(chapter="bench", data="cifar10", arch=arch, schedule=Schedule(epochs=1), method=method,
                          bits=bits, options=options, arch_options=arch_options)
     METHODS[method].check(config)
-    model = prepared_model(config, CIFAR10_SHAPE).to(device)
-    objective = METHODS[method].objective(model, config)
+    model, objective, _ = trainable(config, CIFAR10_SHAPE)
+    model.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(BATCH, 3, SIZE, SIZE, device=device)
     y = torch.randint(0, 10, (BATCH,), device=device)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..config import PTQConfig, Schedule, TrainConfig
-from ..methods.gpfq import BITS, DEFAULT_SCALAR, GPFQ_DEFAULTS, check_scalar
+from ..methods.gpfq import BITS, DEFAULT_SCALAR, GPFQOptions, check_scalar
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
 from .base import Chapter, ChapterParams, Reference, Run, unique
@@ -87,7 +87,7 @@ def ptq_config(model: TrainConfig, method: str, bits: int, scalar: float, calibr
     """One post-training run of ``model``; MSQ takes only the scalar and no calibration data."""
     options: dict[str, Any] = {"scalar": scalar}
     if method == "gpfq":
-        options |= {"regularizer": regularizer, "lam": lam, "retain_rate": GPFQ_DEFAULTS["retain_rate"],
+        options |= {"regularizer": regularizer, "lam": lam, "retain_rate": GPFQOptions.retain_rate,
                     "patches": patches}
     return PTQConfig(chapter=CHAPTER_NAME, data=model.data, arch=model.arch, model=model, method=method, bits=bits,
                      options=options, calibration=calibration if method == "gpfq" else 0, batch_size=EVAL_BATCH,

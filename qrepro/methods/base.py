@@ -1,12 +1,20 @@
 """What a training or post-training method is to the rest of the package.
 
-A ``Method`` (quantization-aware training or plain full-precision training) validates its config, swaps
-a model's layers for quantized ones, supplies the training ``Objective`` and summarizes the trained model
-for the run record. A ``PTQMethod`` quantizes a trained model from calibration data without training.
+A ``Method`` (quantization-aware training or plain full-precision training) owns its hyper-parameters as a typed
+``Options`` dataclass (a run's ``config.options`` are its fields by name), swaps a model's layers for quantized
+ones (``prepare``), acts once the run's initial weights are in place (``after_parent_loaded``), supplies the
+training ``Objective`` (its per-step and per-epoch hooks) and summarizes the trained model for the run record.
+A ``PTQMethod`` quantizes a trained model from calibration data without training.
+
+Lifecycle of a training run (``qrepro.runs.build.start``): build the model, ``prepare``, load the parent's
+weights, ``after_parent_loaded``, ``objective``; then every step ``Objective.before_step`` and ``Objective.loss``,
+every epoch ``Objective.end_epoch``; at the end ``summarize``.
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -16,20 +24,43 @@ from ..data import ImageData
 from ..train import Objective
 
 
+@dataclass(frozen=True)
+class Options:
+    """A method's hyper-parameters: a subclass's fields, each with its default (an absent option takes it), checked
+    in ``check`` when constructed. Records keep them as the plain dict ``config.options`` (their run ids too)."""
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise ValueError naming the valid choices for a value the method cannot run."""
+
+
+def options_of(name: str, kind: type[Options], options: dict[str, Any]) -> Any:
+    """``options`` as ``kind``; an unknown name is a clear error naming the valid ones."""
+    valid = [f.name for f in dataclasses.fields(kind)]
+    unknown = set(options) - set(valid)
+    if unknown:
+        raise ValueError(f"{name} has no option(s) {sorted(unknown)}; valid: {valid}")
+    return kind(**options)
+
+
 class Method:
     """Full-precision training: the base every quantization-aware method refines."""
 
     name = "fp"
     supported_bits: tuple[int, ...] = (32,)
-    options: tuple[str, ...] = ()  # the names of the method's hyper-parameters in config.options
+    Options: ClassVar[type[Options]] = Options
+
+    def options(self, config: TrainConfig) -> Any:
+        """The run's options, typed and checked (``self.Options``)."""
+        return options_of(self.name, self.Options, config.options)
 
     def check(self, config: TrainConfig) -> None:
         """Raise ValueError naming the valid choices when ``config`` asks for something this method lacks."""
         if config.bits not in self.supported_bits:
             raise ValueError(f"{self.name} supports bits {self.supported_bits}, got {config.bits}")
-        unknown = set(config.options) - set(self.options)
-        if unknown:
-            raise ValueError(f"{self.name} has no option(s) {sorted(unknown)}; valid: {list(self.options)}")
+        self.options(config)
 
     def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
         """The data to train and test on, and an optional validation set evaluated every epoch (default: none)."""
@@ -38,7 +69,13 @@ class Method:
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         """Make ``model`` the network this method trains (e.g. swap in quantized layers), in place."""
 
+    def after_parent_loaded(self, model: nn.Module, config: TrainConfig) -> None:
+        """Work once the run's initial weights are in place (its parent's, or a fresh initialization) and before
+        training starts, e.g. INQ's partition step. Not repeated when a run resumes from its checkpoint, which
+        holds what this did."""
+
     def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
+        """The training objective (its loss and hooks) for ``model``; builds state only, changes no weight."""
         return Objective()
 
     def param_groups(self, lr: float) -> dict[str, tuple[float, float]]:
@@ -56,14 +93,16 @@ class PTQMethod:
 
     name = "ptq"
     supported_bits: tuple[int, ...] = ()
-    options: tuple[str, ...] = ()
+    Options: ClassVar[type[Options]] = Options
+
+    def options(self, config: PTQConfig) -> Any:
+        """The run's options, typed and checked (``self.Options``)."""
+        return options_of(self.name, self.Options, config.options)
 
     def check(self, config: PTQConfig) -> None:
         if config.bits not in self.supported_bits:
             raise ValueError(f"{self.name} supports bits {self.supported_bits}, got {config.bits}")
-        unknown = set(config.options) - set(self.options)
-        if unknown:
-            raise ValueError(f"{self.name} has no option(s) {sorted(unknown)}; valid: {list(self.options)}")
+        self.options(config)
 
     def quantize(self, model: nn.Module, data: ImageData, config: PTQConfig, device: torch.device) -> dict[str, Any]:
         """Quantize ``model`` in place; return facts for the run record (e.g. sparsity, layer errors)."""

@@ -21,7 +21,7 @@ bit-widths (PD-QAT: b and 32, see ``bit_widths``) needs a model with switchable 
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from torch import nn
@@ -33,10 +33,21 @@ from ..models.preact_resnet import set_precision
 from ..nn import FULL_PRECISION, LayerQuant, quantize_
 from ..quantizers import DoReFaActivation, DoReFaWeight
 from ..quantizers.dorefa import DOREFA_BITS, FULL
-from .base import Method
+from .base import Method, Options
 from .mixed_precision import arch_layers, body_layers, check_high_precision
 
 SWITCH_OPTION = "bit_widths"  # the arch option of models with one BatchNorm per bit-width
+
+
+@dataclass(frozen=True)
+class DoReFaOptions(Options):
+    high_precision_layers: tuple[int, ...] | list[int] = ()  # body-layer indices kept at 32 bits (mixed precision)
+    validation: float = 0.0  # fraction of the training split held out and evaluated every epoch, in [0, 1)
+
+    def check(self) -> None:
+        if not 0 <= self.validation < 1:
+            raise ValueError(f"validation is the held-out fraction of the training split, in [0, 1); got "
+                             f"{self.validation!r}")
 
 
 def switchable_archs() -> list[str]:
@@ -49,7 +60,7 @@ class DoReFa(Method):
 
     name = "dorefa"
     supported_bits = DOREFA_BITS
-    options: tuple[str, ...] = ("high_precision_layers", "validation")
+    Options = DoReFaOptions
 
     def bit_widths(self, bits: int) -> set[int]:
         """The precisions this method evaluates the model at (each needs its own BatchNorm)."""
@@ -68,15 +79,12 @@ class DoReFa(Method):
             raise ValueError(f"{self.name} evaluates one set of weights at bit-widths {sorted(need)} and needs a "
                              f"switchable-BatchNorm model (one BatchNorm per bit-width); arch {config.arch!r} is not "
                              f"one, valid: {', '.join(switchable)}")
-        fraction = config.options.get("validation", 0.0)
-        if not 0 <= fraction < 1:
-            raise ValueError(f"validation is the held-out fraction of the training split, in [0, 1); got {fraction!r}")
         names = arch_layers(config.arch, config.arch_options)
-        check_high_precision(config.options.get("high_precision_layers", ()), names)
+        check_high_precision(self.options(config).high_precision_layers, names)
 
     def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
         """Hold out ``validation`` of the training split (per seed, as the official random_split); test unchanged."""
-        fraction = config.options.get("validation", 0.0)
+        fraction = self.options(config).validation
         if not fraction:
             return data, None
         held = data.split_validation(fraction, config.seed)  # train: the rest, test: the held-out images
@@ -85,7 +93,7 @@ class DoReFa(Method):
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         """DoReFa quantizers in the body, pinned 32-bit ones in the high-precision layers; model set to ``bits``."""
         names = body_layers(model)
-        keep = {names[i] for i in check_high_precision(config.options.get("high_precision_layers", ()), names)}
+        keep = {names[i] for i in check_high_precision(self.options(config).high_precision_layers, names)}
         low = LayerQuant(weight=lambda layer: DoReFaWeight(config.bits),
                          act=lambda layer: DoReFaActivation(config.bits))
         high = LayerQuant(weight=lambda layer: DoReFaWeight(FULL, pinned=True),
@@ -98,7 +106,7 @@ class DoReFa(Method):
         """The quantizable layers (index order) and those kept in high precision."""
         names = body_layers(model)
         return {"layers": names,
-                "high_precision_layers": [names[i] for i in config.options.get("high_precision_layers", ())]}
+                "high_precision_layers": [names[i] for i in self.options(config).high_precision_layers]}
 
 
 METHODS = (DoReFa(),)

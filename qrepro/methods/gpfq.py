@@ -36,6 +36,7 @@ the paper scales lam so could not be checked against its text. We follow the cod
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -47,15 +48,12 @@ from ..config import PTQConfig
 from ..data import ImageData
 from ..nn import quantizable_layers
 from ..threads import torch_threads
-from .base import PTQMethod
+from .base import Options, PTQMethod
 from .gpfq_inputs import PATCHES, calibration_batches, layer_inputs
 
 BITS = tuple(range(1, 9))
 REGULARIZERS = ("none", "L1", "L0")
 DEFAULT_SCALAR = 1.16  # official default, tuned for ImageNet ResNet-18
-# patches: "kernel" = the official non-overlapping conv patches; "conv" = the conv's own stride (an ablation)
-GPFQ_DEFAULTS: dict[str, Any] = {"scalar": DEFAULT_SCALAR, "regularizer": "none", "lam": 0.0, "retain_rate": 0.25,
-                                 "patches": "kernel"}
 
 
 def radius(weight: torch.Tensor) -> float:
@@ -192,37 +190,50 @@ def _layers_to_quantize(model: nn.Module) -> dict[str, nn.Module]:
     return layers
 
 
+@dataclass(frozen=True)
+class MSQOptions(Options):
+    scalar: float = DEFAULT_SCALAR  # alphabet scale C, > 0
+
+    def check(self) -> None:
+        check_scalar(self.scalar)
+
+
+@dataclass(frozen=True)
+class GPFQOptions(MSQOptions):
+    regularizer: str = "none"  # none | L1 | L0 (sparse GPFQ)
+    lam: float = 0.0  # the L1 / L0 threshold, in weight units, >= 0
+    retain_rate: float = 0.25  # share of each image's patches kept as calibration samples, in (0, 1]
+    patches: str = "kernel"  # kernel: non-overlapping patches (official) | conv: at the layer's own stride
+
+    def check(self) -> None:
+        super().check()
+        if self.regularizer not in REGULARIZERS:
+            raise ValueError(f"unknown regularizer {self.regularizer!r}; valid: {', '.join(REGULARIZERS)}")
+        if not isinstance(self.lam, (int, float)) or isinstance(self.lam, bool) or not self.lam >= 0:
+            raise ValueError(f"lam must be a number >= 0, got {self.lam!r}")
+        if self.lam > 0 and self.regularizer == "none":
+            raise ValueError(f"lam = {self.lam} has no effect without a regularizer; set regularizer to L1 or L0")
+        if self.patches not in PATCHES:
+            raise ValueError(f"unknown patches {self.patches!r}; valid: {', '.join(PATCHES)}")
+        if not 0 < self.retain_rate <= 1:
+            raise ValueError(f"retain_rate must be in (0, 1], got {self.retain_rate}")
+
+
 class GPFQ(PTQMethod):
     """GPFQ over every Conv2d and Linear layer, first and last included, in network order."""
 
     name = "gpfq"
     supported_bits = BITS
-    options = tuple(GPFQ_DEFAULTS)
-
-    def settings(self, config: PTQConfig) -> dict[str, Any]:
-        """The options with their defaults filled in."""
-        return {**GPFQ_DEFAULTS, **config.options}
+    Options = GPFQOptions
 
     def check(self, config: PTQConfig) -> None:
         super().check(config)
-        opts = self.settings(config)
-        check_scalar(opts["scalar"])
-        if opts["regularizer"] not in REGULARIZERS:
-            raise ValueError(f"unknown regularizer {opts['regularizer']!r}; valid: {', '.join(REGULARIZERS)}")
-        if not isinstance(opts["lam"], (int, float)) or isinstance(opts["lam"], bool) or not opts["lam"] >= 0:
-            raise ValueError(f"lam must be a number >= 0, got {opts['lam']!r}")
-        if opts["lam"] > 0 and opts["regularizer"] == "none":
-            raise ValueError(f"lam = {opts['lam']} has no effect without a regularizer; set regularizer to L1 or L0")
-        if opts["patches"] not in PATCHES:
-            raise ValueError(f"unknown patches {opts['patches']!r}; valid: {', '.join(PATCHES)}")
-        if not 0 < opts["retain_rate"] <= 1:
-            raise ValueError(f"retain_rate must be in (0, 1], got {opts['retain_rate']}")
         if config.calibration < 1:
             raise ValueError(f"gpfq needs calibration data: calibration must be >= 1 images per layer, "
                              f"got {config.calibration}")
 
     def quantize(self, model: nn.Module, data: ImageData, config: PTQConfig, device: torch.device) -> dict[str, Any]:
-        opts = self.settings(config)
+        opts: GPFQOptions = self.options(config)
         layers = _layers_to_quantize(model)
         if config.calibration > len(data.train_x):
             raise ValueError(f"calibration = {config.calibration} images per layer, but {data.name} has only "
@@ -239,15 +250,15 @@ class GPFQ(PTQMethod):
                                                     config.bits)
         model.train(was_training)
         return {"alphabet": "k delta, k = -K..K, K = 2^(b-1), delta = C R / K (L0: zero and lam + k delta')",
-                **opts, "sparsity": sparsity(model), "layers": report}
+                **dataclasses.asdict(opts), "sparsity": sparsity(model), "layers": report}
 
     @staticmethod
     def _quantize_layer(name: str, layer: nn.Module, analog: nn.Module, model: nn.Module, images: torch.Tensor,
-                        generator: torch.Generator, opts: dict[str, Any], bits: int) -> dict[str, Any]:
+                        generator: torch.Generator, opts: GPFQOptions, bits: int) -> dict[str, Any]:
         """Quantize one layer of ``model`` in place from its inputs in ``analog`` and in ``model``."""
-        x, x_tilde = layer_inputs(analog, model, name, images, opts["retain_rate"], generator, opts["patches"])
+        x, x_tilde = layer_inputs(analog, model, name, images, opts.retain_rate, generator, opts.patches)
         w = layer.weight.detach().flatten(1)
-        alphabet = Alphabet.for_weights(w, bits, opts["scalar"], opts["regularizer"], opts["lam"])
+        alphabet = Alphabet.for_weights(w, bits, opts.scalar, opts.regularizer, opts.lam)
         q, u = gpfq_layer(w.to(x.dtype), x, x_tilde, alphabet)
         layer.weight.data.copy_(q.view_as(layer.weight))
         return {"neurons": w.shape[0], "inputs": w.shape[1], "samples": x.shape[0], "radius": alphabet.radius,
@@ -260,18 +271,17 @@ class MSQ(PTQMethod):
 
     name = "msq"
     supported_bits = BITS
-    options = ("scalar",)
+    Options = MSQOptions
 
     def check(self, config: PTQConfig) -> None:
         super().check(config)
-        check_scalar(config.options.get("scalar", DEFAULT_SCALAR))
         if config.calibration != 0:
             raise ValueError(f"msq rounds weights without data: set calibration = 0 (got {config.calibration}), "
                              "so that equal runs share one record")
 
     @torch.no_grad()
     def quantize(self, model: nn.Module, data: ImageData, config: PTQConfig, device: torch.device) -> dict[str, Any]:
-        scalar = config.options.get("scalar", DEFAULT_SCALAR)
+        scalar = self.options(config).scalar
         report: dict[str, Any] = {}
         with torch_threads(GPFQ_THREADS, device):
             for name, layer in _layers_to_quantize(model).items():

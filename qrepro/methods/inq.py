@@ -36,6 +36,7 @@ loaded.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -47,7 +48,7 @@ from ..quantizers import elq_scale, elq_ternary, inq_exponents, inq_project, pow
 from ..quantizers.binary import filters
 from ..quantizers.pow2 import INQ_BITS
 from ..train import Objective
-from .base import Method
+from .base import Method, Options
 from .sq import SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count, unit_errors
 
 INQ_STEPS = (0.5, 0.75, 0.875, 1.0)  # accumulated shares (the seed's; also the stochastic ELQ's)
@@ -114,23 +115,32 @@ def partitions(model: nn.Module) -> dict[str, tuple[nn.Module, FrozenPartition]]
             if isinstance(layer.weight_quantizer, FrozenPartition)}
 
 
-def step_options(scheme: str, options: dict[str, Any]) -> tuple[float, str]:
-    """(step, partition) of a run's options; absent ones default to the scheme's last step, plain partition."""
-    return options.get("step", FINAL_STEP[scheme]), options.get("partition", PARTITIONS[scheme][0])
+@dataclass(frozen=True)
+class IncrementalOptions(Options):
+    step: float | None = None  # INQ, stochastic: accumulated share in (0, 1]; ELQ band: sigma_2 in [0, 0.5)
+    partition: str | None = None  # INQ: magnitude | stochastic; ELQ: band | stochastic (None: the first)
+    granularity: str = SQ_DEFAULTS["granularity"]  # stochastic partitions: as SQ's
+    prob: str = SQ_DEFAULTS["prob"]
+    select: str = SQ_DEFAULTS["select"]
+
+    def resolved(self, scheme: str) -> tuple[float, str]:
+        """(step, partition); absent ones default to the scheme's last step and plain partition."""
+        step = FINAL_STEP[scheme] if self.step is None else self.step
+        return step, PARTITIONS[scheme][0] if self.partition is None else self.partition
 
 
 @torch.no_grad()
-def partition_(model: nn.Module, options: dict[str, Any]) -> None:
-    """One partition step at share / band ``options["step"]``: freeze more weights of every layer."""
+def partition_(model: nn.Module, options: IncrementalOptions) -> None:
+    """One partition step at share / band ``options.step``: freeze more weights of every layer."""
     layers = list(partitions(model).values())
     if not layers:
         return
     for layer, part in layers:
         if part.scale.item() == 0:
             part.set_scale_(layer.weight)
-    step, partition = step_options(layers[0][1].scheme, options)
+    step, partition = options.resolved(layers[0][1].scheme)
     if partition == "stochastic":
-        _grow_stochastic(layers, step, *(options.get(k, v) for k, v in SQ_DEFAULTS.items()))
+        _grow_stochastic(layers, step, options.granularity, options.prob, options.select)
     for layer, part in layers:
         w = layer.weight
         if partition == "magnitude":
@@ -173,12 +183,11 @@ class IncrementalObjective(Objective):
         self.layers = list(partitions(model).values())
         self.pull, self.finish_after = pull, finish_after
 
-    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @torch.no_grad()
+    def before_step(self, model: nn.Module) -> None:
         if self.pull:
-            with torch.no_grad():
-                for layer, part in self.layers:
-                    layer.weight.sub_(ELQ_PULL * part.pull)
-        return super().loss(model, x, y)
+            for layer, part in self.layers:
+                layer.weight.sub_(ELQ_PULL * part.pull)
 
     def end_epoch(self, model: nn.Module, train_loader: Any, epoch: int) -> dict[str, Any]:
         if self.finish_after is not None and epoch + 1 == self.finish_after:
@@ -197,12 +206,12 @@ class IncrementalMethod(Method):
     """
 
     scheme = ""
-    options = ("step", "partition", "granularity", "prob", "select")
+    Options = IncrementalOptions
 
     def check(self, config: TrainConfig) -> None:
         super().check(config)
-        options = config.options
-        step, partition = step_options(self.scheme, options)
+        options = self.options(config)
+        step, partition = options.resolved(self.scheme)
         if partition not in PARTITIONS[self.scheme]:
             raise ValueError(f"{self.name} partition must be one of {', '.join(PARTITIONS[self.scheme])}, "
                              f"got {partition!r}")
@@ -213,15 +222,17 @@ class IncrementalMethod(Method):
         if partition != "band" and not 0 < step <= 1:
             raise ValueError(f"{self.name} step (accumulated share) must be in (0, 1], got {step}")
         if partition == "stochastic":
-            check_sq_options(step, *(options.get(k, v) for k, v in SQ_DEFAULTS.items()))
+            check_sq_options(step, options.granularity, options.prob, options.select)
 
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         quantize_(model, LayerQuant(weight=lambda layer: FrozenPartition(layer.weight, self.scheme, config.bits)))
 
+    def after_parent_loaded(self, model: nn.Module, config: TrainConfig) -> None:
+        """This run's partition step, on its parent's weights."""
+        partition_(model, self.options(config))
+
     def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
-        """Carry out this run's partition step (its initial weights are loaded by now), then train."""
-        partition_(model, config.options)
-        finish = self.scheme == "elq" and step_options(self.scheme, config.options) == (0.0, "band")
+        finish = self.scheme == "elq" and self.options(config).resolved(self.scheme) == (0.0, "band")
         return IncrementalObjective(model, pull=self.scheme == "elq",
                                     finish_after=config.schedule.epochs if finish else None)
 

@@ -25,6 +25,7 @@ out; constraint levels of the paper's table (official notebooks/final_table.ipyn
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
@@ -32,7 +33,7 @@ from torch import nn
 from ..config import TrainConfig
 from ..nn import quantized_layers
 from ..quantizers.dorefa import DOREFA_BITS, FULL
-from .dorefa import DoReFa
+from .dorefa import DoReFa, DoReFaOptions
 from .mixed_precision import body_layers
 from .pdqat_constraints import CONSTRAINTS, LAYER_TARGETS, OBJECTIVES, OUTPUT, PrimalDual
 
@@ -47,31 +48,35 @@ def paper_epsilon(bits: int) -> float:
     return EPSILON_OUT.get(bits, EPSILON_OUT[4])
 
 
-def constraint_settings(options: dict[str, Any]) -> dict[str, Any]:
-    """PD-QAT's options, checked, with defaults: constraint, epsilon, epsilon_layer, dual_lr, objective."""
-    constraint = options.get("constraint", "output")
-    if constraint not in CONSTRAINTS:
-        raise ValueError(f"unknown constraint type {constraint!r}; valid: {', '.join(CONSTRAINTS)}")
-    levels = {"none": (), "output": ("epsilon",), "layerwise": ("epsilon", "epsilon_layer")}[constraint]
-    for name in ("epsilon", "epsilon_layer"):
-        if name in options and name not in levels:
-            raise ValueError(f"{name} does not apply to constraint={constraint}; it takes {list(levels) or 'none'}")
-        if name in levels and name not in options:
-            raise ValueError(f"constraint={constraint} needs the constraint level {name} (>= 0)")
-        if name in options and not options[name] >= 0:
-            raise ValueError(f"constraint level {name} must be >= 0, got {options[name]!r}")
-    dual_lr = options.get("dual_lr", DUAL_LR)
-    if not dual_lr > 0:
-        raise ValueError(f"the dual learning rate dual_lr must be > 0, got {dual_lr!r}")
-    objective = options.get("objective", "high")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
-    layer_targets = options.get("layer_targets", "official")
-    if layer_targets not in LAYER_TARGETS:
-        raise ValueError(f"unknown layer_targets {layer_targets!r}; valid: {', '.join(LAYER_TARGETS)}")
-    return {"constraint": constraint, "epsilon": options.get("epsilon", 0.0),
-            "epsilon_layer": options.get("epsilon_layer", 0.0), "dual_lr": dual_lr, "objective": objective,
-            "layer_targets": layer_targets}
+@dataclass(frozen=True)
+class PDQATOptions(DoReFaOptions):
+    constraint: str = "output"  # none | output | layerwise
+    epsilon: float | None = None  # output-constraint level (output, layerwise: required, >= 0)
+    epsilon_layer: float | None = None  # per-layer constraint level (layerwise: required, >= 0)
+    dual_lr: float = DUAL_LR  # dual ascent step size, > 0
+    objective: str = "high"  # high: the official objective and gradients; low: b-bit cross-entropy with STE
+    layer_targets: str = "official"  # official: the low side of conv1 and shortcut constraints detached | attached
+
+    def check(self) -> None:
+        super().check()
+        if self.constraint not in CONSTRAINTS:
+            raise ValueError(f"unknown constraint type {self.constraint!r}; valid: {', '.join(CONSTRAINTS)}")
+        levels = {"none": (), "output": ("epsilon",), "layerwise": ("epsilon", "epsilon_layer")}[self.constraint]
+        for name in ("epsilon", "epsilon_layer"):
+            value = getattr(self, name)
+            if value is not None and name not in levels:
+                raise ValueError(f"{name} does not apply to constraint={self.constraint}; it takes "
+                                 f"{list(levels) or 'none'}")
+            if name in levels and value is None:
+                raise ValueError(f"constraint={self.constraint} needs the constraint level {name} (>= 0)")
+            if value is not None and not value >= 0:
+                raise ValueError(f"constraint level {name} must be >= 0, got {value!r}")
+        if not self.dual_lr > 0:
+            raise ValueError(f"the dual learning rate dual_lr must be > 0, got {self.dual_lr!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}")
+        if self.layer_targets not in LAYER_TARGETS:
+            raise ValueError(f"unknown layer_targets {self.layer_targets!r}; valid: {', '.join(LAYER_TARGETS)}")
 
 
 class PDQAT(DoReFa):
@@ -82,19 +87,18 @@ class PDQAT(DoReFa):
 
     name = "pdqat"
     supported_bits = tuple(b for b in DOREFA_BITS if b != FULL)
-    options = (*DoReFa.options, "constraint", "epsilon", "epsilon_layer", "dual_lr", "objective", "layer_targets")
+    Options = PDQATOptions
 
     def bit_widths(self, bits: int) -> set[int]:
         return {bits, FULL}
 
-    def check(self, config: TrainConfig) -> None:
-        super().check(config)
-        constraint_settings(config.options)
-
     def objective(self, model: nn.Module, config: TrainConfig) -> PrimalDual:
         quantized = quantized_layers(model)
         layers = {name: quantized[name] for name in body_layers(model) if not quantized[name].weight_quantizer.pinned}
-        return PrimalDual(model, layers, config.bits, **constraint_settings(config.options))
+        o = self.options(config)
+        return PrimalDual(model, layers, config.bits, o.constraint, epsilon=o.epsilon or 0.0,
+                          epsilon_layer=o.epsilon_layer or 0.0, dual_lr=o.dual_lr, objective=o.objective,
+                          layer_targets=o.layer_targets)
 
     def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
         """Also the constraints (per-epoch "dual" and "slack" follow this order) and their levels."""

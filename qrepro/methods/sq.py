@@ -46,6 +46,7 @@ the first and the last included (official code; TTQ keeps them full precision as
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -56,14 +57,13 @@ from ..nn import FULL_PRECISION, LayerQuant, quantize_, quantized_layers
 from ..quantizers import BWN, TTQ, TWN
 from ..quantizers.binary import filters
 from ..train import Objective
-from .base import Method
+from .base import Method, Options
 
 PROBS = ("constant", "linear", "softmax", "sigmoid")
 GRANULARITIES = ("layer", "filter", "element")
 SELECTS = ("quantized", "full_precision")
 EPSILON = 1e-7  # x = 1/e + EPSILON, as the seed
 DEFAULT_RATIOS = (0.5, 0.75, 0.875, 1.0)
-SQ_OPTIONS = ("ratio", "granularity", "prob", "select")
 SQ_DEFAULTS = {"granularity": "filter", "prob": "linear", "select": "quantized"}
 
 
@@ -233,52 +233,71 @@ def check_sq_options(ratio: Any, granularity: str, prob: str, select: str) -> No
 # --- methods ----------------------------------------------------------------------------------------------
 
 class SQObjective(Objective):
-    """Cross-entropy; with layer granularity, draws the quantized layers before every training forward."""
+    """Cross-entropy; with layer granularity, draws the quantized layers before every training step."""
 
     def __init__(self, layered: bool):
         self.layered = layered
 
-    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def before_step(self, model: nn.Module) -> None:
         if self.layered and model.training:
             resample_layers(model)
-        return super().loss(model, x, y)
+
+
+@dataclass(frozen=True)
+class SQOptions(Options):
+    ratio: float | None = None  # share of units quantized in this stage, in (0, 1]; None: the plain base method
+    granularity: str = SQ_DEFAULTS["granularity"]  # SQ unit: layer | filter | element
+    prob: str = SQ_DEFAULTS["prob"]  # selection probability: constant | linear | softmax | sigmoid
+    select: str = SQ_DEFAULTS["select"]  # what the roulette picks: quantized (paper) | full_precision (official)
+
+    def check(self) -> None:
+        if self.ratio is not None:
+            check_sq_options(self.ratio, self.granularity, self.prob, self.select)
+
+    def sq(self) -> dict[str, Any]:
+        """The SQ settings as ``SQWeight`` takes them."""
+        return {"granularity": self.granularity, "prob": self.prob, "select": self.select}
+
+
+@dataclass(frozen=True)
+class TWNOptions(SQOptions):
+    variant: str = "paper"  # paper: per-layer alpha | official: per-channel alpha (SQ Caffe)
+
+
+@dataclass(frozen=True)
+class TTQOptions(SQOptions):
+    threshold: float = 0.05  # t in (0, 1): Delta = t max|W|
+    wn_grad: str = "paper"  # gradient of W_n: paper (+sum) | official (-sum, the exact derivative)
 
 
 class SQMethod(Method):
-    """A base quantizer on every conv and linear layer, wrapped in SQ when ``options`` has a ``ratio``.
+    """A base quantizer on every conv and linear layer, wrapped in SQ when the options have a ``ratio``."""
 
-    Options: ratio (absent: the plain base method), granularity, prob, select (see the module docstring),
-    plus the base quantizer's own (``base_options``).
-    """
+    Options = SQOptions
 
-    base_options: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        self.options = (*SQ_OPTIONS, *self.base_options)
-
-    def base(self, options: dict[str, Any]) -> nn.Module:
+    def base(self, options: Any) -> nn.Module:
         raise NotImplementedError
 
-    def quantizer(self, options: dict[str, Any]) -> nn.Module:
+    def quantizer(self, options: SQOptions) -> nn.Module:
         base = self.base(options)
-        if "ratio" not in options:
+        if options.ratio is None:
             return base
-        return SQWeight(base, options["ratio"], **{k: options.get(k, v) for k, v in SQ_DEFAULTS.items()})
+        return SQWeight(base, options.ratio, **options.sq())
 
     def check(self, config: TrainConfig) -> None:
         super().check(config)
-        options = config.options
-        if "ratio" in options:
-            check_sq_options(options["ratio"], *(options.get(k, v) for k, v in SQ_DEFAULTS.items()))
-        elif set(options) & set(SQ_DEFAULTS):
-            raise ValueError(f"{self.name}: options {sorted(set(options) & set(SQ_DEFAULTS))} need an SQ ratio")
-        self.base(options)  # the base quantizer validates its own options
+        given = set(config.options) & set(SQ_DEFAULTS)
+        if "ratio" not in config.options and given:
+            raise ValueError(f"{self.name}: options {sorted(given)} need an SQ ratio")
+        self.base(self.options(config))  # the base quantizer validates its own options
 
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
-        quantize_(model, LayerQuant(weight=lambda layer: self.quantizer(config.options)))  # first and last too
+        options = self.options(config)
+        quantize_(model, LayerQuant(weight=lambda layer: self.quantizer(options)))  # first and last too
 
     def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
-        return SQObjective(layered=config.options.get("granularity") == "layer" and "ratio" in config.options)
+        options = self.options(config)
+        return SQObjective(layered=options.granularity == "layer" and options.ratio is not None)
 
     @torch.no_grad()
     def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
@@ -301,7 +320,7 @@ class BWNMethod(SQMethod):
     name = "bwn"
     supported_bits = (1,)
 
-    def base(self, options: dict[str, Any]) -> nn.Module:
+    def base(self, options: SQOptions) -> nn.Module:
         return BWN()
 
 
@@ -310,10 +329,10 @@ class TWNMethod(SQMethod):
 
     name = "twn"
     supported_bits = (2,)
-    base_options = ("variant",)
+    Options = TWNOptions
 
-    def base(self, options: dict[str, Any]) -> nn.Module:
-        return TWN(options.get("variant", "paper"))
+    def base(self, options: TWNOptions) -> nn.Module:
+        return TWN(options.variant)
 
 
 class TTQMethod(SQMethod):
@@ -327,17 +346,18 @@ class TTQMethod(SQMethod):
 
     name = "ttq"
     supported_bits = (2,)
-    base_options = ("threshold", "wn_grad")
+    Options = TTQOptions
 
-    def base(self, options: dict[str, Any]) -> nn.Module:
-        return TTQ(options.get("threshold", 0.05), options.get("wn_grad", "paper"))
+    def base(self, options: TTQOptions) -> nn.Module:
+        return TTQ(options.threshold, options.wn_grad)
 
     def param_groups(self, lr: float) -> dict[str, tuple[float, float]]:
         """The learned scales at the weights' rate without weight decay (the official TF code decays weights only)."""
         return {"positive_scale": (lr, 0.0), "negative_scale": (lr, 0.0)}
 
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
-        quantize_(model, LayerQuant(weight=lambda layer: self.quantizer(config.options)), first=FULL_PRECISION,
+        options = self.options(config)
+        quantize_(model, LayerQuant(weight=lambda layer: self.quantizer(options)), first=FULL_PRECISION,
                   last=FULL_PRECISION)
 
 

@@ -28,7 +28,7 @@ from ..data import DeviceLoader, ImageData
 from ..data.dataset import channel_stats
 from ..threads import torch_threads
 from ..train import evaluate, fit
-from .build import DataShape, prepared_model
+from .build import DataShape, prepared_model, trainable
 
 SIGNIFICANT_DIGITS = 9
 TRAIN_IMAGES, TEST_IMAGES, BATCH = 8, 4, 4
@@ -66,10 +66,8 @@ def _values(state: dict[str, torch.Tensor]) -> Iterator[float]:
 
 
 def _train_values(config: TrainConfig, data: ImageData) -> list[float]:
-    method = get_method(config.method)
     torch.manual_seed(config.seed)
-    model = prepared_model(config, data)
-    objective = method.objective(model, config)
+    model, objective, _ = trainable(config, data)
     schedule = dataclasses.replace(config.schedule, epochs=1, batch_size=BATCH)
     history = fit(model, data, schedule, device=torch.device("cpu"), seed=config.seed, objective=objective,
                   progress=False, amp=False)

@@ -18,7 +18,7 @@ from ..profiles import channels_last_for
 from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
 from .behaviour import behaviour_fingerprint
-from .build import DataShape, prepared_model
+from .build import DataShape, prepared_model, trainable
 from .provenance import provenance, source_hash
 from .record import RECORD_SCHEMA
 from .weights import Parent, load_parent
@@ -85,9 +85,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
     data, validation = method.split_data(full, config)
     version = code_version(config, full)
     torch.manual_seed(config.seed)
-    model = prepared_model(config, data)
-    init_report = load_parent(model, parent) if parent is not None else None
-    objective = method.objective(model, config)
+    model, objective, init_report = trainable(config, data, parent)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
                   checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, compile=compile,
                   channels_last=channels_last_for(config.data, device.type), description=config.run_id,

@@ -25,7 +25,10 @@ from .optim import build_optimizer, build_scheduler
 
 
 class Objective:
-    """Per-batch loss of a training method; subclasses add state, per-epoch work and metrics."""
+    """Per-batch loss of a training method; subclasses add state, per-step and per-epoch work and metrics."""
+
+    def before_step(self, model: nn.Module) -> None:
+        """Work before each training step's forward pass (e.g. SQ's draw of quantized layers, ELQ's pull)."""
 
     def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (loss to minimize, logits used for the training accuracy)."""
@@ -59,8 +62,9 @@ def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManag
 
 def train_step(model: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, x: torch.Tensor,
                y: torch.Tensor, device: torch.device, amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step as every run takes it (benchmarks too): the objective's loss under autocast (bf16 on
-    CUDA), backward, update. Returns (loss, logits)."""
+    """One optimizer step as every run takes it (benchmarks too): the objective's ``before_step``, its loss under
+    autocast (bf16 on CUDA), backward, update. Returns (loss, logits)."""
+    objective.before_step(model)
     with autocast(device, amp):
         loss, logits = objective.loss(model, x, y)
     optimizer.zero_grad(set_to_none=True)
