@@ -13,9 +13,8 @@ from qrepro import data as datasets
 from qrepro import models
 from qrepro.chapters import first_phase, gpfq
 from qrepro.methods import get_method
-from qrepro.methods.gpfq import GPFQ, MSQ, Alphabet, gpfq_layer, linspace_alphabet, radius
+from qrepro.methods.gpfq import GPFQ, MSQ, Alphabet, gpfq_layer, gpfq_layer_per_neuron, linspace_alphabet, radius
 from qrepro.methods.gpfq_inputs import layer_inputs, patch_indices, unfold_patches
-from qrepro.bench.gpfq_speed import gpfq_layer_per_neuron
 from qrepro.config import PTQConfig, Schedule, TrainConfig
 from qrepro.nn import quantizable_layers
 from qrepro.runs import get_or_run, recorded, store

@@ -18,7 +18,7 @@ import torch
 
 from .. import data as datasets
 from .. import models
-from ..methods.gpfq import GPFQ, GPFQ_THREADS, Alphabet, gpfq_layer
+from ..methods.gpfq import GPFQ, GPFQ_THREADS, Alphabet, gpfq_layer, gpfq_layer_per_neuron
 from ..methods.gpfq_inputs import calibration_batches, layer_inputs
 from ..config import PTQConfig, Schedule, TrainConfig
 from ..nn import quantizable_layers
@@ -27,24 +27,6 @@ from .measure import time_steps, timed
 
 LAYER, BITS, SCALAR, IMAGES = "layers.2.0.conv2", 4, 1.16, 256
 NETWORK_CALIBRATION = (256, 2048)
-
-
-def gpfq_layer_per_neuron(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tensor,
-                          alphabet: Alphabet) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference: the GPFQ update written plainly, one neuron (row of W) at a time, as in the papers:
-    u <- u + w_t X_t; q_t = Q(<X~_t, u> / ||X~_t||^2) (0 if X~_t = 0); u <- u - q_t X~_t."""
-    columns, q_columns = analog.T.contiguous(), quantized.T.contiguous()
-    q = torch.zeros_like(weight)
-    u_all = weight.new_zeros(weight.shape[0], analog.shape[0])
-    for i in range(weight.shape[0]):
-        u = u_all[i]
-        for t in range(weight.shape[1]):
-            u += weight[i, t] * columns[t]
-            norm = q_columns[t].dot(q_columns[t])
-            if norm > 0:
-                q[i, t] = alphabet(q_columns[t].dot(u) / norm)
-                u -= q[i, t] * q_columns[t]
-    return q, u_all
 
 
 def _data() -> datasets.ImageData:

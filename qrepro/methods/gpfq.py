@@ -168,6 +168,25 @@ def gpfq_layer(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tens
     return q, u
 
 
+def gpfq_layer_per_neuron(weight: torch.Tensor, analog: torch.Tensor, quantized: torch.Tensor,
+                          alphabet: Alphabet) -> tuple[torch.Tensor, torch.Tensor]:
+    """The GPFQ update written plainly, one neuron (row of W) at a time, as the papers state it:
+    u <- u + w_t X_t; q_t = Q(<X~_t, u> / ||X~_t||^2) (0 if X~_t = 0); u <- u - q_t X~_t. The reference that
+    ``gpfq_layer`` is tested and benchmarked against; far too slow to quantize a network with."""
+    columns, q_columns = analog.T.contiguous(), quantized.T.contiguous()
+    q = torch.zeros_like(weight)
+    u_all = weight.new_zeros(weight.shape[0], analog.shape[0])
+    for i in range(weight.shape[0]):
+        u = u_all[i]
+        for t in range(weight.shape[1]):
+            u += weight[i, t] * columns[t]
+            norm = q_columns[t].dot(q_columns[t])
+            if norm > 0:
+                q[i, t] = alphabet(q_columns[t].dot(u) / norm)
+                u -= q[i, t] * q_columns[t]
+    return q, u_all
+
+
 def sparsity(model: nn.Module) -> float:
     """Share of zeros among the weights and biases of all Conv2d and Linear layers (the official
     ``eval_sparsity``, which the seed's logs report)."""
