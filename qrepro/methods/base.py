@@ -36,31 +36,33 @@ class Options:
         """Raise ValueError naming the valid choices for a value the method cannot run."""
 
 
-def options_of(name: str, kind: type[Options], options: dict[str, Any]) -> Any:
-    """``options`` as ``kind``; an unknown name is a clear error naming the valid ones."""
-    valid = [f.name for f in dataclasses.fields(kind)]
-    unknown = set(options) - set(valid)
-    if unknown:
-        raise ValueError(f"{name} has no option(s) {sorted(unknown)}; valid: {valid}")
-    return kind(**options)
+class Configured:
+    """What every method has: a name, the bit-widths it supports and its typed options."""
 
-
-class Method:
-    """Full-precision training: the base every quantization-aware method refines."""
-
-    name = "fp"
-    supported_bits: tuple[int, ...] = (32,)
+    name = ""
+    supported_bits: tuple[int, ...] = ()
     Options: ClassVar[type[Options]] = Options
 
-    def options(self, config: TrainConfig) -> Any:
-        """The run's options, typed and checked (``self.Options``)."""
-        return options_of(self.name, self.Options, config.options)
+    def options(self, config: TrainConfig | PTQConfig) -> Any:
+        """The run's options as ``self.Options``, checked; an unknown name is a clear error naming the valid ones."""
+        valid = [f.name for f in dataclasses.fields(self.Options)]
+        unknown = set(config.options) - set(valid)
+        if unknown:
+            raise ValueError(f"{self.name} has no option(s) {sorted(unknown)}; valid: {valid}")
+        return self.Options(**config.options)
 
-    def check(self, config: TrainConfig) -> None:
+    def check(self, config: TrainConfig | PTQConfig) -> None:
         """Raise ValueError naming the valid choices when ``config`` asks for something this method lacks."""
         if config.bits not in self.supported_bits:
             raise ValueError(f"{self.name} supports bits {self.supported_bits}, got {config.bits}")
         self.options(config)
+
+
+class Method(Configured):
+    """Full-precision training: the base every quantization-aware method refines."""
+
+    name = "fp"
+    supported_bits = (32,)
 
     def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
         """The data to train and test on, and an optional validation set evaluated every epoch (default: none)."""
@@ -88,21 +90,8 @@ class Method:
         return {}
 
 
-class PTQMethod:
+class PTQMethod(Configured):
     """Post-training quantization of a trained model."""
-
-    name = "ptq"
-    supported_bits: tuple[int, ...] = ()
-    Options: ClassVar[type[Options]] = Options
-
-    def options(self, config: PTQConfig) -> Any:
-        """The run's options, typed and checked (``self.Options``)."""
-        return options_of(self.name, self.Options, config.options)
-
-    def check(self, config: PTQConfig) -> None:
-        if config.bits not in self.supported_bits:
-            raise ValueError(f"{self.name} supports bits {self.supported_bits}, got {config.bits}")
-        self.options(config)
 
     def quantize(self, model: nn.Module, data: ImageData, config: PTQConfig, device: torch.device) -> dict[str, Any]:
         """Quantize ``model`` in place; return facts for the run record (e.g. sparsity, layer errors)."""
