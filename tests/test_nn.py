@@ -6,8 +6,9 @@ from torch import nn
 from qrepro import models
 from qrepro.methods.apot import APoT
 from qrepro.config import Schedule, TrainConfig
-from qrepro.nn import FULL_PRECISION, LayerQuant, QConv2d, QLinear, quantizable_layers, quantize_, quantized_layers
-from qrepro.quantizers import APoTActivation, APoTWeight, SymmetricUniformWeight
+from qrepro.nn import (FULL_PRECISION, LayerQuant, QConv2d, QLinear, first_and_last, quantizable_layers, quantize_,
+                       quantized_layers)
+from qrepro.quantizers import (APoTActivation, APoTWeight, DoReFaActivation, DoReFaWeight, SymmetricUniformWeight)
 
 
 def apot_config(bits: int) -> TrainConfig:
@@ -49,9 +50,55 @@ def test_skip_and_float_first_layer_stay_plain_modules():
     assert type(layers["classifier.9"]) is QLinear  # last layer: same as the body when last is None
 
 
+def describe(model: nn.Module) -> dict[str, tuple]:
+    """Per quantizable layer: its type and its quantizers' types, bits and pinning."""
+    def q(m):
+        return type(m).__name__, getattr(m, "bits", None), getattr(m, "pinned", None)
+    return {name: (type(layer).__name__,) + ((q(layer.weight_quantizer), q(layer.act_quantizer))
+                                            if isinstance(layer, (QConv2d, QLinear)) else ())
+            for name, layer in quantizable_layers(model).items()}
+
+
+def test_overrides_build_dorefas_mixed_model_in_one_call_as_two_calls_did():
+    """DoReFa's high-precision layers: body at 2 bits, two named layers pinned at 32, stem and classifier float."""
+    low = LayerQuant(weight=lambda layer: DoReFaWeight(2), act=lambda layer: DoReFaActivation(2))
+    high = LayerQuant(weight=lambda layer: DoReFaWeight(32, pinned=True),
+                      act=lambda layer: DoReFaActivation(32, pinned=True))
+    torch.manual_seed(0)
+    two = models.create("resnet20", in_channels=3, image_size=16, shortcut="B").eval()
+    one = models.create("resnet20", in_channels=3, image_size=16, shortcut="B").eval()
+    one.load_state_dict(two.state_dict())
+    stem, classifier = first_and_last(two)
+    keep = [name for name in quantizable_layers(two) if name not in (stem, classifier)][1::9]
+    quantize_(two, low, first=FULL_PRECISION, last=FULL_PRECISION, skip=keep)
+    quantize_(two, high, first=FULL_PRECISION, last=FULL_PRECISION)
+    swapped = quantize_(one, low, first=FULL_PRECISION, last=FULL_PRECISION, overrides={name: high for name in keep})
+    assert describe(one) == describe(two)
+    assert len(keep) == 3 and all(swapped[name].weight_quantizer.pinned for name in keep)
+    assert stem not in swapped and classifier not in swapped
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(one(x), two(x))  # atol = 0
+
+
+def test_an_override_wins_over_first_and_last():
+    model = models.create("vgg9")
+    stem, classifier = first_and_last(model)
+    eight = LayerQuant(weight=lambda layer: SymmetricUniformWeight(8))
+    swapped = quantize_(model, LayerQuant(weight=lambda layer: SymmetricUniformWeight(4)), first=FULL_PRECISION,
+                        last=FULL_PRECISION, overrides={stem: eight, classifier: FULL_PRECISION})
+    assert swapped[stem].weight_quantizer.bits == 8 and classifier not in swapped
+    assert {layer.weight_quantizer.bits for name, layer in swapped.items() if name != stem} == {4}
+
+
 def test_unknown_skip_and_models_without_layers_are_clear_errors():
     with pytest.raises(ValueError, match="quantizable layers are"):
         quantize_(models.create("lenet5"), LayerQuant(), skip=["nope"])
+    with pytest.raises(ValueError, match="quantizable layers are"):
+        quantize_(models.create("lenet5"), LayerQuant(), overrides={"nope": LayerQuant()})
+    name = next(iter(quantizable_layers(models.create("lenet5"))))
+    with pytest.raises(ValueError, match="both skipped and overridden"):
+        quantize_(models.create("lenet5"), LayerQuant(), skip=[name], overrides={name: LayerQuant()})
     with pytest.raises(ValueError, match="no Conv2d or Linear"):
         quantize_(nn.Sequential(nn.ReLU()), LayerQuant())
 

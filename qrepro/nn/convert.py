@@ -3,11 +3,12 @@
 Papers differ in which layers they quantize: APoT keeps the stem convolution and the classifier at
 8 bits, PD-QAT keeps them in full precision, SQ and GPFQ quantize every layer. ``first`` and ``last``
 say what to do with the first convolution and the last linear layer (in ``model.modules()`` order);
-``skip`` names layers that stay full precision.
+``skip`` names layers that stay full precision; ``overrides`` gives named layers their own quantization (a
+mixed-precision model in one call, as torchao's per-name configs).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from torch import nn
@@ -63,18 +64,26 @@ def quantize_(
     first: LayerQuant | None = None,
     last: LayerQuant | None = None,
     skip: Collection[str] = (),
+    overrides: Mapping[str, LayerQuant] = {},
 ) -> dict[str, QConv2d | QLinear]:
     """Replace float Conv2d / Linear layers by QConv2d / QLinear sharing their parameters; return the new layers.
 
-    body:  quantization of every layer not otherwise named.
-    first: of the first convolution; last: of the last linear layer (``None``: same as body).
-    skip:  qualified names of layers left in full precision.
+    body:      quantization of every layer not otherwise named.
+    first:     of the first convolution; last: of the last linear layer (``None``: same as body).
+    skip:      qualified names of layers left in full precision.
+    overrides: quantization of layers by qualified name; it wins over ``first`` and ``last``, and a name may not
+               be both skipped and overridden.
+
+    Layers that are already quantized are left as they are, whatever their spec.
     """
     layers = quantizable_layers(model)
     stem, classifier = first_and_last(model)
-    unknown = set(skip) - set(layers)
+    unknown = (set(skip) | set(overrides)) - set(layers)
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; quantizable layers are {list(layers)}")
+    both = set(skip) & set(overrides)
+    if both:
+        raise ValueError(f"layers {sorted(both)} are both skipped and overridden; name each in one of the two")
     specs = {name: body for name in layers}
     if first is not None:
         specs[stem] = first
@@ -82,6 +91,7 @@ def quantize_(
         specs[classifier] = last
     for name in skip:
         specs[name] = FULL_PRECISION
+    specs.update(overrides)
 
     swapped: dict[str, QConv2d | QLinear] = {}
     for name, layer in layers.items():

@@ -1,4 +1,16 @@
-"""Quantizers: one file per family, each a tensor -> tensor map onto its level set with its estimator."""
+"""Quantizers: one file per family, each a tensor -> tensor map onto its level set with its estimator.
+
+Every quantizer module (an ``nn.Module`` returning the fake-quantized float tensor) exposes the same small surface:
+
+- ``bits``: the nominal bit-width, an int (binary 1, ternary 2; 32 where a switchable quantizer runs unrounded);
+- ``levels()``: the sorted normalized level set as a 1-D float32 tensor, where the quantizer has a fixed one: the
+  output lies exactly on ``scale * levels()`` for the scale its docstring names (e.g. mean|W|); ``None`` where it
+  has none (learned levels, or the unrounded 32-bit path);
+- ``extra_repr()``: bits and the key hyper-parameters;
+
+and one exact doctest in its docstring (run by tests/test_quantizer_contract.py). APoT's quantizers still expose
+``levels`` as a tensor attribute rather than the method (qrepro.methods.apot reads the attribute).
+"""
 from .apot import APoTActivation, APoTWeight, apot_level_fractions, apot_levels, apot_magnitudes
 from .binary import BWN, bwn
 from .dorefa import DoReFaActivation, DoReFaWeight, dorefa_activation, dorefa_weight, quantize_k

@@ -34,7 +34,23 @@ def bwn(w: torch.Tensor) -> torch.Tensor:
 
 
 class BWN(nn.Module):
-    """Binary weight quantizer: {-alpha_i, +alpha_i} per output filter, straight-through gradient."""
+    """Binary weight quantizer: {-alpha_i, +alpha_i} per output filter, straight-through gradient.
+
+    Filter 0 has alpha = 1, filter 1 alpha = 1 and a zero weight (sign(0) = +1):
+
+    >>> BWN()(torch.tensor([[0.5, -1.5], [2.0, 0.0]]))
+    tensor([[ 1., -1.],
+            [ 1.,  1.]])
+    """
+
+    bits = 1
+
+    def levels(self) -> torch.Tensor:
+        """{-1, 1}: the output is alpha_i times these, alpha_i = mean|W_i| of output filter i."""
+        return torch.tensor([-1.0, 1.0])
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         return straight_through(w, bwn(w))
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, scale=per-filter mean|W|"

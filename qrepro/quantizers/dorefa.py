@@ -44,6 +44,12 @@ def quantize_k(x: torch.Tensor, bits: int) -> torch.Tensor:
     return round_ste(x * steps) / steps
 
 
+def unit_levels(bits: int) -> torch.Tensor:
+    """The values of quantize_k: j / (2^k - 1) for j = 0 ... 2^k - 1 (float32, computed as quantize_k does)."""
+    steps = 2**bits - 1
+    return torch.arange(steps + 1, dtype=torch.float32) / steps
+
+
 def dorefa_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
     """E (2 quantize_k(tanh W / (2 max|tanh W|) + 1/2) - 1), E = mean|W| detached; E tanh W / max|tanh W| at 32."""
     scale = w.detach().abs().mean()
@@ -96,14 +102,32 @@ class _Switchable(nn.Module):
 
 
 class DoReFaWeight(_Switchable):
-    """Tanh-normalized, E-scaled k-bit weights (see module docstring)."""
+    """Tanh-normalized, E-scaled k-bit weights (see module docstring).
+
+    E = mean|W| = 1.5; at 2 bits the levels are E * {-1, -1/3, 1/3, 1}:
+
+    >>> DoReFaWeight(2)(torch.tensor([3.0, -1.5, 0.5, 1.0]))
+    tensor([ 1.5000, -1.5000,  0.5000,  1.5000])
+    """
+
+    def levels(self) -> torch.Tensor | None:
+        """2 j / (2^k - 1) - 1 for j = 0 ... 2^k - 1 (the output is E = mean|W| times these); None at 32 bits."""
+        return None if self.bits == FULL else 2 * unit_levels(self.bits) - 1
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         return dorefa_weight(w, self.bits)
 
 
 class DoReFaActivation(_Switchable):
-    """Activations clipped to [0, 1], then k-bit uniform (see module docstring)."""
+    """Activations clipped to [0, 1], then k-bit uniform (see module docstring).
+
+    >>> DoReFaActivation(2)(torch.tensor([-0.5, 0.2, 0.5, 1.7]))
+    tensor([0.0000, 0.3333, 0.6667, 1.0000])
+    """
+
+    def levels(self) -> torch.Tensor | None:
+        """j / (2^k - 1) for j = 0 ... 2^k - 1 (the output itself, scale 1); None at 32 bits (only clipped)."""
+        return None if self.bits == FULL else unit_levels(self.bits)
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         return dorefa_activation(a, self.bits)

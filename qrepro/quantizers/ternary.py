@@ -59,7 +59,15 @@ def twn(w: torch.Tensor, variant: str = "paper") -> torch.Tensor:
 
 
 class TWN(nn.Module):
-    """Ternary weight quantizer with the TWN threshold, straight-through gradient (see module docstring)."""
+    """Ternary weight quantizer with the TWN threshold, straight-through gradient (see module docstring).
+
+    mean|W| = 0.9, so Delta = 0.63 keeps 1.0 and -2.0, and alpha = (1.0 + 2.0) / 2:
+
+    >>> TWN()(torch.tensor([[1.0, -0.1, 0.5, -2.0]]))
+    tensor([[ 1.5000,  0.0000,  0.0000, -1.5000]])
+    """
+
+    bits = 2  # three levels, stored in two bits
 
     def __init__(self, variant: str = "paper"):
         super().__init__()
@@ -70,8 +78,12 @@ class TWN(nn.Module):
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         return straight_through(w, twn(w, self.variant))
 
+    def levels(self) -> torch.Tensor:
+        """{-1, 0, 1}: the output is alpha times these (alpha per layer, or per output channel for "official")."""
+        return torch.tensor([-1.0, 0.0, 1.0])
+
     def extra_repr(self) -> str:
-        return f"variant={self.variant}"
+        return f"bits={self.bits}, variant={self.variant}, threshold={TWN_DELTA}"
 
 
 class _TrainedTernary(torch.autograd.Function):
@@ -96,7 +108,15 @@ class _TrainedTernary(torch.autograd.Function):
 
 
 class TTQ(nn.Module):
-    """Trained ternary quantizer: threshold t * max|W|, learned scales W_p and W_n (see module docstring)."""
+    """Trained ternary quantizer: threshold t * max|W|, learned scales W_p and W_n (see module docstring).
+
+    With t = 0.25, Delta = 0.5 (0.5 itself is not above it); W_p = W_n = 1 at the start:
+
+    >>> TTQ(threshold=0.25)(torch.tensor([1.0, -0.1, 0.5, -2.0])).detach()
+    tensor([ 1.,  0.,  0., -1.])
+    """
+
+    bits = 2  # three levels, stored in two bits
 
     def __init__(self, threshold: float = 0.05, wn_grad: str = "paper"):
         super().__init__()
@@ -118,5 +138,9 @@ class TTQ(nn.Module):
         sign = 1.0 if self.wn_grad == "paper" else -1.0
         return _TrainedTernary.apply(w, self.positive_scale, self.negative_scale, self.delta(w), sign)
 
+    def levels(self) -> None:
+        """None: the levels {-W_n, 0, W_p} are learned, with no fixed normalized set (W_p / W_n is trained)."""
+        return None
+
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, wn_grad={self.wn_grad}"
+        return f"bits={self.bits}, threshold={self.threshold}, wn_grad={self.wn_grad}"

@@ -16,13 +16,24 @@ from .ste import round_ste
 
 
 class SymmetricUniformWeight(nn.Module):
-    """Per-tensor symmetric b-bit weight quantizer with a straight-through gradient."""
+    """Per-tensor symmetric b-bit weight quantizer with a straight-through gradient.
+
+    At 3 bits, s = 3 and the levels are s * {-3, ..., 3} / 3:
+
+    >>> SymmetricUniformWeight(3)(torch.tensor([3.0, -1.2, 0.8, 0.4]))
+    tensor([ 3., -1.,  1.,  0.])
+    """
 
     def __init__(self, bits: int = 8):
         super().__init__()
         if not 2 <= bits <= 16:
             raise ValueError(f"SymmetricUniformWeight supports 2..16 bits, got {bits}")
         self.bits = bits
+
+    def levels(self) -> torch.Tensor:
+        """j / (2^(b-1) - 1) for j = -(2^(b-1) - 1) ... 2^(b-1) - 1: the output is s = max|w| times these."""
+        steps = 2 ** (self.bits - 1) - 1
+        return torch.arange(-steps, steps + 1, dtype=torch.float32) / steps
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         steps = 2 ** (self.bits - 1) - 1

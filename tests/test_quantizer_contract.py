@@ -1,0 +1,107 @@
+"""Every quantizer module exposes the package's small contract (qrepro/quantizers/__init__.py) and its doctest passes.
+
+bits is an int, extra_repr names it, levels() is None or a sorted 1-D tensor on which the output lies exactly
+(times the scale the quantizer's docstring names), and each quantizer's docstring holds an exact doctest.
+"""
+import doctest
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+import torch
+from torch import nn
+
+from qrepro import quantizers
+from qrepro.quantizers import (BWN, TTQ, TWN, APoTActivation, APoTWeight, DoReFaActivation, DoReFaWeight, LevelGrid,
+                               SymmetricUniformWeight)
+
+MODULES = [importlib.import_module(f"{quantizers.__name__}.{m.name}")
+           for m in pkgutil.iter_modules(quantizers.__path__)]
+NOT_QUANTIZERS = {LevelGrid}  # a lookup table the APoT quantizers use, not a tensor -> tensor quantizer
+
+
+def quantizer_classes() -> set[type]:
+    """Every public nn.Module class defined in qrepro/quantizers/*.py, less NOT_QUANTIZERS."""
+    found = {cls for module in MODULES for _, cls in inspect.getmembers(module, inspect.isclass)
+             if cls.__module__ == module.__name__ and issubclass(cls, nn.Module) and not cls.__name__.startswith("_")}
+    return found - NOT_QUANTIZERS
+
+
+def rows(w: torch.Tensor) -> torch.Tensor:
+    return w.reshape(w.shape[0], -1)
+
+
+def weights() -> torch.Tensor:
+    return torch.randn(8, 4, 3, 3) * 0.3
+
+
+def activations() -> torch.Tensor:
+    return torch.randn(2, 4, 5, 5) * 2  # below 0, inside and above any clipping range
+
+
+APOT_LEVELS_ATTRIBUTE = pytest.mark.xfail(
+    strict=True, raises=TypeError,
+    reason="APoT's levels is still a tensor attribute that qrepro.methods.apot reads; switch both together")
+
+# (id, quantizer, input, scale of the output over levels(): a scalar, or one value per output filter, or None
+# where levels() is None). Scales that are plain statistics are recomputed from the input; TWN's alpha (the
+# mean kept magnitude, hand-computed in test_quantizers_sq.py) is read off the output.
+CASES = [
+    *[pytest.param(DoReFaWeight(b), weights, lambda w, q, out: w.abs().mean(), id=f"dorefa-w{b}")
+      for b in (1, 2, 4, 8)],
+    pytest.param(DoReFaWeight(32), weights, None, id="dorefa-w32"),
+    *[pytest.param(DoReFaActivation(b), activations, lambda a, q, out: torch.tensor(1.0), id=f"dorefa-a{b}")
+      for b in (1, 2, 4, 8)],
+    pytest.param(DoReFaActivation(32), activations, None, id="dorefa-a32"),
+    *[pytest.param(SymmetricUniformWeight(b), weights, lambda w, q, out: w.abs().max(), id=f"uniform-{b}")
+      for b in (2, 3, 8)],
+    pytest.param(BWN(), weights, lambda w, q, out: rows(w).abs().mean(1), id="bwn"),
+    pytest.param(TWN("paper"), weights, lambda w, q, out: out.abs().max(), id="twn-paper"),
+    pytest.param(TWN("official"), weights, lambda w, q, out: rows(out).abs().amax(1), id="twn-official"),
+    pytest.param(TTQ(), weights, None, id="ttq"),
+    *[pytest.param(APoTWeight(b, alpha_init=1.5), weights, lambda w, q, out: q.alpha.detach(), id=f"apot-w{b}",
+                   marks=APOT_LEVELS_ATTRIBUTE) for b in (2, 3, 4, 5)],
+    *[pytest.param(APoTActivation(b, alpha_init=3.0), activations, lambda a, q, out: q.alpha.detach(),
+                   id=f"apot-a{b}", marks=APOT_LEVELS_ATTRIBUTE) for b in (2, 3, 4, 5)],
+]
+
+
+def test_every_quantizer_class_has_a_contract_case():
+    covered = {type(case.values[0]) for case in CASES}
+    assert quantizer_classes() == covered, "add the new quantizer to CASES (and its doctest to its docstring)"
+
+
+@pytest.mark.parametrize("quantizer", [case.values[0] for case in CASES], ids=[case.id for case in CASES])
+def test_bits_is_an_int_named_in_extra_repr(quantizer):
+    assert type(quantizer.bits) is int
+    assert f"bits={quantizer.bits}" in quantizer.extra_repr()
+
+
+@pytest.mark.parametrize("quantizer, make_input, scale", CASES)
+def test_levels_are_sorted_and_the_output_lies_exactly_on_them(quantizer, make_input, scale):
+    levels = quantizer.levels()
+    assert (levels is None) == (scale is None)
+    if levels is None:
+        return
+    assert levels.dim() == 1 and levels.dtype == torch.float32 and (levels[1:] > levels[:-1]).all()
+    torch.manual_seed(quantizer.bits)
+    x = make_input()
+    out = quantizer(x).detach()
+    s = scale(x, quantizer, out)
+    grid = s.reshape(-1, 1, 1) * levels  # one row of scaled levels per scale value
+    on_grid = (out.reshape(s.numel(), -1, 1) == grid).any(-1)
+    assert on_grid.all(), f"{on_grid.logical_not().sum()} outputs off scale * levels()"  # exactly, atol = 0
+    if levels.numel() > 2:
+        assert out.unique().numel() > 2  # the level set is used, not collapsed to its ends
+
+
+@pytest.mark.parametrize("cls", sorted(quantizer_classes(), key=lambda c: c.__name__), ids=lambda c: c.__name__)
+def test_every_quantizer_docstring_holds_a_doctest(cls):
+    assert doctest.DocTestParser().get_examples(cls.__doc__ or ""), f"{cls.__name__} has no doctest"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__.rpartition(".")[2])
+def test_doctests_pass(module):
+    result = doctest.testmod(module, verbose=False, report=True)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} doctests failed in {module.__name__}"
