@@ -40,10 +40,6 @@ def activations() -> torch.Tensor:
     return torch.randn(2, 4, 5, 5) * 2  # below 0, inside and above any clipping range
 
 
-APOT_LEVELS_ATTRIBUTE = pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="APoT's levels is still a tensor attribute that qrepro.methods.apot reads; switch both together")
-
 # (id, quantizer, input, scale of the output over levels(): a scalar, or one value per output filter, or None
 # where levels() is None). Scales that are plain statistics are recomputed from the input; TWN's alpha (the
 # mean kept magnitude, hand-computed in test_quantizers_sq.py) is read off the output.
@@ -60,10 +56,10 @@ CASES = [
     pytest.param(TWN("paper"), weights, lambda w, q, out: out.abs().max(), id="twn-paper"),
     pytest.param(TWN("official"), weights, lambda w, q, out: rows(out).abs().amax(1), id="twn-official"),
     pytest.param(TTQ(), weights, None, id="ttq"),
-    *[pytest.param(APoTWeight(b, alpha_init=1.5), weights, lambda w, q, out: q.alpha.detach(), id=f"apot-w{b}",
-                   marks=APOT_LEVELS_ATTRIBUTE) for b in (2, 3, 4, 5)],
+    *[pytest.param(APoTWeight(b, alpha_init=1.5), weights, lambda w, q, out: q.alpha.detach(), id=f"apot-w{b}")
+      for b in (2, 3, 4, 5)],
     *[pytest.param(APoTActivation(b, alpha_init=3.0), activations, lambda a, q, out: q.alpha.detach(),
-                   id=f"apot-a{b}", marks=APOT_LEVELS_ATTRIBUTE) for b in (2, 3, 4, 5)],
+                   id=f"apot-a{b}") for b in (2, 3, 4, 5)],
 ]
 
 

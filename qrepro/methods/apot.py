@@ -55,15 +55,15 @@ class APoT(Method):
                 continue
             with torch.no_grad():
                 on_grid = wq(layer.weight) / wq.alpha
-                index = torch.bucketize(on_grid, (wq.levels[1:] + wq.levels[:-1]) / 2)
+                index = torch.bucketize(on_grid, (wq.levels()[1:] + wq.levels()[:-1]) / 2)
             layers[name] = {
                 "weight_alpha": wq.alpha.item(),
                 "act_alpha": aq.alpha.item() if isinstance(aq, APoTActivation) else None,
-                "level_counts": torch.bincount(index.flatten(), minlength=wq.levels.numel()).tolist(),
+                "level_counts": torch.bincount(index.flatten(), minlength=wq.levels().numel()).tolist(),
             }
         if not layers:
             return {}
-        levels = next(q.weight_quantizer.levels for q in quantized_layers(model).values()
+        levels = next(q.weight_quantizer.levels() for q in quantized_layers(model).values()
                       if isinstance(q.weight_quantizer, APoTWeight))
         return {"weight_levels": levels.tolist(), "layers": layers}
 

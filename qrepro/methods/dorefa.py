@@ -98,8 +98,7 @@ class DoReFa(Method):
                          act=lambda layer: DoReFaActivation(config.bits))
         high = LayerQuant(weight=lambda layer: DoReFaWeight(FULL, pinned=True),
                           act=lambda layer: DoReFaActivation(FULL, pinned=True))
-        quantize_(model, low, first=FULL_PRECISION, last=FULL_PRECISION, skip=keep)
-        quantize_(model, high, first=FULL_PRECISION, last=FULL_PRECISION)  # the layers skipped above
+        quantize_(model, low, first=FULL_PRECISION, last=FULL_PRECISION, overrides={name: high for name in keep})
         set_precision(model, config.bits)  # switchable BatchNorm (if any) and quantizers
 
     def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:

@@ -8,8 +8,7 @@ Every quantizer module (an ``nn.Module`` returning the fake-quantized float tens
   has none (learned levels, or the unrounded 32-bit path);
 - ``extra_repr()``: bits and the key hyper-parameters;
 
-and one exact doctest in its docstring (run by tests/test_quantizer_contract.py). APoT's quantizers still expose
-``levels`` as a tensor attribute rather than the method (qrepro.methods.apot reads the attribute).
+and one exact doctest in its docstring (run by tests/test_quantizer_contract.py).
 """
 from .apot import APoTActivation, APoTWeight, apot_level_fractions, apot_levels, apot_magnitudes
 from .binary import BWN, bwn

@@ -130,9 +130,8 @@ class _ActivationRCF(_RCF):
 class APoTWeight(nn.Module):
     """APoT weight quantizer: per-layer normalization, learnable clipping alpha, signed APoT levels.
 
-    ``levels`` is the normalized level set as a tensor attribute (qrepro.methods.apot reads it so), not yet the
-    ``levels()`` method of the package's quantizer contract. Here W_hat = W (mean 0, std 1) and alpha = 1, so
-    -1.4 and 1.4 are clipped and +-0.2 go to the nearest 3-bit levels +-1/4 of +-{0, 1/4, 1/2, 1}:
+    Here W_hat = W (mean 0, std 1) and alpha = 1, so -1.4 and 1.4 are clipped and +-0.2 go to the nearest 3-bit
+    levels +-1/4 of +-{0, 1/4, 1/2, 1}:
 
     >>> APoTWeight(3, alpha_init=1.0)(torch.tensor([-1.4, -0.2, 0.0, 0.2, 1.4])).detach()
     tensor([-1.0000, -0.2500,  0.0000,  0.2500,  1.0000])
@@ -144,7 +143,6 @@ class APoTWeight(nn.Module):
         self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
         self.grid = LevelGrid(apot_level_fractions(bits, signed=True))
 
-    @property
     def levels(self) -> torch.Tensor:
         return self.grid.levels
 
@@ -160,7 +158,7 @@ class APoTWeight(nn.Module):
 class APoTActivation(nn.Module):
     """APoT activation quantizer: learnable clipping alpha, unsigned APoT levels.
 
-    ``levels`` is a tensor attribute, as for APoTWeight. With alpha = 2 the 2-bit output is 2 * {0, 1/4, 1/2, 1}:
+    With alpha = 2 the 2-bit output is 2 * {0, 1/4, 1/2, 1}:
 
     >>> APoTActivation(2, alpha_init=2.0)(torch.tensor([-1.0, 0.3, 0.9, 1.2, 5.0])).detach()
     tensor([0.0000, 0.5000, 1.0000, 1.0000, 2.0000])
@@ -172,7 +170,6 @@ class APoTActivation(nn.Module):
         self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
         self.grid = LevelGrid(apot_level_fractions(bits, signed=False))
 
-    @property
     def levels(self) -> torch.Tensor:
         return self.grid.levels
 
