@@ -197,8 +197,17 @@ class SQWeight(nn.Module):
             self.mask = quantized_units(unit_errors(w, q, self.granularity), self.ratio, self.prob, self.select)
         return torch.where(expand_units(self.mask, w, self.granularity), q, w)
 
+    @property
+    def bits(self) -> int:
+        return self.base.bits
+
+    def levels(self) -> torch.Tensor | None:
+        """The base quantizer's level set: SQ only chooses which units take it."""
+        return self.base.levels()
+
     def extra_repr(self) -> str:
-        return f"ratio={self.ratio}, granularity={self.granularity}, prob={self.prob}, select={self.select}"
+        return f"bits={self.bits}, ratio={self.ratio}, granularity={self.granularity}, prob={self.prob}, " \
+               f"select={self.select}"
 
 
 def sq_layers(model: nn.Module) -> dict[str, tuple[nn.Module, SQWeight]]:
