@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 
 from qrepro import report
 from qrepro.quantizers import apot_levels
-from qrepro.report.apot import clipping_plot, level_counts
+from qrepro.report.apot import clipping_plot, weights_per_apot_level
 from qrepro.runs import run_chapter
 
 records = run_chapter(params, **runtime).records
@@ -110,7 +110,7 @@ plt.show()
 
 # %%
 lowest = min((r for r in records if r["config"]["bits"] < 32), key=lambda r: r["config"]["bits"])
-levels, counts = level_counts(lowest)
+levels, counts = weights_per_apot_level(lowest)
 report.histogram_on_levels(levels, counts, title=f"{lowest['config']['bits']}-bit weights ({lowest['run_id']})")
 plt.show()
 

@@ -93,7 +93,7 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{data
 # [introduction](intro.md); `runs` links every row to its runs in the provenance table at the end of the page.
 
 # %%
-report.show_table(pdqat_report.accuracy_table(runs))
+report.show_table(pdqat_report.paper_vs_ours(runs))
 
 # %% [markdown]
 # ## Do the layer-wise constraints bind?

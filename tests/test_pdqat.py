@@ -355,7 +355,7 @@ def test_a_killed_pdqat_run_resumes_to_the_same_record_with_its_duals(runs_root,
 @pytest.mark.slow
 def test_chapter_runs_under_papermill_and_shows_every_table_row(runs_root, tmp_path):
     notebook = run_chapter("pdqat", tmp_path, epochs=1, counts="1", rules="largest")
-    rows = table_output(notebook, "pdqat_report.accuracy_table(runs)")
+    rows = table_output(notebook, "pdqat_report.paper_vs_ours(runs)")
     assert [(r["bits"], r["method"]) for r in rows] == [
         ("32", "full precision (32-bit path)"), ("1", "baseline: DoReFa STE-QAT"),
         ("1", "PD-QAT (i): output constraint"), ("1", "PD-QAT (ii): layer-wise + output")]

@@ -19,7 +19,7 @@ def clipping_values(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def level_counts(record: dict[str, Any]) -> tuple[list[float], list[int]]:
+def weights_per_apot_level(record: dict[str, Any]) -> tuple[list[float], list[int]]:
     """The weight level set of a run (in units of alpha) and how many weights sit on each level, all layers."""
     summary = record["summary"]
     counts = [sum(layer["level_counts"][i] for layer in summary["layers"].values())

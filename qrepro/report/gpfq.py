@@ -15,36 +15,24 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..runs.behaviour import is_stale
 from ..chapters.reference.gpfq import SEED_BEST_SCALAR
+from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus, versus_cells
 from .stats import mean_std
-from .tables import drop_versus, made_by, signed
+from .tables import option, runs_frame
 
 OURS = ["data_set", "profile", "arch"]
 SEED = "seed (CIFAR-10 ResNet-18)"  # the label of the seed project's numbers, the verdicts' reference
 METRICS = ("top1", "top5", "original_top1", "original_top5", "sparsity")
+SEED_DEFAULT_SCALAR = 1.16  # the seed's C (the official default) wherever it did not sweep C
 
 
 def ptq_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per post-training record (training records are skipped): config, results, provenance."""
-    rows = []
-    for record in records:
-        config = record["config"]
-        if config["kind"] != "ptq":
-            continue
-        options = config["options"]
-        is_gpfq = config["method"] == "gpfq"
-        rows.append({
-            "run_id": record["run_id"], "data_set": record["data_set"], "profile": config["profile"],
-            "arch": config["arch"], "method": config["method"], "bits": config["bits"],
-            "scalar": options.get("scalar"), "regularizer": options.get("regularizer", "none"),
-            "lam": options.get("lam", 0.0), "patches": options.get("patches", "kernel") if is_gpfq else "",
-            "calibration": config["calibration"], "seed": config["seed"],
-            "top1": record["top1"], "top5": record["top5"], "original_top1": record["original_top1"],
-            "original_top5": record["original_top5"], "sparsity": record["summary"]["sparsity"],
-            "wall_time_s": record["wall_time_s"], "device": record["device"], "stale": is_stale(record),
-        })
-    return pd.DataFrame(rows)
+    """tables.runs_frame of the post-training records (training records are skipped), with the options the sweeps
+    vary; a method without one gets the value that means "off" (MSQ: no regularizer, lambda 0, no patches)."""
+    runs = runs_frame([r for r in records if r["config"]["kind"] == "ptq"])
+    patches = [p if m == "gpfq" else "" for p, m in zip(option(runs, "patches", "kernel"), runs["method"])]
+    return runs.assign(scalar=option(runs, "scalar"), regularizer=option(runs, "regularizer", "none"),
+                       lam=option(runs, "lam", 0.0), patches=patches)
 
 
 def plain(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
@@ -59,73 +47,60 @@ def plain(frame: pd.DataFrame, **where: Any) -> pd.DataFrame:
     return rows
 
 
-def summarize(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Mean and std over seeds of every metric, per ``by`` (with data set, profile and arch), the drop and the
-    runs."""
-    aggregations = {f"{m}_mean": (m, "mean") for m in METRICS} | {f"{m}_std": (m, "std") for m in METRICS}
-    table = (frame.groupby([*OURS, *by], sort=True).agg(**aggregations, seeds=("seed", "nunique"),
-                                                        stale=("stale", "any"), run_ids=("run_id", list))
-             .reset_index())
-    table["drop"] = table["original_top1_mean"] - table["top1_mean"]
-    return table
+def summarize(frame: pd.DataFrame, by: list[str], seed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """report.compare per (data set, profile, arch, *by): mean and std over seeds of every metric, the drop against
+    the model each run quantized (``original_top1``) and the runs; with ``seed`` (its rows, ``published_drops``), the
+    seed's drop and the verdict on it."""
+    return compare(frame, [*OURS, *by], "original_top1", metrics=METRICS, reference=seed, name="seed", sort=True)
 
 
 def _ours(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Our columns of a summarized table, without its provenance (``_provenance``)."""
-    out = table[[*OURS, *keys]].copy()
-    out["original top-1"] = [mean_std(m, s) for m, s in zip(table["original_top1_mean"], table["original_top1_std"])]
-    out["top-1"] = [mean_std(m, s) for m, s in zip(table["top1_mean"], table["top1_std"])]
-    out["top-5"] = [mean_std(m, s) for m, s in zip(table["top5_mean"], table["top5_std"])]
-    out["drop"] = table["drop"].map(signed)
-    out["sparsity"] = [mean_std(m, s, digits=3) for m, s in zip(table["sparsity_mean"], table["sparsity_std"])]
-    out["seeds"] = table["seeds"]
-    return out
+    """Our columns of a summarized table, without its provenance (report.compare.provenance_cells)."""
+    return table[[*OURS, *keys]].assign(**{
+        "original top-1": cells(table, "original_top1"), "top-1": cells(table, "top1"), "top-5": cells(table, "top5"),
+        "drop": drop_cells(table), "sparsity": cells(table, "sparsity", digits=3), "seeds": table["seeds"]})
 
 
-def _provenance(out: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """``out`` with the last columns of every table of runs: made by which code, and the runs."""
-    return out.assign(**{"made by": table["stale"].map(made_by).to_numpy(),
-                         "run_ids": table["run_ids"].to_numpy()})
+def _seed_bits(paper: pd.DataFrame) -> pd.DataFrame:
+    """The seed's bit sweep (GPFQ at C = 1.16, 256 images per layer) per method and bits: top-1, top-5 and sparsity,
+    and the drop against its own full-precision model (report.compare.published_drops)."""
+    rows = paper[paper.source == "seed-bits"]
+    rows = published_drops(rows, ["source"], rows.method == "fp", name="seed")
+    rows = rows[rows.method != "fp"].astype({"bits": int})
+    return rows.rename(columns={"top5": "seed_top5", "sparsity": "seed_sparsity"})[
+        ["method", "bits", "seed_top1", "seed_top5", "seed_sparsity", "seed_drop"]]
 
 
-def _versus_seed(out: pd.DataFrame, drops: Iterable[float], seed_drops: Iterable[float]) -> pd.DataFrame:
-    """``out`` with the seed's drop, the difference and the verdict of each row."""
-    cells = [drop_versus(d, s, data_set, label=SEED, reference="seed")
-             for d, s, data_set in zip(drops, seed_drops, out["data_set"])]
-    return pd.concat([out.reset_index(drop=True), pd.DataFrame(cells)], axis=1)
+def _versus_seed(out: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with the verdict columns on the seed's drop and the provenance of ``table`` (``versus`` the seed)."""
+    return out.assign(**versus_cells(table, "seed", SEED), **provenance_cells(table))
 
 
 def headline_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, scalar: float,
                    calibration: int) -> pd.DataFrame:
     """Original vs quantized top-1/top-5 of GPFQ and MSQ at the chapter's setting, beside the seed project's
     ResNet-18 on CIFAR-10 at the same bits (C = 1.16, 256 images per layer), its drop and a verdict on it."""
-    table = summarize(plain(frame, bits=bits, scalar=scalar, calibration=calibration), ["method", "bits", "scalar"])
+    table = summarize(plain(frame, bits=bits, scalar=scalar, calibration=calibration), ["method", "bits", "scalar"],
+                      _seed_bits(paper))
     out = _ours(table, ["method", "bits", "scalar"])
-    out.insert(out.columns.get_loc("original top-1") + 1, "original top-5",
-               [mean_std(m, s) for m, s in zip(table["original_top5_mean"], table["original_top5_std"])])
-    seed = paper[(paper.source == "seed-bits") & (paper.bits == bits)].set_index("method")
+    out.insert(out.columns.get_loc("original top-1") + 1, "original top-5", cells(table, "original_top5"))
     fp = paper[(paper.source == "seed-bits") & (paper.method == "fp")].iloc[0]
     out[f"{SEED} original top-1/top-5"] = f"{fp.top1:.2f} / {fp.top5:.2f}"
-    out[f"{SEED} top-1/top-5 (C = 1.16)"] = [
-        f"{seed.loc[m, 'top1']:.2f} / {seed.loc[m, 'top5']:.2f}" if m in seed.index else "not logged"
-        for m in out["method"]]
-    seed_drops = [fp.top1 - seed.loc[m, "top1"] if m in seed.index else float("nan") for m in out["method"]]
-    return _provenance(_versus_seed(out, table["drop"], seed_drops), table)
+    out[f"{SEED} top-1/top-5 (C = 1.16)"] = ["not logged" if pd.isna(top1) else f"{top1:.2f} / {top5:.2f}"
+                                             for top1, top5 in zip(table["seed_top1"], table["seed_top5"])]
+    return _versus_seed(out, table)
 
 
 def bit_sweep_table(frame: pd.DataFrame, paper: pd.DataFrame, scalar: float, calibration: int) -> pd.DataFrame:
     """Top-1, drop and sparsity per bit-width and method, with the seed's GPFQ numbers (CIFAR-10, C = 1.16), its
     drop and a verdict on it."""
-    table = summarize(plain(frame, scalar=scalar, calibration=calibration), ["bits", "method"])
+    seed = _seed_bits(paper)
+    table = summarize(plain(frame, scalar=scalar, calibration=calibration), ["bits", "method"],
+                      seed[seed.method == "gpfq"])
     out = _ours(table, ["bits", "method"])
-    seed = paper[paper.source == "seed-bits"]
-    fp = seed[seed.method == "fp"].top1.iloc[0]
-    by_bits = seed[seed.method == "gpfq"].set_index("bits")
-    logged = [m == "gpfq" and b in by_bits.index for b, m in zip(out["bits"], out["method"])]
-    out[f"{SEED} top-1"] = [f"{by_bits.top1[b]:.2f}" if g else "–" for b, g in zip(out["bits"], logged)]
-    out[f"{SEED} sparsity"] = [f"{by_bits.sparsity[b]:.3f}" if g else "–" for b, g in zip(out["bits"], logged)]
-    seed_drops = [fp - by_bits.top1[b] if g else float("nan") for b, g in zip(out["bits"], logged)]
-    return _provenance(_versus_seed(out, table["drop"], seed_drops), table)
+    out[f"{SEED} top-1"] = [mean_std(v) for v in table["seed_top1"]]
+    out[f"{SEED} sparsity"] = [mean_std(v, digits=3) for v in table["seed_sparsity"]]
+    return _versus_seed(out, table)
 
 
 def _seed_curve(paper: pd.DataFrame, source: str, x: str, grid: Iterable[float] | None = None) -> pd.DataFrame:
@@ -160,36 +135,40 @@ def sweep_plot(frame: pd.DataFrame, paper: pd.DataFrame, x: str, title: str) -> 
     return fig
 
 
+def _seed_scalar(paper: pd.DataFrame) -> pd.DataFrame:
+    """The seed's C sweep (GPFQ, 4 bits, CIFAR-10) at its default C and at the C it found best: per choice, C, its
+    top-1 (mean of the runs it logged at that C), the drop against its own full-precision model, and (best) the
+    values of C within 0.1 point of its best."""
+    rows = paper[paper.source == "seed-scalar"]
+    top1 = rows[rows.method == "gpfq"].groupby("scalar")["top1"].mean()
+    fp = rows[rows.method == "fp"].top1.iloc[0]
+    scalars = [SEED_DEFAULT_SCALAR, SEED_BEST_SCALAR]
+    near = ", ".join(f"{c:g}" for c in top1[top1 >= top1[SEED_BEST_SCALAR] - 0.1].index)
+    return pd.DataFrame({"method": "gpfq", "bits": 4, "choice": ["default", "best on the test set"],
+                         "seed_C": scalars, "seed_top1": top1[scalars].to_numpy(),
+                         "seed_drop": fp - top1[scalars].to_numpy(), "seed_near": ["–", near]})
+
+
 def best_scalar_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, calibration: int,
                       default: float) -> pd.DataFrame:
     """Per method, our top-1 at the default C and at the best C on the grid (highest mean test top-1: selected on
     the test set), beside the seed's GPFQ at 4 bits on CIFAR-10 at its default (1.16) and at the C it found best
     the same way (1.37): its drop and a verdict on it; and which values of C come within 0.1 point of the best."""
     table = summarize(plain(frame, bits=bits, calibration=calibration), ["method", "bits", "scalar"])
-    seed = paper[(paper.source == "seed-scalar") & (paper.method == "gpfq")].groupby("scalar")["top1"].mean()
-    seed_fp = paper[(paper.source == "seed-scalar") & (paper.method == "fp")].top1.iloc[0]
     picked = []
     for _, group in table.groupby("method"):
         best = group.loc[[group["top1_mean"].idxmax()]]
         near = group.loc[group["top1_mean"] >= best["top1_mean"].iloc[0] - 0.1, "scalar"]
-        picked += [group[group["scalar"] == default].assign(choice="default", near="–", seed_scalar=1.16),
-                   best.assign(choice="best on the test set", near=", ".join(f"{c:g}" for c in near),
-                               seed_scalar=SEED_BEST_SCALAR)]
-    picked = pd.concat(picked, ignore_index=True)
-    logged = (picked["method"] == "gpfq") & (picked["bits"] == 4)  # the seed swept C for GPFQ at 4 bits only
-    seed_top1 = picked["seed_scalar"].map(seed).where(logged)
-    seed_near = ", ".join(f"{c:g}" for c in seed[seed >= seed[SEED_BEST_SCALAR] - 0.1].index)
-    out = picked[[*OURS, "method", "bits", "choice"]].rename(columns={"choice": "C chosen"})
-    out["C"] = picked["scalar"]
-    out["top-1"] = [mean_std(m, s) for m, s in zip(picked["top1_mean"], picked["top1_std"])]
-    out["drop"] = picked["drop"].map(signed)
-    out["seeds"] = picked["seeds"]
-    out["C within 0.1 pt of the best"] = picked["near"]
-    out[f"{SEED} C"] = picked["seed_scalar"].where(logged)
-    out[f"{SEED} top-1"] = seed_top1.map(mean_std)
-    out[f"{SEED}: C within 0.1 pt of its best"] = [seed_near if g and c == "best on the test set" else "–"
-                                                  for g, c in zip(logged, picked["choice"])]
-    return _provenance(_versus_seed(out, picked["drop"], seed_fp - seed_top1), picked)
+        picked += [group[group["scalar"] == default].assign(choice="default", near="–"),
+                   best.assign(choice="best on the test set", near=", ".join(f"{c:g}" for c in near))]
+    # the seed swept C for GPFQ at 4 bits only: other rows get no seed number
+    picked = versus(pd.concat(picked, ignore_index=True), _seed_scalar(paper), "seed")
+    out = picked[[*OURS, "method", "bits", "choice"]].rename(columns={"choice": "C chosen"}).assign(**{
+        "C": picked["scalar"], "top-1": cells(picked, "top1"), "drop": drop_cells(picked), "seeds": picked["seeds"],
+        "C within 0.1 pt of the best": picked["near"], f"{SEED} C": picked["seed_C"],
+        f"{SEED} top-1": [mean_std(v) for v in picked["seed_top1"]],
+        f"{SEED}: C within 0.1 pt of its best": picked["seed_near"].fillna("–")})
+    return _versus_seed(out, picked)
 
 
 def _lambda_summary(frame: pd.DataFrame, bits: int, scalar: float, calibration: int) -> pd.DataFrame:
@@ -205,7 +184,7 @@ def _lambda_summary(frame: pd.DataFrame, bits: int, scalar: float, calibration: 
 def lambda_table(frame: pd.DataFrame, bits: int, scalar: float, calibration: int) -> pd.DataFrame:
     """GPFQ top-1 and sparsity per regularizer and lambda (lambda = 0: plain GPFQ, shared by both rules)."""
     table = _lambda_summary(frame, bits, scalar, calibration)
-    return _provenance(_ours(table, ["regularizer", "lam"]), table)
+    return _ours(table, ["regularizer", "lam"]).assign(**provenance_cells(table))
 
 
 def lambda_plot(frame: pd.DataFrame, bits: int, scalar: float, calibration: int) -> plt.Figure:

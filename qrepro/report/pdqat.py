@@ -2,9 +2,9 @@
 
 Every function takes the chapter's planned runs (qrepro.chapters.base.Run: a config with its role) and the
 records they produced, matched by run id; numbers come from the records only, paper numbers from
-qrepro.report.reference.pdqat. Our std over seeds is the book's sample std (``report.stats``); the paper's is the
-population std. Tables of run numbers carry the runs behind each row (``run_ids``), which report.show_table links to
-the page's provenance table.
+qrepro.chapters.reference.pdqat. Table 1 is report.compare's, with this chapter's columns. Our std over seeds is the
+book's sample std (``report.stats``); the paper's is the population std. Tables of run numbers carry the runs behind
+each row (``run_ids``), which report.show_table links to the page's provenance table.
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ..runs.behaviour import is_stale
 from ..chapters.reference import pdqat as reference
-from .stats import series_mean_std
-from .tables import drop_versus, made_by, signed
+from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus_cells
+from .stats import mean_std
+from .tables import option, runs_frame
 
 ROW_LABELS = {
     "full precision": "full precision (32-bit path)",
@@ -32,52 +32,44 @@ FIG1_COLUMNS = {"output": "ours: output only", "layerwise": "ours: layer-wise"} 
 
 
 def planned_frame(planned: Iterable[Any], records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per planned run: its part, row, rule and count, config facts and the record's results."""
-    by_id = {record["run_id"]: record for record in records}
-    rows = []
-    for p in planned:
-        record = by_id[p.config.run_id]
-        options = p.config.options
-        rows.append({
-            "part": p.part, "row": p.row, "rule": p.details.get("rule", ""), "count": p.details.get("count", 0),
-            "run_id": p.config.run_id, "data_set": record["data_set"], "profile": p.config.profile,
-            "bits": p.config.bits, "seed": p.config.seed,
-            "epsilon": options.get("epsilon"), "epsilon_layer": options.get("epsilon_layer"),
-            "objective": options.get("objective"), "top1": record["top1"],
-            "val_selected_top1": record.get("val_selected_top1"), "train_top1": record["epochs"][-1]["train_top1"],
-            "stale": is_stale(record),
-        })
-    return pd.DataFrame(rows)
+    """One row per planned run: its part, row, selection rule and count, its record's row of tables.runs_frame and
+    its constraint options (epsilon, epsilon_layer, objective; missing for the baseline)."""
+    plan = pd.DataFrame([{"part": p.part, "row": p.row, "rule": p.details.get("rule", ""),
+                          "count": p.details.get("count", 0), "run_id": p.config.run_id} for p in planned])
+    frame = plan.merge(runs_frame(records).drop_duplicates("run_id"), on="run_id", how="left", validate="many_to_one")
+    return frame.assign(**{name: option(frame, name) for name in ("epsilon", "epsilon_layer", "objective")})
 
 
-def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Table 1, paper vs ours: top-1 of the last epoch (mean ± std over seeds), the drop against our full-precision
-    model, the paper's drop against its own (from its Table 1 means over 6 seeds) and a verdict on it; the paper's
-    selection (best-validation epoch) as a second column, and each row's runs (``run_ids``)."""
-    table = frame[frame["part"] == "table"]
-    paper = {(row["method"], row["bits"]): row for row in reference.ROWS}
-    paper_fp = paper[("full precision", 32)]["top1"]
-    out = []
-    for (data_set, profile), runs in table.groupby(["data_set", "profile"], sort=False):
-        fp = runs[runs["row"] == "full precision"]["top1"].mean()
-        groups = runs.groupby(["row", "bits"], sort=False)
-        keys = sorted(groups.groups, key=lambda k: (k[1] != 32, -k[1], ROW_ORDER.index(k[0])))
-        for row, bits in keys:
-            group = groups.get_group((row, bits))
-            published = paper.get((row, bits))
-            drop = fp - group["top1"].mean()
-            out.append({
-                "data set": data_set, "profile": profile, "bits": bits, "method": ROW_LABELS[row],
-                "top-1 (%), last epoch": series_mean_std(group["top1"]), "seeds": group["seed"].nunique(),
-                "drop vs our FP": signed(drop) if pd.notna(fp) else "no FP record",
-                "paper top-1 (CIFAR-10)": f"{published['top1']:.2f} ± {published['std']:.2f}" if published else "–",
-                "paper seeds": published["seeds"] if published else "–",
-                **drop_versus(drop, paper_fp - published["top1"] if published else float("nan"), data_set),
-                "top-1 at best-val epoch (paper selection)": series_mean_std(group["val_selected_top1"]),
-                "made by": made_by(group["stale"].any()),
-                "run_ids": list(group["run_id"]),
-            })
-    return pd.DataFrame(out)
+def _paper() -> pd.DataFrame:
+    """The paper's Table 1 per (row, bits): mean, population std and seeds, and the drop against its own full
+    precision number (report.compare.published_drops)."""
+    rows = pd.DataFrame(reference.ROWS)
+    rows = published_drops(rows, ["source"], (rows["method"] == "full precision") & (rows["bits"] == 32))
+    rows = rows.rename(columns={"method": "row", "std": "paper_std", "seeds": "paper_seeds"})
+    return rows[["row", "bits", "paper_top1", "paper_std", "paper_seeds", "paper_drop"]]
+
+
+def paper_vs_ours(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 1, paper vs ours (report.compare): top-1 of the last epoch (mean ± std over seeds), the drop against our
+    full-precision model, the paper's drop against its own (from its Table 1 means over 6 seeds) and a verdict on it;
+    the paper's selection (best-validation epoch) as a second column, and each row's runs (``run_ids``)."""
+    runs = frame[frame["part"] == "table"]
+    table = compare(runs, ["data_set", "profile", "row", "bits"], runs[runs["row"] == "full precision"],
+                    by=["data_set", "profile"], metrics=("top1", "val_selected_top1"), reference=_paper())
+    table = table.assign(data_order=table.groupby(["data_set", "profile"], sort=False).ngroup(),
+                         quantized=table["bits"] != 32, minus_bits=-table["bits"],
+                         row_order=table["row"].map(ROW_ORDER.index))
+    table = table.sort_values(["data_order", "quantized", "minus_bits", "row_order"]).reset_index(drop=True)
+    return pd.DataFrame({
+        "data set": table["data_set"], "profile": table["profile"], "bits": table["bits"],
+        "method": table["row"].map(ROW_LABELS), "top-1 (%), last epoch": cells(table, "top1"), "seeds": table["seeds"],
+        "drop vs our FP": drop_cells(table),
+        "paper top-1 (CIFAR-10)": [mean_std(m, s) for m, s in zip(table["paper_top1"], table["paper_std"])],
+        "paper seeds": ["–" if pd.isna(n) else int(n) for n in table["paper_seeds"]],
+        **versus_cells(table),
+        "top-1 at best-val epoch (paper selection)": cells(table, "val_selected_top1"),
+        **provenance_cells(table),
+    })
 
 
 def _records_of(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

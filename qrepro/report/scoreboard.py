@@ -13,6 +13,7 @@ from pandas.io.formats.style import Styler
 from ..chapters import scoreboard
 from ..chapters.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, Params, entry_bits, plan
 from ..runs import find_record
+from .compare import cells, over_seeds
 from .stats import series_mean_std
 from .tables import run_link
 
@@ -101,25 +102,24 @@ NO_VERDICT_PTQ = "none: a short CPU-trained model, not the paper's"
 
 def chapter_rows(frame: pd.DataFrame, chapter: str) -> Styler | None:
     """The real-data scoreboard rows of one chapter's methods: per profile, data set, method and bits, the drop
-    against the scoreboard's full-precision model (mean ± std over seeds, n), top-1s, schedule, date and device.
-    The verdict column says why these drops neither confirm nor refute the paper; None when there are no rows."""
+    against the scoreboard's full-precision model (mean ± std over seeds of each seed's drop, report.compare), top-1s,
+    schedule, date and device. The verdict column says why these drops neither confirm nor refute the paper; None
+    when there are no rows."""
     ours = frame[frame.chapter == chapter] if len(frame) else frame
     if not len(ours):
         return None
-    rows = []
     keys = ["profile", "data_set", "arch", "method", "bits"]
-    for key, group in ours.groupby(keys, sort=False):
-        drop = group["drop"]
-        rows.append({**dict(zip(keys, key)), "seeds": len(group),
-                     "top-1": f"{group['top1'].mean():.2f}", "FP top-1": f"{group['fp_top1'].mean():.2f}",
-                     "drop": series_mean_std(drop, signed=True),
-                     "schedule": (f"FP {group['fp_epochs'].iloc[0]} ep, then "
-                                  + (f"{int(group['budget'].iloc[0])} ep" if pd.notna(group["budget"].iloc[0])
-                                     else "post-training")),
-                     "date": group["date"].max(), "device": group["device"].iloc[0],
-                     "runs": ", ".join(group["run_id"]),
-                     "verdict on the paper": NO_VERDICT if pd.notna(group["budget"].iloc[0]) else NO_VERDICT_PTQ})
-    return pd.DataFrame(rows).style.hide(axis="index")
+    table = over_seeds(ours, keys, ("top1", "fp_top1", "drop"), fp_epochs=("fp_epochs", "first"),
+                       budget=("budget", "first"), date=("date", "max"), device=("device", "first"))
+    trained = table["budget"].notna()
+    return table[keys].assign(**{
+        "seeds": table["seeds"], "top-1": [f"{v:.2f}" for v in table["top1_mean"]],
+        "FP top-1": [f"{v:.2f}" for v in table["fp_top1_mean"]], "drop": cells(table, "drop", signed=True),
+        "schedule": [f"FP {e} ep, then " + (f"{int(b)} ep" if t else "post-training")
+                     for e, b, t in zip(table["fp_epochs"], table["budget"], trained)],
+        "date": table["date"], "device": table["device"], "runs": [", ".join(ids) for ids in table["run_ids"]],
+        "verdict on the paper": [NO_VERDICT if t else NO_VERDICT_PTQ for t in trained],
+    }).style.hide(axis="index")
 
 
 LITE_COMMAND = "python -m qrepro run scoreboard -p profile lite --keep-going"

@@ -6,8 +6,9 @@ mean ± std over seeds; the best test epoch of that run appears only as a labell
 against our FWN model of the same data set, profile and architecture; the paper's drop against the paper's
 own FWN number (the same source), the seed's against the seed's FWN number of the same architecture (its
 Table 1; its INQ and ELQ runs start from that model). A row's verdict says whether the paper's drop holds
-(tables.verdict); the seed's numbers get none. Every table lists, per row, the last run of each seed's chain
-(``run_ids``), which report.show_table links to the page's provenance table.
+(tables.verdict); the seed's numbers get none. The tables are report.compare's, with this chapter's columns; every
+table lists, per row, the last run of each seed's chain (``run_ids``), which report.show_table links to the page's
+provenance table.
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from ..methods.sq import PROBS, SELECTS, selection_probabilities
 from ..chapters.sq import ROWS, Chain
 from ..runs.behaviour import is_stale
 from .plots import histogram_on_levels
+from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus_cells
 from .stats import mean_std
-from .tables import drop_versus, made_by, signed
+from .tables import signed
 
 PAPER_SOURCES = ("sq-paper", "sq-paper-recalled", "ttq-paper")  # in order of preference for a row
 KEYS = ["data_set", "profile", "arch", "row", "variant"]
@@ -51,22 +53,13 @@ def chain_frame(chains: Iterable[Chain], records: Iterable[dict[str, Any]]) -> p
     return pd.DataFrame(rows)
 
 
-def _aggregate(frame: pd.DataFrame) -> pd.DataFrame:
-    return (frame.groupby(KEYS, sort=False)
-            .agg(bits=("bits", "first"), options=("options", "first"), top1_mean=("top1", "mean"),
-                 top1_std=("top1", "std"), seeds=("seed", "nunique"), best_test_top1=("best_test_top1", "mean"),
-                 stale=("stale", "any"), run_ids=("run_id", list))
-            .reset_index())
-
-
-def _paper(reference: pd.DataFrame, arch: str, row: str) -> tuple[float, float, str]:
-    """(top-1, drop against the same source's FWN, source) of the preferred published CIFAR-10 number."""
-    cifar = reference[(reference["data"] == "cifar10") & (reference["arch"] == arch)]
-    for source in PAPER_SOURCES:
-        rows = cifar[cifar["source"] == source].set_index("row")["top1"]
-        if row in rows:
-            return rows[row], rows.get("FWN", float("nan")) - rows[row], source
-    return float("nan"), float("nan"), ""
+def _paper(reference: pd.DataFrame) -> pd.DataFrame:
+    """Per (arch, row), the preferred published CIFAR-10 number (PAPER_SOURCES in order): ``paper_top1``, its drop
+    against the same source's FWN number (``paper_drop``) and its ``source``."""
+    cifar = reference[(reference["data"] == "cifar10") & reference["source"].isin(PAPER_SOURCES)]
+    rows = published_drops(cifar, ["source", "arch"], cifar["row"] == "FWN")
+    rows = rows.sort_values("source", key=lambda s: s.map(PAPER_SOURCES.index), kind="stable")
+    return rows.drop_duplicates(["arch", "row"])[["arch", "row", "paper_top1", "paper_drop", "source"]]
 
 
 def _seed(reference: pd.DataFrame, arch: str, row: str, options: dict[str, Any]) -> tuple[float, str]:
@@ -81,36 +74,34 @@ def _seed(reference: pd.DataFrame, arch: str, row: str, options: dict[str, Any])
     return (seed["top1"].iloc[0], seed["selection"].iloc[0]) if len(seed) else (float("nan"), "")
 
 
-def _fwn(frame: pd.DataFrame) -> pd.Series:
-    """Our FWN top-1 (mean over seeds) per (data set, profile, arch)."""
+def _compared(frame: pd.DataFrame, group: str, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """report.compare of one group's chains: per row and variant, the drop against our FWN model of the same data
+    set, profile and arch (and, with ``reference``, the papers' numbers and the verdict)."""
     fwn = frame[(frame["group"] == "table") & (frame["row"] == "FWN")]
-    return fwn.groupby(["data_set", "profile", "arch"])["top1"].mean()
+    return compare(frame[frame["group"] == group], KEYS, fwn, metrics=("top1", "best_test_top1"),
+                   reference=reference, bits=("bits", "first"), options=("options", "first"))
 
 
 def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """The chapter's main table: our rows (group "table") beside the papers' and the seed's numbers and drops,
     a verdict on the paper's drop, and each row's runs (``run_ids``)."""
-    table = _aggregate(frame[frame["group"] == "table"])
-    table["arch_order"] = table["arch"].map({a: i for i, a in enumerate(dict.fromkeys(frame["arch"]))})
-    table["order"] = table["row"].map(ROWS.index)
-    table = table.sort_values(["data_set", "profile", "arch_order", "order"], kind="stable")
-    fwn = _fwn(frame)
-    out = []
-    for t in table.itertuples():
-        paper, paper_drop, source = _paper(reference, t.arch, t.row)
-        seed, selection = _seed(reference, t.arch, t.row, t.options)
-        drop = fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean
-        out.append({
-            "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, "bits": t.bits,
-            "top-1 (%)": mean_std(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds, "drop": signed(drop),
-            "paper top-1 (CIFAR-10)": mean_std(paper), "paper source": source or "–",
-            **drop_versus(drop, paper_drop, t.data_set),
-            "seed top-1 (CIFAR-10)": mean_std(seed),
-            "seed drop": signed(_seed(reference, t.arch, "FWN", {})[0] - seed), "seed selection": selection or "–",
-            "best test epoch (selected on test)": mean_std(t.best_test_top1), "made by": made_by(t.stale),
-            "run_ids": t.run_ids,
-        })
-    return pd.DataFrame(out)
+    table = _compared(frame, "table", _paper(reference))
+    arch_order = {a: i for i, a in enumerate(dict.fromkeys(frame["arch"]))}
+    table = table.assign(arch_order=table["arch"].map(arch_order), order=table["row"].map(ROWS.index))
+    table = table.sort_values(["data_set", "profile", "arch_order", "order"], kind="stable").reset_index(drop=True)
+    seeds = [_seed(reference, a, r, o) for a, r, o in zip(table["arch"], table["row"], table["options"])]
+    seed_fwn = [_seed(reference, a, "FWN", {})[0] for a in table["arch"]]
+    return table[["data_set", "profile", "arch", "row", "bits"]].assign(**{
+        "top-1 (%)": cells(table, "top1"), "seeds": table["seeds"], "drop": drop_cells(table),
+        "paper top-1 (CIFAR-10)": [mean_std(v) for v in table["paper_top1"]],
+        "paper source": table["source"].fillna("–"),
+        **versus_cells(table),
+        "seed top-1 (CIFAR-10)": [mean_std(top1) for top1, _ in seeds],
+        "seed drop": [signed(fwn - top1) for fwn, (top1, _) in zip(seed_fwn, seeds)],
+        "seed selection": [selection or "–" for _, selection in seeds],
+        "best test epoch (selected on test)": cells(table, "best_test_top1", std=False),
+        **provenance_cells(table),
+    })
 
 
 def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.DataFrame:
@@ -120,27 +111,26 @@ def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.D
     probability functions, linear probability for the granularities), best test epoch, one seed each, and their
     drops against the seed's FWN number. No paper number: no verdict.
     """
-    table = _aggregate(frame[frame["group"] == group])
-    fwn = _fwn(frame)
+    table = _compared(frame, group)
     study = reference[reference["source"] == "seed-study"]
-    out = []
-    for t in table.itertuples():
-        prob, granularity = (t.variant, "filter") if group == "prob" else ("linear", t.variant)
-        seed = study[(study["arch"] == t.arch) & (study["row"] == t.row) & (study["prob"] == prob)
+    drawn, inverse, seed_fwn = [], [], []
+    for arch, row, setting in zip(table["arch"], table["row"], table["variant"]):
+        prob, granularity = (setting, "filter") if group == "prob" else ("linear", setting)
+        seed = study[(study["arch"] == arch) & (study["row"] == row) & (study["prob"] == prob)
                      & (study["granularity"] == granularity)].set_index("select")["top1"]
-        drawn, inverse = seed.get("full_precision", float("nan")), seed.get("one_minus_inverse", float("nan"))
-        seed_fwn = _seed(reference, t.arch, "FWN", {})[0]
-        out.append({
-            "data_set": t.data_set, "profile": t.profile, "arch": t.arch, "row": t.row, group: t.variant,
-            "top-1 (%)": mean_std(t.top1_mean, t.top1_std, t.seeds), "seeds": t.seeds,
-            "drop": signed(fwn.get((t.data_set, t.profile, t.arch), float("nan")) - t.top1_mean),
-            "seed top-1: FP units drawn, p ~ f(e)": mean_std(drawn),
-            "seed drop: FP units drawn": signed(seed_fwn - drawn),
-            "seed top-1: p = 1 − f(1/e)": mean_std(inverse), "seed drop: p = 1 − f(1/e)": signed(seed_fwn - inverse),
-            "best test epoch (selected on test)": mean_std(t.best_test_top1), "made by": made_by(t.stale),
-            "run_ids": t.run_ids,
-        })
-    return pd.DataFrame(out)
+        drawn.append(seed.get("full_precision", float("nan")))
+        inverse.append(seed.get("one_minus_inverse", float("nan")))
+        seed_fwn.append(_seed(reference, arch, "FWN", {})[0])
+    return table[["data_set", "profile", "arch", "row"]].assign(**{
+        group: table["variant"], "top-1 (%)": cells(table, "top1"), "seeds": table["seeds"],
+        "drop": drop_cells(table),
+        "seed top-1: FP units drawn, p ~ f(e)": [mean_std(v) for v in drawn],
+        "seed drop: FP units drawn": [signed(f - v) for f, v in zip(seed_fwn, drawn)],
+        "seed top-1: p = 1 − f(1/e)": [mean_std(v) for v in inverse],
+        "seed drop: p = 1 − f(1/e)": [signed(f - v) for f, v in zip(seed_fwn, inverse)],
+        "best test epoch (selected on test)": cells(table, "best_test_top1", std=False),
+        **provenance_cells(table),
+    })
 
 
 def stage_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -183,7 +173,7 @@ def probability_plot(errors: Sequence[float]) -> plt.Figure:
     return grid.figure
 
 
-def level_counts(record: dict[str, Any]) -> tuple[list[float], list[int]]:
+def frozen_weights_per_level(record: dict[str, Any]) -> tuple[list[float], list[int]]:
     """INQ/ELQ: frozen weights per level of all layers, levels in units of each layer's largest level."""
     totals: dict[float, int] = {}
     for layer in record["summary"]["layers"].values():
@@ -202,7 +192,7 @@ def level_plots(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> list[
         final = frame[(frame["group"] == "table") & (frame["row"] == row)]
         if len(final):
             record = by_id[final["run_id"].iloc[0]]
-            figures.append(histogram_on_levels(*level_counts(record),
+            figures.append(histogram_on_levels(*frozen_weights_per_level(record),
                                                title=f"{row}: frozen weights per level ({record['run_id']})"))
     return figures
 

@@ -1,7 +1,9 @@
-"""Tables from run records: one row per run, accuracy and accuracy-drop per bit-width, provenance.
+"""Tables of runs: one row per run record (``runs_frame``, the one flattener of record fields), the verdict rule,
+the cells every table shares (signed drops, "made by", links to the runs) and the provenance and cost tables.
 
-The accuracy drop of a quantized model is measured against the full-precision model trained by the same
-code, data, profile and seed set (recorded), never against a paper's baseline number:
+The paper-vs-ours pipeline that turns runs into compared rows lives in report.compare. The accuracy drop of a
+quantized model is measured against the full-precision model trained by the same code, data, profile and seed set
+(recorded), never against a paper's baseline number:
 
     drop = mean top-1 (full precision) - mean top-1 (quantized),
 
@@ -9,14 +11,13 @@ and the paper's drop is computed the same way from the paper's own two numbers.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ..runs.behaviour import is_stale
-from .stats import mean_std
 
 GROUP = ["data_set", "profile", "arch"]
 # A reproduction holds when |our drop - the paper's drop| <= TOLERANCE percentage points (book/intro.md says so).
@@ -30,10 +31,16 @@ def variant(options: dict[str, Any]) -> str:
 
 
 def runs_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per run record with its config, results and provenance."""
+    """One row per run record with its config (``options``: the method's, as recorded), results and provenance;
+    a number a record does not have (a post-training run has no epochs, a training run no original model) is
+    missing."""
     rows = []
     for record in records:
         config = record["config"]
+        options = config.get("options", {})
+        # a post-training run's calibration size is a hyper-parameter too
+        hyper = {**options, **({"calibration": config["calibration"]} if config["kind"] == "ptq" else {})}
+        epochs = record.get("epochs") or [{}]
         rows.append({
             "run_id": record["run_id"],
             "chapter": config["chapter"],
@@ -42,15 +49,19 @@ def runs_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "profile": config["profile"],
             "arch": config["arch"],
             "method": config["method"],
-            # a post-training run's calibration size is a hyper-parameter too
-            "variant": variant({**config.get("options", {}),
-                                **({"calibration": config["calibration"]} if config["kind"] == "ptq" else {})}),
+            "variant": variant(hyper),
+            "options": options,
+            "calibration": config.get("calibration"),
             "bits": config["bits"],
             "seed": config["seed"],
             "top1": record["top1"],
             "top5": record["top5"],
             "best_test_top1": record.get("best_test_top1"),
-            "original_top1": record.get("original_top1"),
+            "val_selected_top1": record.get("val_selected_top1"),  # at the epoch of best validation top-1
+            "train_top1": epochs[-1].get("train_top1"),  # the last epoch's running training top-1
+            "original_top1": record.get("original_top1"),  # of the model a post-training run quantized
+            "original_top5": record.get("original_top5"),
+            "sparsity": record.get("summary", {}).get("sparsity"),
             "epochs": config["schedule"]["epochs"] if "schedule" in config else None,
             "wall_time_s": record["wall_time_s"],
             "device": record["device"],
@@ -61,37 +72,9 @@ def runs_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def accuracy_table(
-    runs: pd.DataFrame,
-    paper: pd.DataFrame | None = None,
-    keys: tuple[str, ...] = ("method", "bits"),
-    is_baseline: Callable[[pd.DataFrame], pd.Series] = lambda df: df["bits"] == 32,
-) -> pd.DataFrame:
-    """Mean and std of top-1 over seeds per (data set, profile, arch, *keys), the drop against the
-    full-precision rows (``is_baseline``) of the same data set, profile and arch, and the paper's numbers.
-
-    ``paper`` has columns arch, bits, top1 (one source) and data; its drop uses its own full-precision row,
-    and each row gets a verdict: does the paper's drop hold here, within TOLERANCE points?
-    """
-    by = [*GROUP, *keys]
-    table = (runs.groupby(by, sort=False)
-             .agg(top1_mean=("top1", "mean"), top1_std=("top1", "std"), seeds=("seed", "nunique"),
-                  best_test_top1=("best_test_top1", "mean"), stale=("stale", "any"), run_ids=("run_id", list))
-             .reset_index())
-    baseline = (runs[is_baseline(runs)].groupby(GROUP)["top1"].mean().rename("fp_top1").reset_index())
-    table = table.merge(baseline, on=GROUP, how="left")
-    table["drop"] = table["fp_top1"] - table["top1_mean"]
-    if paper is not None:
-        paper_data = paper["data"].iloc[0] if "data" in paper else "cifar10"
-        paper = paper[["arch", "bits", "top1"]].rename(columns={"top1": "paper_top1"})
-        paper_fp = paper[paper["bits"] == 32][["arch", "paper_top1"]].rename(columns={"paper_top1": "paper_fp"})
-        paper = paper.merge(paper_fp, on="arch", how="left")
-        paper["paper_drop"] = paper["paper_fp"] - paper["paper_top1"]
-        table = table.merge(paper[["arch", "bits", "paper_top1", "paper_drop"]], on=["arch", "bits"], how="left")
-        table["drop_minus_paper"] = table["drop"] - table["paper_drop"]
-        table["verdict"] = [verdict(d, data_set, paper_data)
-                            for d, data_set in zip(table["drop_minus_paper"], table["data_set"])]
-    return table
+def option(runs: pd.DataFrame, name: str, default: Any = None) -> list[Any]:
+    """Each run's method option ``name`` (``runs_frame``'s ``options``), ``default`` where its method has none."""
+    return [options.get(name, default) for options in runs["options"]]
 
 
 def verdict(drop_minus_paper: float, data_set: str, paper_data: str = "cifar10", reference: str = "paper") -> str:
@@ -105,16 +88,6 @@ def verdict(drop_minus_paper: float, data_set: str, paper_data: str = "cifar10",
     if abs(drop_minus_paper) <= TOLERANCE:
         return "holds"
     return f"larger drop than the {reference}" if drop_minus_paper > 0 else f"smaller drop than the {reference}"
-
-
-def drop_versus(drop: float, reference_drop: float, data_set: str, label: str = "paper", reference: str = "paper",
-                reference_data: str = "cifar10") -> dict[str, str]:
-    """A row's display cells comparing our drop with a reference's (NaN: none for that row): "{label} drop",
-    "drop − {reference} drop" and the verdict. ``label`` heads the reference's column, e.g.
-    "seed (CIFAR-10 ResNet-18)"; ``reference`` names it in the difference and the verdict."""
-    difference = drop - reference_drop
-    return {f"{label} drop": signed(reference_drop), f"drop − {reference} drop": signed(difference),
-            VERDICT: verdict(difference, data_set, reference_data, reference)}
 
 
 def signed(value: float) -> str:
@@ -153,27 +126,6 @@ def show_table(frame: pd.DataFrame, precision: int = 2, formats: Mapping[str, st
         styler = styler.set_caption("Runs behind the numbers: " + "; ".join(
             f"{label}: {run_links(ids)}" for label, ids in runs.items()))
     return styler
-
-
-def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
-    """The accuracy table as a reader sees it: formatted numbers, seeds, a verdict, a flag on stale numbers,
-    and (``links``) each row's runs linked to their rows of the page's provenance table."""
-    out = table[[c for c in [*GROUP, "method", "variant", "bits"] if c in table]].copy()
-    out["top-1 (%)"] = [mean_std(m, s, n, missing="no record")
-                        for m, s, n in zip(table["top1_mean"], table["top1_std"], table["seeds"])]
-    out["seeds"] = table["seeds"]
-    out["drop"] = table["drop"].map(lambda v: f"{v:+.2f}" if pd.notna(v) else "no FP record")
-    if "paper_top1" in table:
-        out["paper top-1"] = table["paper_top1"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "–")
-        out["paper drop"] = table["paper_drop"].map(signed)
-        out["drop − paper drop"] = table["drop_minus_paper"].map(signed)
-        out[VERDICT] = table["verdict"]
-    out["best test epoch (selected on test)"] = table["best_test_top1"].map(
-        lambda v: f"{v:.2f}" if pd.notna(v) else "–")
-    out["made by"] = table["stale"].map(made_by)
-    if links:
-        out["run_ids"] = table["run_ids"]
-    return show_table(out)
 
 
 def provenance_table(runs: pd.DataFrame, anchors: bool = True) -> Styler:

@@ -1,0 +1,138 @@
+"""Paper vs ours: the one pipeline behind every chapter's tables of compared numbers.
+
+    runs: one row per run (tables.runs_frame, or a chapter's frame built on it), with the chapter's key columns
+      -> ``over_seeds``: mean and sample std over seeds per key (the book's one convention, report.stats), the
+         seeds, whether any run is stale, and the runs of each row (``run_ids``)
+      -> ``drop_against``: the drop against our own full-precision model of the same data set, profile and arch,
+             drop = mean top-1 (our full precision) - mean top-1 (quantized)
+      -> ``published_drops``: the reference's rows (a paper's, or the seed project's), each with its drop against
+         the same source's own full-precision number, never against ours
+      -> ``versus``: joined on the key columns they share, our drop minus theirs and the verdict (tables.verdict)
+      -> display cells: ``cells`` (mean ± std), ``drop_cells``, ``versus_cells`` (the verdict columns) and
+         ``provenance_cells`` ("made by" and ``run_ids``, which tables.show_table links to the provenance table).
+
+``compare`` runs the first four steps. ``accuracy_table`` and ``show_accuracy`` are the plain (method, bits)
+table of the APoT chapter and the command line; the other chapters (report.sq, report.pdqat, report.gpfq) choose
+their own columns from the same cells.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from .stats import mean_std
+from .tables import GROUP, VERDICT, made_by, show_table, signed, verdict
+
+
+def over_seeds(runs: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str] = ("top1",), sort: bool = False,
+               **columns: tuple[str, str]) -> pd.DataFrame:
+    """One row per value of ``keys`` (in order of appearance, or sorted): each metric's mean and sample std over
+    the runs (``{metric}_mean``, ``{metric}_std``), the number of ``seeds``, whether any run is ``stale`` (where the
+    runs say), the runs (``run_ids``), and each of ``columns`` as a pandas named aggregation, e.g.
+    ``bits=("bits", "first")``."""
+    aggregations = {f"{m}_{how}": (m, how) for m in metrics for how in ("mean", "std")}
+    stale = {"stale": ("stale", "any")} if "stale" in runs else {}
+    return (runs.groupby(list(keys), sort=sort)
+            .agg(**aggregations, **columns, seeds=("seed", "nunique"), **stale, run_ids=("run_id", list))
+            .reset_index())
+
+
+def drop_against(frame: pd.DataFrame, fp: pd.DataFrame, by: Sequence[str], value: str = "top1_mean") -> pd.Series:
+    """Each row's drop against its full-precision number: the mean ``top1`` of the ``fp`` rows with the row's
+    ``by`` values, minus the row's ``value``; NaN where there is no such row."""
+    by = list(by)
+    fp_top1 = fp.groupby(by)["top1"].mean().rename("fp_top1")
+    return frame[by].join(fp_top1, on=by)["fp_top1"] - frame[value]
+
+
+def published_drops(rows: pd.DataFrame, by: Sequence[str], is_fp: pd.Series, name: str = "paper") -> pd.DataFrame:
+    """Published rows (column ``top1``) with ``{name}_top1`` and ``{name}_drop``, the drop against the full-precision
+    row (``is_fp``) of the same source's ``by`` (e.g. its table for the same architecture)."""
+    return rows.assign(**{f"{name}_top1": rows["top1"], f"{name}_drop": drop_against(rows, rows[is_fp], by, "top1")})
+
+
+def versus(table: pd.DataFrame, reference: pd.DataFrame, name: str = "paper", data: str = "cifar10") -> pd.DataFrame:
+    """``table`` (with its ``drop`` and ``data_set``) joined with the ``reference`` rows (``published_drops``, reduced
+    to the columns to join on and to show) on the columns both have, at most one reference row per row; then
+    ``drop_minus_{name}`` and the ``verdict`` on the reference's drop (tables.verdict; ``data``: the reference's
+    data set). A row without a reference row keeps its numbers; its verdict says there is no {name} number."""
+    on = [c for c in reference.columns if c in table.columns]
+    out = table.merge(reference, on=on, how="left", validate="many_to_one")
+    out[f"drop_minus_{name}"] = out["drop"] - out[f"{name}_drop"]
+    differences = out[f"drop_minus_{name}"]
+    out["verdict"] = [verdict(d, data_set, data, name) for d, data_set in zip(differences, out["data_set"])]
+    return out
+
+
+def compare(runs: pd.DataFrame, keys: Sequence[str], fp: pd.DataFrame | str, by: Sequence[str] = GROUP,
+            metrics: Sequence[str] = ("top1",), reference: pd.DataFrame | None = None, name: str = "paper",
+            data: str = "cifar10", sort: bool = False, **columns: tuple[str, str]) -> pd.DataFrame:
+    """``over_seeds`` per ``keys``, each row's ``drop`` against our full-precision model and, with a ``reference``,
+    ``versus`` it. ``fp``: our full-precision runs (their mean top-1 per ``by`` is the model's number), or the name
+    of a metric that holds each run's own full-precision top-1 (a post-training run evaluates the model it
+    quantizes, ``original_top1``)."""
+    table = over_seeds(runs, keys, metrics, sort, **columns)
+    table["drop"] = table[f"{fp}_mean"] - table["top1_mean"] if isinstance(fp, str) else drop_against(table, fp, by)
+    return table if reference is None else versus(table, reference, name, data)
+
+
+def cells(table: pd.DataFrame, metric: str, digits: int = 2, std: bool = True, signed: bool = False,
+          missing: str = "–") -> list[str]:
+    """``metric``'s mean ± std over seeds per row of an ``over_seeds`` table (the mean alone without ``std``)."""
+    means, stds = table[f"{metric}_mean"], table[f"{metric}_std"] if std else [float("nan")] * len(table)
+    return [mean_std(m, s, n, digits, signed, missing) for m, s, n in zip(means, stds, table["seeds"])]
+
+
+def drop_cells(table: pd.DataFrame) -> list[str]:
+    """Our drop per row, signed; "no FP record" where our full-precision model has no record."""
+    return ["no FP record" if pd.isna(d) else signed(d) for d in table["drop"]]
+
+
+def versus_cells(table: pd.DataFrame, name: str = "paper", label: str | None = None) -> dict[str, list[str]]:
+    """The verdict columns of a table ``versus`` a reference: "{label} drop" (``label``: the reference's column head,
+    e.g. "seed (CIFAR-10 ResNet-18)"; ``name`` by default), "drop − {name} drop" and the verdict."""
+    return {f"{label or name} drop": [signed(v) for v in table[f"{name}_drop"]],
+            f"drop − {name} drop": [signed(v) for v in table[f"drop_minus_{name}"]],
+            VERDICT: list(table["verdict"])}
+
+
+def provenance_cells(table: pd.DataFrame) -> dict[str, list[Any]]:
+    """The last columns of every table of runs: made by which code, and the runs (``run_ids``)."""
+    return {"made by": [made_by(s) for s in table["stale"]], "run_ids": list(table["run_ids"])}
+
+
+def accuracy_table(runs: pd.DataFrame, paper: pd.DataFrame | None = None, keys: tuple[str, ...] = ("method", "bits"),
+                   is_baseline: Callable[[pd.DataFrame], pd.Series] = lambda df: df["bits"] == 32) -> pd.DataFrame:
+    """``compare`` per (data set, profile, arch, *keys): top-1 and best-test-epoch top-1 over seeds and the drop
+    against the full-precision runs (``is_baseline``) of the same data set, profile and arch.
+
+    ``paper`` has columns arch, bits, top1 (one source) and data; its drop is against its own 32-bit row of the same
+    arch, and each row gets a verdict (``paper_top1``, ``paper_drop``, ``drop_minus_paper``, ``verdict``).
+    """
+    reference, data = None, "cifar10"
+    if paper is not None:
+        reference = published_drops(paper, ["arch"], paper["bits"] == 32)[["arch", "bits", "paper_top1", "paper_drop"]]
+        data = paper["data"].iloc[0] if "data" in paper else data
+    return compare(runs, [*GROUP, *keys], runs[is_baseline(runs)], metrics=("top1", "best_test_top1"),
+                   reference=reference, data=data)
+
+
+def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
+    """The accuracy table as a reader sees it: formatted numbers, seeds, a verdict, a flag on stale numbers,
+    and (``links``) each row's runs linked to their rows of the page's provenance table."""
+    out = table[[c for c in [*GROUP, "method", "variant", "bits"] if c in table]].copy()
+    out["top-1 (%)"] = cells(table, "top1", missing="no record")
+    out["seeds"] = table["seeds"]
+    out["drop"] = drop_cells(table)
+    if "paper_top1" in table:
+        out["paper top-1"] = [mean_std(v) for v in table["paper_top1"]]
+        out = out.assign(**versus_cells(table))
+    out["best test epoch (selected on test)"] = cells(table, "best_test_top1", std=False)
+    provenance = provenance_cells(table)
+    out["made by"] = provenance["made by"]
+    if links:
+        out["run_ids"] = provenance["run_ids"]
+    return show_table(out)

@@ -1,0 +1,80 @@
+"""The paper-vs-ours pipeline (report.compare) on hand-made runs: mean ± std over seeds, our drop against our own
+full-precision runs, the reference's drop against its own, the verdict and the cells every chapter shows."""
+import pandas as pd
+import pytest
+
+from qrepro.report.compare import (
+    cells,
+    compare,
+    drop_cells,
+    over_seeds,
+    provenance_cells,
+    published_drops,
+    versus,
+    versus_cells,
+)
+
+
+def runs(rows):
+    return pd.DataFrame([{"data_set": data_set, "profile": "quick", "arch": "resnet20", "method": method, "bits": bits,
+                          "seed": seed, "top1": top1, "stale": seed == 1, "run_id": f"{data_set}-{method}-{seed}"}
+                         for data_set, method, bits, seed, top1 in rows])
+
+
+RUNS = runs([("cifar10", "fp", 32, 0, 92.0), ("cifar10", "fp", 32, 1, 94.0),
+             ("cifar10", "q", 2, 0, 90.0), ("cifar10", "q", 2, 1, 92.0), ("digits", "q", 2, 0, 97.0)])
+KEYS = ["data_set", "profile", "arch", "method", "bits"]
+
+
+def test_over_seeds_gives_the_sample_std_the_seeds_and_the_runs_of_each_key():
+    table = over_seeds(RUNS, KEYS).set_index(["data_set", "method"])
+    q = table.loc[("cifar10", "q")]
+    assert q["top1_mean"] == 91.0 and q["top1_std"] == pytest.approx(2 ** 0.5)  # ddof = 1
+    assert q["seeds"] == 2 and q["stale"] and q["run_ids"] == ["cifar10-q-0", "cifar10-q-1"]
+    assert pd.isna(table.loc[("digits", "q"), "top1_std"])  # one seed: no std
+
+
+def test_the_drop_is_against_our_full_precision_runs_of_the_same_data_set_profile_and_arch():
+    table = compare(RUNS, KEYS, RUNS[RUNS["bits"] == 32]).set_index(["data_set", "method"])
+    assert table.loc[("cifar10", "q"), "drop"] == 2.0  # 93 - 91
+    assert table.loc[("cifar10", "fp"), "drop"] == 0.0
+    assert pd.isna(table.loc[("digits", "q"), "drop"])  # no full-precision run on digits
+    assert drop_cells(table.reset_index()) == ["+0.00", "+2.00", "no FP record"]
+
+
+def test_a_post_training_run_s_drop_is_against_the_model_it_quantized():
+    ptq = RUNS[RUNS["bits"] == 2].assign(original_top1=[93.0, 95.0, 98.0])
+    table = compare(ptq, KEYS, "original_top1", metrics=("top1", "original_top1"))
+    assert list(table["drop"]) == [3.0, 1.0]  # 94 - 91, 98 - 97
+
+
+def test_the_reference_drop_is_against_its_own_full_precision_number_and_gets_a_verdict():
+    paper = pd.DataFrame({"arch": "resnet20", "bits": [32, 2, 4], "top1": [91.6, 91.0, 92.0]})
+    reference = published_drops(paper, ["arch"], paper["bits"] == 32)
+    assert list(reference["paper_drop"]) == pytest.approx([0.0, 0.6, -0.4])
+    table = compare(RUNS, KEYS, RUNS[RUNS["bits"] == 32],
+                    reference=reference[["arch", "bits", "paper_top1", "paper_drop"]])
+    assert list(table["verdict"]) == ["holds", "larger drop than the paper", "n/a: digits is not cifar10"]
+    assert table["drop_minus_paper"][1] == pytest.approx(1.4)
+    shown = versus_cells(table)
+    assert shown["paper drop"] == ["+0.00", "+0.60", "+0.60"] and shown["drop − paper drop"][1] == "+1.40"
+
+
+def test_a_row_without_a_reference_row_says_so_and_two_reference_rows_for_one_row_are_refused():
+    table = compare(RUNS, KEYS, RUNS[RUNS["bits"] == 32])
+    seed = pd.DataFrame({"method": ["q"], "bits": [4], "seed_top1": [90.0], "seed_drop": [1.0]})
+    compared = versus(table, seed, "seed")
+    assert list(compared["verdict"])[:2] == ["no seed number", "no seed number"]
+    assert list(versus_cells(compared, "seed", "seed (CIFAR-10)")) == [
+        "seed (CIFAR-10) drop", "drop − seed drop", "verdict (±1)"]
+    with pytest.raises(pd.errors.MergeError):
+        versus(table, pd.concat([seed, seed.assign(bits=2), seed.assign(bits=2)]), "seed")
+
+
+def test_cells_show_mean_and_std_from_two_seeds_on_and_the_runs_of_each_row():
+    table = over_seeds(RUNS, KEYS)
+    assert cells(table, "top1") == ["93.00 ± 1.41", "91.00 ± 1.41", "97.00"]
+    assert cells(table, "top1", std=False, signed=True) == ["+93.00", "+91.00", "+97.00"]
+    provenance = provenance_cells(table)
+    assert provenance["made by"][0] == "OLDER CODE: re-run to refresh"  # seed 1 is stale here
+    assert provenance["run_ids"][2] == ["digits-q-0"]
