@@ -4,6 +4,7 @@ import re
 import pytest
 
 from qrepro.chapters import first_phase, scoreboard
+from qrepro.chapters import sq as sq_chapter
 from qrepro.methods import METHODS, PTQ_METHODS
 from qrepro.report import scoreboard as scoreboard_report
 from qrepro.runs import get_or_run_all
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_every_method_of_the_package_has_a_row():
-    assert {e.method for e in scoreboard.ENTRIES} == (set(METHODS) - {"fp"}) | set(PTQ_METHODS)
+    assert {e.method for e in scoreboard.entries()} == (set(METHODS) - {"fp"}) | set(PTQ_METHODS)
 
 
 def stages(cell: scoreboard.Cell) -> list:
@@ -57,7 +58,7 @@ def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has
     data_sets = {p: scoreboard.profile_data(p, "") for p in shown}
     assert data_sets == {"smoke": "digits", "quick": "cifar10"}
     smoke = scoreboard_report.scoreboard_table(frame, "smoke", "digits").data.set_index("method")
-    assert list(smoke.index) == [e.label for e in scoreboard.ENTRIES]
+    assert list(smoke.index) == [e.label for e in scoreboard.entries()]
     bwn = smoke.loc["BWN", "1 bit"]
     run = frame.set_index("method").loc["BWN"]
     assert bwn.startswith(f"{run['drop']:+.2f}<br>top-1 {run['top1']:.2f}, n=1<br>")
@@ -71,14 +72,14 @@ def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has
 def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_with_one_budget():
     cells = scoreboard.plan(scoreboard.Params("lite"))
     assert {c.config.data for c in cells} == {"cifar10-jpeg"}
-    assert {c.entry.label for c in cells} == {e.label for e in scoreboard.ENTRIES}  # every method has a cell
+    assert {c.entry.label for c in cells} == {e.label for e in scoreboard.entries()}  # every method has a cell
     assert {c.config.arch for c in cells} == {"resnet20", "preact_resnet20"}  # binary and ternary on ResNet-20
     assert {c.bits for c in cells if max(c.entry.bits) > 2} == {2, 4}
     fp_epochs, budget, _, _ = scoreboard.PROFILE_SCHEDULE["lite"]
     assert {c.baseline.schedule.epochs for c in cells} == {fp_epochs}
     budgets = {c.entry.label: sum(config.schedule.epochs for config in stages(c)) for c in cells
                if not c.entry.post_training}
-    assert budgets.pop("ELQ") == len(scoreboard.ELQ_STAGES) > budget  # one epoch for each of its 7 partitions
+    assert budgets.pop("ELQ") == len(sq_chapter.ELQ_STAGES) > budget  # one epoch for each of its 7 partitions
     assert set(budgets.values()) == {budget}
     sweep = first_phase("scoreboard", profile="lite")
     assert [c.method for c in sweep[:4]] == ["gpfq", "gpfq", "msq", "msq"]  # minutes, once the FP model exists

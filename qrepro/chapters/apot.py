@@ -14,7 +14,7 @@ from ..config import Schedule, TrainConfig
 from ..methods.apot import ALPHA_GROUPS, BITS
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
-from .base import Chapter, ChapterParams, Reference, Run
+from .base import WEIGHTS_AND_ACTIVATIONS, Chapter, ChapterParams, Entry, Reference, Run
 from .reference import apot as reference
 
 CHAPTER_NAME = "apot"
@@ -77,4 +77,5 @@ def plan(params: Params) -> list[Run]:
             for seed in range(params.seeds) for b in order]
 
 
-CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES))
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES),
+                  scoreboard=(Entry("APoT", "apot", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS),))

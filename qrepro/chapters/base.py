@@ -9,7 +9,8 @@ A chapter (one paper of the book) is one module with:
 - optionally ``followup(params, planned, records)``: a second phase planned from the first phase's records (e.g.
   PD-QAT's mixed-precision retraining, ranked by the duals of its first phase); called with no records it only
   checks its parameters and plans nothing;
-- ``REFERENCE``: the paper's published numbers with their sources (``qrepro.report.paper_table`` reads them).
+- ``REFERENCE``: the paper's published numbers with their sources (``qrepro.report.paper_table`` reads them);
+- its scoreboard rows: the paper's methods under the scoreboard's common protocol (``Entry``).
 
 ``CHAPTER = Chapter(...)`` ties these together; ``qrepro.chapters`` finds every module that defines one.
 """
@@ -100,6 +101,26 @@ class Reference:
     sources: Mapping[str, str]
 
 
+WEIGHTS_AND_ACTIVATIONS, WEIGHTS = "weights + activations", "weights"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the cross-paper scoreboard (qrepro.chapters.scoreboard): a method, the model it runs on, its
+    bit-widths and fixed options. A chapter lists the rows of its paper's methods; ``chapter`` is filled in."""
+
+    label: str
+    method: str
+    arch: str
+    bits: tuple[int, ...]
+    quantized: str  # WEIGHTS_AND_ACTIVATIONS or WEIGHTS
+    options: dict[str, Any] = field(default_factory=dict)
+    stages: tuple[dict[str, Any], ...] = ({},)  # per-stage options, run in order, each from the previous
+    arch_options: dict[str, Any] = field(default_factory=dict)
+    post_training: bool = False
+    chapter: str = ""  # the chapter that reproduces the method's paper
+
+
 @dataclass(frozen=True)
 class Chapter:
     """One paper of the book (see the module docstring)."""
@@ -109,6 +130,7 @@ class Chapter:
     plan: Callable[[Any], Sequence[Planned]]
     followup: Callable[[Any, Sequence[Planned], list[dict[str, Any]]], Sequence[Planned]] | None = None
     reference: Reference | None = None
+    scoreboard: tuple[Entry, ...] = ()  # the paper's methods on the scoreboard
 
     def params(self, **values: Any) -> ChapterParams:
         """The chapter's parameters from names and values; an unknown name is a clear error naming the valid ones."""

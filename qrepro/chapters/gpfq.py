@@ -16,7 +16,7 @@ from ..config import PTQConfig, Schedule, TrainConfig
 from ..methods.gpfq import BITS, DEFAULT_SCALAR, GPFQOptions, check_scalar
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
-from .base import Chapter, ChapterParams, Reference, Run, unique
+from .base import WEIGHTS, Chapter, ChapterParams, Entry, Reference, Run, unique
 from .reference import gpfq as reference
 
 CHAPTER_NAME = "gpfq"
@@ -133,4 +133,7 @@ def plan(params: Params) -> list[Run]:
     return unique([Run(config) for config in configs])
 
 
-CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES))
+SCOREBOARD = (Entry("GPFQ", "gpfq", "resnet20", (2, 3, 4), WEIGHTS, post_training=True),
+              Entry("MSQ (round to nearest)", "msq", "resnet20", (2, 3, 4), WEIGHTS, post_training=True))
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES),
+                  scoreboard=SCOREBOARD)

@@ -22,7 +22,7 @@ from ..methods.pdqat_constraints import CONSTRAINTS, OBJECTIVES
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
 from ..quantizers.dorefa import FULL
-from .base import Chapter, ChapterParams, Planned, Reference, Run
+from .base import WEIGHTS_AND_ACTIVATIONS, Chapter, ChapterParams, Entry, Planned, Reference, Run
 from .reference import pdqat as reference
 
 CHAPTER_NAME = "pdqat"
@@ -212,4 +212,9 @@ def followup(params: Params, planned: Sequence[Planned], records: list[dict[str,
     return mixed_plan(fig1_selection(planned, records), counts=params.counts, rules=params.rules)
 
 
-CHAPTER = Chapter(CHAPTER_NAME, Params, plan, followup, Reference(reference.ROWS, reference.SOURCES))
+SCOREBOARD = (
+    Entry("DoReFa", "dorefa", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS),
+    Entry("PD-QAT (output constraint)", "pdqat", "preact_resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS,
+          options={"constraint": "output"}, arch_options={"width": 1}),
+)
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan, followup, Reference(reference.ROWS, reference.SOURCES), SCOREBOARD)

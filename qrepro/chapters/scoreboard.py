@@ -15,20 +15,17 @@ architecture, and the same schedule, and says so in the table.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..config import PTQConfig, Schedule, TrainConfig
-from ..methods import get_method, inq, sq
+from ..methods import get_method
 from ..methods.pdqat import paper_epsilon
 from ..profiles import get_profile, resolve_data
 from . import gpfq
-from .base import Chapter, ChapterParams
+from .base import Chapter, ChapterParams, Entry
 
 CHAPTER_NAME = "scoreboard"
-SQ_STAGES = tuple({"ratio": r, **sq.SQ_DEFAULTS} for r in sq.DEFAULT_RATIOS)
-INQ_STAGES = tuple({"partition": "magnitude", "step": s} for s in inq.INQ_STEPS)
-ELQ_STAGES = tuple({"partition": "band", "step": s} for s in inq.ELQ_STEPS)
 # (full-precision epochs, quantization budget in epochs, batch size, calibration images per layer) per profile.
 # lite is sized for a 2-core CPU (about 6 hours for one seed, measured epoch times on the Reproduce page): the
 # budget of 4 epochs is the least that gives each of the 4 stages of SQ and INQ an epoch of its own; ELQ's 7
@@ -40,40 +37,12 @@ PROFILE_SCHEDULE = {"smoke": (6, 3, 64, 128), "lite": (20, 4, 128, 256), "quick"
 ARCH_BY_PROFILE = {"lite": {"vgg9": "resnet20"}}
 # lite runs the multi-bit methods at 2 and 4 bits only (binary and ternary ones at their own bit-width)
 BITS_BY_PROFILE = {"lite": (1, 2, 4)}
-WEIGHTS_AND_ACTIVATIONS, WEIGHTS = "weights + activations", "weights"
+def entries() -> tuple[Entry, ...]:
+    """Every chapter's scoreboard rows, chapter by chapter (in the order qrepro.chapters lists them)."""
+    from . import CHAPTERS  # the package lists this module too: read it once every chapter is imported
 
-
-@dataclass(frozen=True)
-class Entry:
-    """One row of the scoreboard: a method, the model it runs on, its bit-widths and fixed options."""
-
-    label: str
-    method: str
-    arch: str
-    bits: tuple[int, ...]
-    quantized: str
-    chapter: str  # the chapter that reproduces the method's paper
-    options: dict[str, Any] = field(default_factory=dict)
-    stages: tuple[dict[str, Any], ...] = ({},)  # per-stage options, run in order, each from the previous
-    arch_options: dict[str, Any] = field(default_factory=dict)
-    post_training: bool = False
-
-
-ENTRIES = (
-    Entry("APoT", "apot", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS, "apot"),
-    Entry("DoReFa", "dorefa", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS, "pdqat"),
-    Entry("PD-QAT (output constraint)", "pdqat", "preact_resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS, "pdqat",
-          options={"constraint": "output"}, arch_options={"width": 1}),
-    Entry("INQ", "inq", "resnet20", (2, 3, 4), WEIGHTS, "sq", stages=INQ_STAGES),
-    Entry("GPFQ", "gpfq", "resnet20", (2, 3, 4), WEIGHTS, "gpfq", post_training=True),
-    Entry("MSQ (round to nearest)", "msq", "resnet20", (2, 3, 4), WEIGHTS, "gpfq", post_training=True),
-    Entry("BWN", "bwn", "vgg9", (1,), WEIGHTS, "sq"),
-    Entry("SQ-BWN", "bwn", "vgg9", (1,), WEIGHTS, "sq", stages=SQ_STAGES),
-    Entry("TWN", "twn", "vgg9", (2,), WEIGHTS, "sq"),
-    Entry("SQ-TWN", "twn", "vgg9", (2,), WEIGHTS, "sq", stages=SQ_STAGES),
-    Entry("TTQ", "ttq", "vgg9", (2,), WEIGHTS, "sq"),
-    Entry("ELQ", "elq", "vgg9", (2,), WEIGHTS, "sq", stages=ELQ_STAGES),
-)
+    return tuple(dataclasses.replace(entry, chapter=name) for name, chapter in CHAPTERS.items()
+                 for entry in chapter.scoreboard)
 
 
 @dataclass(frozen=True)
@@ -165,7 +134,7 @@ def plan(params: Params) -> list[Cell]:
     profile = get_profile(params.profile).name
     data = profile_data(profile, params.data)
     cells = [cell(entry, bits, profile, data, params.epochs, seed)
-             for seed in range(params.seeds) for entry in ENTRIES for bits in entry_bits(entry, profile)]
+             for seed in range(params.seeds) for entry in entries() for bits in entry_bits(entry, profile)]
     main_arch = cells[0].baseline.arch
     return sorted(cells, key=lambda c: (c.seed, c.config.arch != main_arch, not c.entry.post_training))
 

@@ -18,13 +18,13 @@ from ..config import Schedule, TrainConfig
 from ..data import NO_CROP
 from ..methods import get_method
 from ..methods.inq import ELQ_STEPS, INQ_STEPS, PARTITIONS
-from ..methods.sq import GRANULARITIES, PROBS, SELECTS, SQ_DEFAULTS
+from ..methods.sq import DEFAULT_RATIOS, GRANULARITIES, PROBS, SELECTS, SQ_DEFAULTS
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
 from ..quantizers import TTQ
 from ..quantizers.pow2 import INQ_BITS
 from ..quantizers.ternary import TTQ_GRADIENTS, TWN_VARIANTS
-from .base import Chapter, ChapterParams, Reference
+from .base import WEIGHTS, Chapter, ChapterParams, Entry, Reference
 from .reference import sq as reference
 
 CHAPTER_NAME = "sq"
@@ -224,4 +224,17 @@ def plan(params: Params) -> list[Chain]:
     return chains
 
 
-CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES))
+SQ_STAGES = tuple({"ratio": r, **SQ_DEFAULTS} for r in DEFAULT_RATIOS)
+INQ_STAGES = tuple({"partition": "magnitude", "step": s} for s in INQ_STEPS)
+ELQ_STAGES = tuple({"partition": "band", "step": s} for s in ELQ_STEPS)
+SCOREBOARD = (
+    Entry("INQ", "inq", "resnet20", (2, 3, 4), WEIGHTS, stages=INQ_STAGES),
+    Entry("BWN", "bwn", "vgg9", (1,), WEIGHTS),
+    Entry("SQ-BWN", "bwn", "vgg9", (1,), WEIGHTS, stages=SQ_STAGES),
+    Entry("TWN", "twn", "vgg9", (2,), WEIGHTS),
+    Entry("SQ-TWN", "twn", "vgg9", (2,), WEIGHTS, stages=SQ_STAGES),
+    Entry("TTQ", "ttq", "vgg9", (2,), WEIGHTS),
+    Entry("ELQ", "elq", "vgg9", (2,), WEIGHTS, stages=ELQ_STAGES),
+)
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES),
+                  scoreboard=SCOREBOARD)

@@ -11,7 +11,7 @@ import seaborn as sns
 from pandas.io.formats.style import Styler
 
 from ..chapters import scoreboard
-from ..chapters.scoreboard import ENTRIES, PROFILE_SCHEDULE, Cell, Params, entry_bits, plan
+from ..chapters.scoreboard import PROFILE_SCHEDULE, Cell, Params, entries, entry_bits, plan
 from ..runs import find_record
 from .compare import cells, over_seeds
 from .stats import series_mean_std
@@ -78,10 +78,10 @@ def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler
     """One profile's scoreboard. Rows: model x method; columns: bits. A cell is the drop against the
     full-precision model (mean ± std over seeds), its top-1, the seed count and links to the runs; "no record"
     where the profile has none for that cell, and empty where the method has no such bit-width."""
-    all_bits = sorted({b for e in ENTRIES for b in e.bits})
+    all_bits = sorted({b for e in entries() for b in e.bits})
     ran = frame[frame.profile == profile] if len(frame) else frame
     rows = []
-    for entry in ENTRIES:
+    for entry in entries():
         row = {"model": scoreboard.arch(entry, profile), "method": entry.label, "quantized": entry.quantized}
         for bits in all_bits:
             if bits not in entry_bits(entry, profile):
