@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 
 from qrepro import report
 from qrepro.quantizers import apot_levels
-from qrepro.report.apot import clipping_plot, weights_per_apot_level
+from qrepro.report.apot import clipping_plot, lowest_bit_histogram
 from qrepro.runs import run_chapter
 
 records = run_chapter(params, **runtime).records
@@ -109,9 +109,7 @@ plt.show()
 # How many weights of all quantized layers sit on each level, for the lowest bit-width run here.
 
 # %%
-lowest = min((r for r in records if r["config"]["bits"] < 32), key=lambda r: r["config"]["bits"])
-levels, counts = weights_per_apot_level(lowest)
-report.histogram_on_levels(levels, counts, title=f"{lowest['config']['bits']}-bit weights ({lowest['run_id']})")
+lowest_bit_histogram(records)
 plt.show()
 
 # %% [markdown]

@@ -7,6 +7,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .plots import histogram_on_levels
+
 
 def clipping_values(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per (run, quantized layer): bits, seed, layer, learned weight and activation alpha."""
@@ -25,6 +27,13 @@ def weights_per_apot_level(record: dict[str, Any]) -> tuple[list[float], list[in
     counts = [sum(layer["level_counts"][i] for layer in summary["layers"].values())
               for i in range(len(summary["weight_levels"]))]
     return summary["weight_levels"], counts
+
+
+def lowest_bit_histogram(records: Iterable[dict[str, Any]]) -> plt.Figure:
+    """Weights per APoT level, all quantized layers, of the run with the lowest bit-width (the first such run)."""
+    lowest = min((r for r in records if r["config"]["bits"] < 32), key=lambda r: r["config"]["bits"])
+    levels, counts = weights_per_apot_level(lowest)
+    return histogram_on_levels(levels, counts, title=f"{lowest['config']['bits']}-bit weights ({lowest['run_id']})")
 
 
 def clipping_plot(records: Iterable[dict[str, Any]]) -> plt.Figure:
