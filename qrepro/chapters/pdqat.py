@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..config import Schedule, TrainConfig, config_from_dict
+from ..methods import get_method
 from ..methods.mixed_precision import SELECTION_RULES, arch_layers, check_high_precision, select_layers
 from ..methods.pdqat import DUAL_LR, EPSILON_LAYER, EPSILON_OUT, body_layer_count, layer_duals
 from ..methods.pdqat_constraints import CONSTRAINTS, OBJECTIVES
@@ -100,11 +101,10 @@ def schedule(profile: str, epochs: int = 0) -> Schedule:
 def run_config(method: str, bits: int, options: dict[str, Any], *, arch: str, profile: str, data: str, epochs: int,
                seed: int) -> TrainConfig:
     """One run of the chapter: the method's options plus the held-out fraction, the profile's width and schedule."""
-    needs_full = method == "pdqat"
     return TrainConfig(
         chapter=CHAPTER_NAME, data=data, arch=arch, schedule=schedule(profile, epochs), method=method, bits=bits,
         options={**options, "validation": VALIDATION},
-        arch_options={"width": PROFILES[profile].width, "bit_widths": sorted({bits, FULL} if needs_full else {bits})},
+        arch_options={"width": PROFILES[profile].width, **get_method(method).arch_options(arch, bits)},
         seed=seed, profile=profile,
     )
 

@@ -70,11 +70,11 @@ def method_options(entry: Entry, bits: int) -> dict[str, Any]:
     return dict(entry.options)
 
 
-def arch_options(entry: Entry, bits: int | None) -> dict[str, Any]:
-    """PD-QAT's model keeps one BatchNorm per precision it runs at."""
-    if entry.arch != "preact_resnet20":
-        return dict(entry.arch_options)
-    return {**entry.arch_options, "bit_widths": [32] if bits is None else [bits, 32]}
+def arch_options(entry: Entry, bits: int | None, model: str) -> dict[str, Any]:
+    """The entry's model options plus what its method needs of ``model`` at ``bits`` (None: the full-precision model
+    it starts from), e.g. PD-QAT's one BatchNorm per precision it runs at."""
+    method = get_method("fp" if bits is None else entry.method)
+    return {**entry.arch_options, **method.arch_options(model, 32 if bits is None else bits)}
 
 
 def arch(entry: Entry, profile: str) -> str:
@@ -92,7 +92,7 @@ def full_precision(entry: Entry, profile: str, data: str, epochs: int, seed: int
     fp_epochs, _, batch_size, _ = PROFILE_SCHEDULE[profile]
     return TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch(entry, profile),
                        schedule=schedule(epochs or fp_epochs, batch_size, full_precision=True),
-                       arch_options=arch_options(entry, None), seed=seed, profile=profile)
+                       arch_options=arch_options(entry, None, arch(entry, profile)), seed=seed, profile=profile)
 
 
 def split_budget(epochs: int, stages: int) -> list[int]:
@@ -107,13 +107,13 @@ def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: in
     if entry.post_training:  # the GPFQ chapter's run at the official default scalar, on our baseline
         run = gpfq.ptq_config(baseline, entry.method, bits, gpfq.DEFAULT_SCALAR, calibration)
         return Cell(entry, bits, seed, dataclasses.replace(run, chapter=CHAPTER_NAME), baseline)
-    options, run = method_options(entry, bits), baseline
+    options, run, model = method_options(entry, bits), baseline, arch(entry, profile)
     for stage, stage_epochs in zip(entry.stages, split_budget(epochs or budget, len(entry.stages))):
         base = schedule(stage_epochs, batch_size, full_precision=False)
         stage_schedule = dataclasses.replace(base, group_overrides=get_method(entry.method).param_groups(base.lr))
-        run = TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch(entry, profile), schedule=stage_schedule,
-                          method=entry.method, bits=bits, options={**options, **stage},
-                          arch_options=arch_options(entry, bits), init=run, seed=seed, profile=profile)
+        run = TrainConfig(chapter=CHAPTER_NAME, data=data, arch=model, schedule=stage_schedule, method=entry.method,
+                          bits=bits, options={**options, **stage}, arch_options=arch_options(entry, bits, model),
+                          init=run, seed=seed, profile=profile)
     return Cell(entry, bits, seed, run, baseline)
 
 

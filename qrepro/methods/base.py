@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from .. import models
 from ..config import PTQConfig, TrainConfig
 from ..data import ImageData
 from ..train import Objective
@@ -63,6 +64,15 @@ class Method(Configured):
 
     name = "fp"
     supported_bits = (32,)
+
+    def precisions(self, bits: int) -> set[int]:
+        """The bit-widths this method evaluates one set of weights at (e.g. PD-QAT: ``bits`` and 32)."""
+        return {bits}
+
+    def arch_options(self, arch: str, bits: int) -> dict[str, Any]:
+        """What this method needs of ``arch``'s options at ``bits``: one BatchNorm per precision on a model with
+        switchable BatchNorm (``precisions``), nothing on the others."""
+        return models.precision_options(arch, self.precisions(bits))
 
     def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
         """The data to train and test on, and an optional validation set evaluated every epoch (default: none)."""

@@ -16,7 +16,7 @@ the training split held out; its accuracy is recorded every epoch and the record
 best-validation epoch).
 
 One precision needs one BatchNorm, so any model works. A method that evaluates one set of weights at several
-bit-widths (PD-QAT: b and 32, see ``bit_widths``) needs a model with switchable BatchNorm, one per bit-width
+bit-widths (PD-QAT: b and 32, see ``precisions``) needs a model with switchable BatchNorm, one per bit-width
 (qrepro.models.preact_resnet); on such a model the arch option ``bit_widths`` must name every precision used.
 """
 from __future__ import annotations
@@ -36,7 +36,6 @@ from ..quantizers.dorefa import DOREFA_BITS, FULL
 from .base import Method, Options
 from .mixed_precision import arch_layers, body_layers, check_high_precision
 
-SWITCH_OPTION = "bit_widths"  # the arch option of models with one BatchNorm per bit-width
 
 
 @dataclass(frozen=True)
@@ -50,11 +49,6 @@ class DoReFaOptions(Options):
                              f"{self.validation!r}")
 
 
-def switchable_archs() -> list[str]:
-    """Registered models with switchable BatchNorm (those taking the ``bit_widths`` option)."""
-    return [name for name in models.available() if SWITCH_OPTION in models.options(name)]
-
-
 class DoReFa(Method):
     """Straight-through QAT of the b-bit model with DoReFa quantizers (see module docstring)."""
 
@@ -62,19 +56,15 @@ class DoReFa(Method):
     supported_bits = DOREFA_BITS
     Options = DoReFaOptions
 
-    def bit_widths(self, bits: int) -> set[int]:
-        """The precisions this method evaluates the model at (each needs its own BatchNorm)."""
-        return {bits}
-
     def check(self, config: TrainConfig) -> None:
         super().check(config)
-        need = self.bit_widths(config.bits)
-        switchable = switchable_archs()
+        need = self.precisions(config.bits)
+        switchable = models.switchable()
         if config.arch in switchable:
-            have = {int(b) for b in config.arch_options.get(SWITCH_OPTION, (FULL,))}
+            have = {int(b) for b in config.arch_options.get(models.SWITCH_OPTION, (FULL,))}
             if not need <= have:
                 raise ValueError(f"{self.name} at {config.bits} bits needs BatchNorm for bit-widths {sorted(need)}; "
-                                 f"arch_options {SWITCH_OPTION} {sorted(have)} lacks {sorted(need - have)}")
+                                 f"arch_options {models.SWITCH_OPTION} {sorted(have)} lacks {sorted(need - have)}")
         elif len(need) > 1:
             raise ValueError(f"{self.name} evaluates one set of weights at bit-widths {sorted(need)} and needs a "
                              f"switchable-BatchNorm model (one BatchNorm per bit-width); arch {config.arch!r} is not "

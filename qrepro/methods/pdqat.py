@@ -89,7 +89,7 @@ class PDQAT(DoReFa):
     supported_bits = tuple(b for b in DOREFA_BITS if b != FULL)
     Options = PDQATOptions
 
-    def bit_widths(self, bits: int) -> set[int]:
+    def precisions(self, bits: int) -> set[int]:
         return {bits, FULL}
 
     def objective(self, model: nn.Module, config: TrainConfig) -> PrimalDual:

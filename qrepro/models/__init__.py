@@ -58,6 +58,20 @@ def options(name: str) -> list[str]:
     return [p for p in inspect.signature(REGISTRY[name]).parameters if p not in _COMMON]
 
 
+SWITCH_OPTION = "bit_widths"  # the option of models with one BatchNorm per bit-width (switchable BatchNorm)
+
+
+def switchable() -> list[str]:
+    """Registered models with switchable BatchNorm (those taking the ``bit_widths`` option)."""
+    return [name for name in available() if SWITCH_OPTION in options(name)]
+
+
+def precision_options(name: str, precisions: set[int]) -> dict[str, list[int]]:
+    """The options model ``name`` needs to run at each of ``precisions``: one BatchNorm per bit-width where it
+    switches them, nothing otherwise."""
+    return {SWITCH_OPTION: sorted(precisions)} if name in switchable() else {}
+
+
 def create(name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32, **opts) -> nn.Module:
     """Build model ``name`` for ``in_channels`` x ``image_size`` x ``image_size`` inputs."""
     accepted = options(name)
