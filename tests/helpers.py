@@ -1,10 +1,40 @@
-"""Helpers of the tests that execute a chapter notebook under papermill and read its tables back."""
+"""Helpers of the tests: executing a chapter notebook under papermill and reading its tables back; killing a run
+mid-training and resuming it."""
 import re
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import papermill
+import pytest
 from conftest import REPO
+
+from qrepro.config import TrainConfig
+from qrepro.runs import get_or_run, run_dir
+from qrepro.train import loop
+
+
+def killed_and_resumed(config: TrainConfig, monkeypatch: pytest.MonkeyPatch, after_epochs: int) -> dict[str, Any]:
+    """Train ``config``, kill it right after its checkpoint of epoch ``after_epochs`` is written, check that the
+    checkpoint and no record is left, then run it again; the record of the resumed run."""
+    original = loop.save_checkpoint
+
+    def save_then_die(path: Path, state: dict[str, Any]) -> None:
+        original(path, state)
+        if path.parent.name == config.run_id and len(state["history"]) == after_epochs:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        get_or_run(config, progress=False)
+    assert (run_dir(config) / "checkpoint.pt").exists() and not (run_dir(config) / "record.json").exists()
+    monkeypatch.setattr(loop, "save_checkpoint", original)
+    return get_or_run(config, progress=False)
+
+
+def epoch_metrics(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every epoch's entry of a record without its wall time: what a resumed run must reproduce exactly."""
+    return [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in record["epochs"]]
 
 
 def run_chapter(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNode:

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import assert_run_links_resolve, run_chapter, table_output
+from helpers import assert_run_links_resolve, epoch_metrics, killed_and_resumed, run_chapter, table_output
 
 from qrepro import data as datasets
 from qrepro.chapters import first_phase, pdqat
@@ -19,7 +19,7 @@ from qrepro.models.preact_resnet import SwitchableBatchNorm2d, set_precision
 from qrepro.nn import quantized_layers
 from qrepro.runs import get_or_run, recorded
 from qrepro.runs.build import DataShape, trainable
-from qrepro.train import build_optimizer, loop, train_step
+from qrepro.train import build_optimizer, train_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -327,24 +327,8 @@ def test_validation_is_held_out_of_training_and_the_test_split_is_kept(digits):
 def test_a_killed_pdqat_run_resumes_to_the_same_record_with_its_duals(runs_root, monkeypatch):
     cfg = config("pdqat", constraint="output", epsilon=0.5, dual_lr=0.5)
     uninterrupted = get_or_run(cfg, progress=False)
-    killed = dataclasses.replace(cfg, chapter="killed")
-    original = loop.save_checkpoint
-
-    def save_then_die(path, state):
-        original(path, state)
-        if path.parent.name == killed.run_id:
-            raise KeyboardInterrupt  # right after epoch 1's checkpoint
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        get_or_run(killed, progress=False)
-    monkeypatch.setattr(loop, "save_checkpoint", original)
-    resumed = get_or_run(killed, progress=False)
-
-    def metrics(record):
-        return [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in record["epochs"]]
-
-    assert metrics(resumed) == metrics(uninterrupted)
+    resumed = killed_and_resumed(dataclasses.replace(cfg, chapter="killed"), monkeypatch, after_epochs=1)
+    assert epoch_metrics(resumed) == epoch_metrics(uninterrupted)
     epochs = uninterrupted["epochs"]
     assert uninterrupted["summary"]["constraints"] == ["output"] and len(epochs[-1]["layer_mse"]) == 20
     assert epochs[0]["dual"] != epochs[1]["dual"]  # the second epoch's dual step started from the restored dual

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from helpers import assert_run_links_resolve, run_chapter, table_output
+from helpers import assert_run_links_resolve, epoch_metrics, killed_and_resumed, run_chapter, table_output
 
 from qrepro import models
 from qrepro.chapters import sq as sq_chapter
@@ -14,8 +14,7 @@ from qrepro.cli import main
 from qrepro.config import TrainConfig
 from qrepro.nn import quantized_layers
 from qrepro.quantizers import BWN, TTQ, bwn
-from qrepro.runs import get_or_run, recorded, run_dir
-from qrepro.train import loop
+from qrepro.runs import get_or_run, recorded
 
 ERRORS = torch.tensor([0.1, 0.2, 0.4, 0.5], dtype=torch.float64)
 
@@ -246,25 +245,8 @@ def test_killed_sq_run_resumes_to_the_same_record(runs_root, monkeypatch):
     options = {"ratio": 0.5, "granularity": "filter", "prob": "softmax", "select": "full_precision"}
     config = sq_chapter.run_config("bwn", options, "lenet5", "smoke", "digits", 3, 0)
     uninterrupted = get_or_run(config, progress=False)
-    killed = dataclasses.replace(config, chapter="t2")
-    original = loop.save_checkpoint
-
-    def save_then_die(path, state):
-        original(path, state)
-        if len(state["history"]) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        get_or_run(killed, progress=False)
-    assert (run_dir(killed) / "checkpoint.pt").exists()
-    monkeypatch.setattr(loop, "save_checkpoint", original)
-    resumed = get_or_run(killed, progress=False)
-
-    def metrics(record):
-        return [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in record["epochs"]]
-
-    assert metrics(resumed) == metrics(uninterrupted)
+    resumed = killed_and_resumed(dataclasses.replace(config, chapter="t2"), monkeypatch, after_epochs=2)
+    assert epoch_metrics(resumed) == epoch_metrics(uninterrupted)
 
 
 def test_paper_vs_ours_gives_verdicts_on_the_papers_drops_and_shows_the_seeds_beside_them():

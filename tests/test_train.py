@@ -4,12 +4,14 @@ import dataclasses
 import pytest
 import torch
 
+from helpers import epoch_metrics, killed_and_resumed
+
 from qrepro import models
 from qrepro.chapters import first_phase
 from qrepro.methods import get_method
 from qrepro.config import Schedule, TrainConfig
-from qrepro.runs import get_or_run, run_dir
-from qrepro.train import build_optimizer, build_scheduler, loop
+from qrepro.runs import get_or_run
+from qrepro.train import build_optimizer, build_scheduler
 
 
 @pytest.mark.slow
@@ -39,26 +41,8 @@ def test_killed_training_resumes_to_the_same_record(runs_root, monkeypatch):
     uninterrupted = get_or_run(config, progress=False)
 
     killed = dataclasses.replace(config, chapter="t2")  # same run, recorded elsewhere
-    saves = []
-    original = loop.save_checkpoint
-
-    def save_then_die(path, state):
-        original(path, state)
-        saves.append(path)
-        if len(saves) == 2 and path.parent.name == killed.run_id:
-            raise KeyboardInterrupt  # as if killed right after epoch 2's checkpoint
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        get_or_run(killed, progress=False)
-    assert (run_dir(killed) / "checkpoint.pt").exists()
-    assert not (run_dir(killed) / "record.json").exists()
-    resumed = get_or_run(killed, progress=False)
-
-    def metrics(record):
-        return [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in record["epochs"]]
-
-    assert metrics(resumed) == metrics(uninterrupted)
+    resumed = killed_and_resumed(killed, monkeypatch, after_epochs=2)
+    assert epoch_metrics(resumed) == epoch_metrics(uninterrupted)
     assert resumed["top1"] == uninterrupted["top1"] and resumed["summary"] == uninterrupted["summary"]
 
 
