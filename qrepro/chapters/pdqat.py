@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from ..config import Schedule, TrainConfig, config_from_dict
 from ..methods import get_method
 from ..methods.mixed_precision import SELECTION_RULES, arch_layers, check_high_precision, select_layers
-from ..methods.pdqat import DUAL_LR, EPSILON_LAYER, EPSILON_OUT, body_layer_count, layer_duals
+from ..methods.dorefa import body_layer_names
+from ..methods.pdqat import DUAL_LR, EPSILON_LAYER, EPSILON_OUT, layer_duals
 from ..methods.pdqat_constraints import CONSTRAINTS, OBJECTIVES
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
@@ -170,7 +171,7 @@ def mixed_plan(selection: list[dict[str, Any]], counts: Any = Params.counts, rul
     configs = [config_from_dict(record["config"]) for record in selection]
     if any(c.method != "pdqat" or c.options.get("constraint") != "layerwise" for c in configs):
         raise ValueError("the layers are ranked by the duals of layer-wise PD-QAT runs; got other runs")
-    numbers, chosen_rules = mixed_choices(counts, rules, body_layer_count(selection[0]))
+    numbers, chosen_rules = mixed_choices(counts, rules, len(body_layer_names(selection[0])))
     duals = mean_layer_duals(selection)
     planned = []
     for parent in configs:

@@ -11,7 +11,7 @@ groups (activations lr 0.1, weights lr 0.02, weight decay 1e-4), decayed with th
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -46,9 +46,9 @@ class APoT(Method):
         """The clipping values at the official code's own rates, whatever the weights' rate."""
         return dict(ALPHA_GROUPS)
 
-    def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:
-        """Learned clipping values and the count of weights on each APoT level, per layer."""
-        layers: dict[str, Any] = {}
+    def summarize(self, model: nn.Module, config: TrainConfig) -> APoTSummary | dict[str, Any]:
+        """Learned clipping values and the count of weights on each APoT level, per layer (empty at 32 bits)."""
+        layers: dict[str, APoTLayer] = {}
         for name, layer in quantized_layers(model).items():
             wq, aq = layer.weight_quantizer, layer.act_quantizer
             if not isinstance(wq, APoTWeight):
@@ -69,3 +69,30 @@ class APoT(Method):
 
 
 METHODS = (APoT(),)
+
+
+class APoTLayer(TypedDict):
+    weight_alpha: float  # learned weight clipping, in units of the layer's weight std
+    act_alpha: float | None  # learned activation clipping (None: the 8-bit stem and classifier)
+    level_counts: list[int]  # weights on each of ``weight_levels``
+
+
+class APoTSummary(TypedDict):
+    """What ``APoT.summarize`` stores in a record; read it with the functions below."""
+
+    weight_levels: list[float]  # the signed weight level set in units of alpha
+    layers: dict[str, APoTLayer]  # per APoT-quantized layer
+
+
+def clipping_values(record: dict[str, Any]) -> dict[str, tuple[float, float | None]]:
+    """Per layer of a recorded APoT run: its learned (weight alpha, activation alpha); none at 32 bits."""
+    layers: dict[str, APoTLayer] = record["summary"].get("layers", {})
+    return {name: (layer["weight_alpha"], layer["act_alpha"]) for name, layer in layers.items()}
+
+
+def weights_per_level(record: dict[str, Any]) -> tuple[list[float], list[int]]:
+    """The weight level set of a recorded APoT run (in units of alpha) and the weights on each level, all layers."""
+    summary: APoTSummary = record["summary"]
+    counts = [sum(layer["level_counts"][i] for layer in summary["layers"].values())
+              for i in range(len(summary["weight_levels"]))]
+    return summary["weight_levels"], counts

@@ -99,3 +99,8 @@ class DoReFa(Method):
 
 
 METHODS = (DoReFa(),)
+
+
+def body_layer_names(record: dict[str, Any]) -> list[str]:
+    """The quantizable body layers of a recorded DoReFa or PD-QAT run's model, in index order (``summarize``)."""
+    return record["summary"]["layers"]

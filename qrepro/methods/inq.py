@@ -261,3 +261,15 @@ class ELQMethod(IncrementalMethod):
 
 
 METHODS = (INQMethod(), ELQMethod())
+
+
+def frozen_per_level(record: dict[str, Any]) -> tuple[list[float], list[int]]:
+    """INQ/ELQ (``IncrementalMethod.summarize``): the frozen weights of a recorded run per level, all layers, the
+    levels in units of each layer's largest level."""
+    totals: dict[float, int] = {}
+    for layer in record["summary"]["layers"].values():
+        top = max(layer["levels"])
+        for level, count in zip(layer["levels"], layer["level_counts"]):
+            totals[level / top] = totals.get(level / top, 0) + count
+    levels = sorted(totals)
+    return levels, [totals[v] for v in levels]

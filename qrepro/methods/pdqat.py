@@ -33,7 +33,7 @@ from torch import nn
 from ..config import TrainConfig
 from ..nn import quantized_layers
 from ..quantizers.dorefa import DOREFA_BITS, FULL
-from .dorefa import DoReFa, DoReFaOptions
+from .dorefa import DoReFa, DoReFaOptions, body_layer_names
 from .mixed_precision import body_layers
 from .pdqat_constraints import CONSTRAINTS, LAYER_TARGETS, OBJECTIVES, OUTPUT, PrimalDual
 
@@ -110,13 +110,30 @@ class PDQAT(DoReFa):
 METHODS = (PDQAT(),)
 
 
+# Readers of a recorded PD-QAT run: ``summarize`` names the constraints (layers in index order, then "output"),
+# and every epoch of the record holds "dual" and "slack" in that order, and "layer_mse" per body layer.
+
+def duals(record: dict[str, Any], epoch: int = -1) -> dict[str, float]:
+    """Every constraint's dual after ``epoch``'s dual step (default: the last), by constraint name."""
+    return dict(zip(record["summary"]["constraints"], record["epochs"][epoch].get("dual", [])))
+
+
+def dual_history(record: dict[str, Any]) -> list[tuple[int, str, float]]:
+    """(epoch, constraint, dual) after every epoch's dual step."""
+    return [(e["epoch"], name, value)
+            for i, e in enumerate(record["epochs"]) for name, value in duals(record, i).items()]
+
+
 def layer_duals(record: dict[str, Any]) -> list[float]:
-    """The final dual of every layer constraint of a recorded PD-QAT run, in layer order (``summarize`` names the
-    constraints, ``PrimalDual`` records the duals per epoch in that order)."""
-    names, final = record["summary"]["constraints"], record["epochs"][-1]["dual"]
-    return [value for name, value in zip(names, final) if name != OUTPUT]
+    """The final dual of every layer constraint, in layer order."""
+    return [value for name, value in duals(record).items() if name != OUTPUT]
 
 
-def body_layer_count(record: dict[str, Any]) -> int:
-    """How many quantizable body layers the recorded run's model has (``DoReFa.summarize`` lists them)."""
-    return len(record["summary"]["layers"])
+def final_layer_values(record: dict[str, Any], key: str) -> dict[str, float]:
+    """A per-layer metric of the last epoch (e.g. "layer_mse"), by body layer."""
+    return dict(zip(body_layer_names(record), record["epochs"][-1][key]))
+
+
+def largest_layer_mse(record: dict[str, Any]) -> float:
+    """The largest per-layer MSE between the 32-bit and b-bit outputs seen in any epoch."""
+    return max(max(e["layer_mse"]) for e in record["epochs"])

@@ -7,6 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..methods import apot
 from .plots import histogram_on_levels
 
 
@@ -14,25 +15,17 @@ def clipping_values(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per (run, quantized layer): bits, seed, layer, learned weight and activation alpha."""
     rows = [
         {"bits": r["config"]["bits"], "seed": r["config"]["seed"], "layer": layer,
-         "weight alpha": values["weight_alpha"], "activation alpha": values["act_alpha"]}
+         "weight alpha": weight_alpha, "activation alpha": act_alpha}
         for r in records
-        for layer, values in r["summary"].get("layers", {}).items()
+        for layer, (weight_alpha, act_alpha) in apot.clipping_values(r).items()
     ]
     return pd.DataFrame(rows)
-
-
-def weights_per_apot_level(record: dict[str, Any]) -> tuple[list[float], list[int]]:
-    """The weight level set of a run (in units of alpha) and how many weights sit on each level, all layers."""
-    summary = record["summary"]
-    counts = [sum(layer["level_counts"][i] for layer in summary["layers"].values())
-              for i in range(len(summary["weight_levels"]))]
-    return summary["weight_levels"], counts
 
 
 def lowest_bit_histogram(records: Iterable[dict[str, Any]]) -> plt.Figure:
     """Weights per APoT level, all quantized layers, of the run with the lowest bit-width (the first such run)."""
     lowest = min((r for r in records if r["config"]["bits"] < 32), key=lambda r: r["config"]["bits"])
-    levels, counts = weights_per_apot_level(lowest)
+    levels, counts = apot.weights_per_level(lowest)
     return histogram_on_levels(levels, counts, title=f"{lowest['config']['bits']}-bit weights ({lowest['run_id']})")
 
 

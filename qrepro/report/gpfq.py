@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..chapters.reference.gpfq import SEED_BEST_SCALAR
+from ..methods.gpfq import layer_facts
 from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus, versus_cells
 from .stats import mean_std
 from .tables import option, runs_frame
@@ -257,7 +258,7 @@ def find_run(records: Iterable[dict[str, Any]], method: str, bits: int, calibrat
 
 def layer_table(record: dict[str, Any]) -> pd.DataFrame:
     """Per-layer facts of one GPFQ run: samples m, inputs d, radius R, step, relative error, zero weights."""
-    return pd.DataFrame([{"layer": name, **values} for name, values in record["summary"]["layers"].items()])
+    return pd.DataFrame([{"layer": name, **values} for name, values in layer_facts(record).items()])
 
 
 def jmlr_table(paper: pd.DataFrame) -> pd.DataFrame:

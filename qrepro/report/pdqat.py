@@ -16,6 +16,8 @@ import pandas as pd
 import seaborn as sns
 
 from ..chapters.reference import pdqat as reference
+from ..methods import pdqat
+from ..methods.dorefa import body_layer_names
 from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus_cells
 from .stats import mean_std
 from .tables import option, runs_frame
@@ -81,7 +83,7 @@ def _per_layer(records: Sequence[dict[str, Any]], key: str) -> pd.DataFrame:
     """Final-epoch per-layer metric (``layer_mse``) of each record: one row per (run, layer)."""
     return pd.DataFrame([
         {"run_id": r["run_id"], "seed": r["config"]["seed"], "layer": layer, key: value}
-        for r in records for layer, value in zip(r["summary"]["layers"], r["epochs"][-1][key])
+        for r in records for layer, value in pdqat.final_layer_values(r, key).items()
     ])
 
 
@@ -120,8 +122,8 @@ def layer_mse_plot(table: pd.DataFrame, title: str = "") -> plt.Figure:
 def dual_history(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Every constraint's dual after every epoch: one row per (run, epoch, constraint)."""
     return pd.DataFrame([
-        {"run_id": r["run_id"], "seed": r["config"]["seed"], "epoch": e["epoch"], "constraint": name, "dual": value}
-        for r in records for e in r["epochs"] for name, value in zip(r["summary"]["constraints"], e.get("dual", []))
+        {"run_id": r["run_id"], "seed": r["config"]["seed"], "epoch": epoch, "constraint": name, "dual": value}
+        for r in records for epoch, name, value in pdqat.dual_history(r)
     ])
 
 
@@ -142,7 +144,7 @@ def dual_plot(history: pd.DataFrame, title: str = "") -> plt.Figure:
 
 def ranking_table(records: Sequence[dict[str, Any]], duals: Sequence[float]) -> pd.DataFrame:
     """Our final layer duals (mean over the runs) and rank, beside the paper's 1-bit duals and rank."""
-    names = records[0]["summary"]["layers"]
+    names = body_layer_names(records[0])
     table = pd.DataFrame({"index": range(len(names)), "layer": names, "our dual": duals})
     table["our rank"] = table["our dual"].rank(ascending=False, method="first").astype(int)
     table["paper dual (1 bit)"] = table["layer"].map(reference.FIG1_DUALS)
@@ -157,12 +159,11 @@ def binding_table(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> pd.
     rows = []
     for _, run in frame[frame["row"] == "layerwise"].drop_duplicates("run_id").iterrows():
         record = by_id[run["run_id"]]
-        names = record["summary"]["constraints"]
-        final = dict(zip(names, record["epochs"][-1]["dual"]))
+        final = pdqat.layer_duals(record)
         rows.append({"bits": run["bits"], "eps_l": f"{run['epsilon_layer']:g}",
-                     "largest layer MSE (any epoch)": f"{max(max(e['layer_mse']) for e in record['epochs']):.4f}",
-                     "layer duals > 0 at the end": sum(v > 0 for n, v in final.items() if n != "output"),
-                     "layers": len(names) - 1, "top-1 (%)": round(run["top1"], 2), "run_ids": [run["run_id"]]})
+                     "largest layer MSE (any epoch)": f"{pdqat.largest_layer_mse(record):.4f}",
+                     "layer duals > 0 at the end": sum(v > 0 for v in final),
+                     "layers": len(final), "top-1 (%)": round(run["top1"], 2), "run_ids": [run["run_id"]]})
     return pd.DataFrame(rows)
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from ..methods.inq import frozen_per_level
 from ..methods.sq import PROBS, SELECTS, selection_probabilities
 from ..chapters.sq import ROWS, Chain
 from ..runs.behaviour import is_stale
@@ -173,17 +174,6 @@ def probability_plot(errors: Sequence[float]) -> plt.Figure:
     return grid.figure
 
 
-def frozen_weights_per_level(record: dict[str, Any]) -> tuple[list[float], list[int]]:
-    """INQ/ELQ: frozen weights per level of all layers, levels in units of each layer's largest level."""
-    totals: dict[float, int] = {}
-    for layer in record["summary"]["layers"].values():
-        top = max(layer["levels"])
-        for level, count in zip(layer["levels"], layer["level_counts"]):
-            totals[level / top] = totals.get(level / top, 0) + count
-    levels = sorted(totals)
-    return levels, [totals[v] for v in levels]
-
-
 def level_plots(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> list[plt.Figure]:
     """A histogram of frozen weights per level for the last run of the first INQ and ELQ row of the table."""
     by_id = {r["run_id"]: r for r in records}
@@ -192,7 +182,7 @@ def level_plots(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> list[
         final = frame[(frame["group"] == "table") & (frame["row"] == row)]
         if len(final):
             record = by_id[final["run_id"].iloc[0]]
-            figures.append(histogram_on_levels(*frozen_weights_per_level(record),
+            figures.append(histogram_on_levels(*frozen_per_level(record),
                                                title=f"{row}: frozen weights per level ({record['run_id']})"))
     return figures
 
