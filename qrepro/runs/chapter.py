@@ -21,14 +21,10 @@ class Shown:
     followup: list[Planned]
     records: list[dict[str, Any]]
 
-    @property
-    def by_run_id(self) -> dict[str, dict[str, Any]]:
-        return {record["run_id"]: record for record in self.records}
-
 
 def run_chapter(params: ChapterParams, data_root: str | None = "", device: str = "auto", progress: bool | None = None,
-        shard: str | None = None, shared_only: bool = False, compile: bool = False,
-        keep_going: bool = False) -> Shown:
+                shard: str | None = None, shared_only: bool = False, compile: bool = False,
+                keep_going: bool = False) -> Shown:
     """Run (or find the records of) every run of a chapter: its plan, then its follow-up (if any), planned from the
     plan's records. ``progress`` defaults to the profile's (none for smoke).
 
