@@ -21,8 +21,12 @@ browser:
 
 # --all: every page is read and executed again, so a change to qrepro or to the records under runs/ (which no
 # chapter file shows) can never leave a page with stale results; records make the re-execution cheap.
+# The chapters' runs are trained first, one process per core (smoke steps keep one core busy each); the chapters
+# then find every record. WORKERS=1 trains them one after another.
+WORKERS ?= auto
 book: $(STAMP)  ## execute every chapter (profile smoke unless records exist) and build _build/html
 	$(BIN)/jupytext --sync book/*.py
+	$(BIN)/python -m qrepro run all --workers $(WORKERS) --quiet
 	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 
 lint: $(STAMP)  ## ruff's check of the package, the tests and the chapters (config: pyproject.toml [tool.ruff])

@@ -2,6 +2,7 @@
 
     python -m qrepro run apot -p bit 2 -p profile quick -p data cifar10-jpeg
     python -m qrepro run pdqat -p profile quick -p counts 1,2,4,8  # both phases, as the notebook
+    python -m qrepro run all --workers auto    # every chapter's default runs, one process per core (make book)
     python -m qrepro train --arch resnet20 --data digits --method apot --bits 4 --epochs 5
     python -m qrepro records apot
     python -m qrepro list
@@ -33,7 +34,8 @@ from .config import PTQConfig, Schedule, TrainConfig
 from .params import infer_scalar
 from .profiles import PROFILES, resolve_data
 from .report import accuracy_table, provenance_table, runs_frame, show_accuracy
-from .runs import get_or_run, recorded, run_chapter, unreadable
+from .runs import get_or_run, recorded, run_chapters, unreadable
+from .runs.pool import usable_workers
 
 Config = TrainConfig | PTQConfig
 
@@ -49,10 +51,20 @@ def _print_records(records: list[dict]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    params, runtime = split_parameters(args.chapter, {name: infer_scalar(value) for name, value in args.param})
-    shown = run_chapter(params, **runtime, progress=not args.no_progress, shard=args.shard,
-                        shared_only=args.shared_only, compile=args.compile, keep_going=args.keep_going)
-    _print_records(shown.records)
+    names = list(CHAPTERS) if "all" in args.chapter else list(dict.fromkeys(args.chapter))
+    values = {name: infer_scalar(value) for name, value in args.param}
+    chapters = [split_parameters(name, values) for name in names]
+    runtime = chapters[0][1]
+    shown = run_chapters([params for params, _ in chapters], **runtime, progress=not args.no_progress,
+                         shard=args.shard, shared_only=args.shared_only, compile=args.compile,
+                         keep_going=args.keep_going, workers=usable_workers(args.workers))
+    if args.quiet:
+        print(f"{sum(len(one.records) for one in shown)} records of {', '.join(names)}")
+        return
+    for name, one in zip(names, shown):
+        if len(names) > 1:
+            print(f"\n# {name}")
+        _print_records(one.records)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -134,9 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a chapter's sweep (what its notebook runs)")
-    run.add_argument("chapter", choices=list(CHAPTERS))
+    run.add_argument("chapter", nargs="+", choices=[*CHAPTERS, "all"],
+                     help="one or more chapters (all: every one); -p parameters apply to each")
+    run.add_argument("--workers", default="1", metavar="N",
+                     help="train in N processes on this machine (auto: one per core); for runs that take seconds, "
+                          "whose steps keep one core busy")
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--quiet", action="store_true", help="print no tables, only how many records there are")
     run.add_argument("--compile", action="store_true", help="torch.compile the training forward")
     run.add_argument("--keep-going", action="store_true",
                      help="a run that diverges does not stop the sweep: the runs that do not start from it go on")

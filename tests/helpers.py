@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 
 from qrepro.config import TrainConfig
-from qrepro.runs import get_or_run, run_dir
+from qrepro.runs import behaviour, get_or_run, run_dir
 from qrepro.train import loop
 
 
@@ -64,3 +64,9 @@ def assert_run_links_resolve(notebook: nbformat.NotebookNode) -> set[str]:
     assert linked, "no table links to its runs"
     assert linked <= provenance, f"linked runs missing from the provenance table: {sorted(linked - provenance)}"
     return linked
+
+
+def forget_fingerprints() -> None:
+    """Drop the behaviour fingerprints this process remembers (the store on disk stays)."""
+    behaviour._stored_fingerprint.cache_clear()
+    behaviour._fingerprint.cache_clear()

@@ -18,6 +18,7 @@ from qrepro.runs.behaviour import DataShape, behaviour_fingerprint
 from qrepro.runs.execute import CHECKPOINT_FILE, WEIGHTS_FILE
 from qrepro.train import loop
 from qrepro.train.checkpoint import CheckpointError
+from helpers import forget_fingerprints
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,14 +90,16 @@ def test_behaviour_fingerprint_ignores_source_bytes_and_sees_a_changed_rounding(
 
     config = next(c for c in first_phase("scoreboard", profile="smoke") if c.method == "dorefa")
     shape = DataShape(1, 8, 10)
+    monkeypatch.setattr(behaviour, "store_dir", lambda: None)  # this test patches the package: keep nothing
+    forget_fingerprints()
     before = behaviour_fingerprint(config, shape)
-    behaviour._fingerprint.cache_clear()
+    forget_fingerprints()
     monkeypatch.setattr("qrepro.runs.provenance._source_hash", lambda: "another-source")  # a refactor
     assert behaviour_fingerprint(config, shape) == before
-    behaviour._fingerprint.cache_clear()
+    forget_fingerprints()
     monkeypatch.setattr(dorefa, "round_ste", lambda x: straight_through(x, torch.floor(x + 0.4999)))  # rounds 0.5 down
     assert behaviour_fingerprint(config, shape) != before
-    behaviour._fingerprint.cache_clear()
+    forget_fingerprints()
 
 
 def test_a_record_is_current_while_its_behaviour_matches(runs_root, one_thread, monkeypatch):
@@ -262,19 +265,22 @@ def test_a_runs_directory_that_cannot_be_created_fails_before_any_training(tmp_p
 
 
 @pytest.mark.slow
-def test_the_behaviour_fingerprint_is_the_same_in_a_fresh_process_and_after_other_work(one_thread):
+def test_the_behaviour_fingerprint_is_the_same_in_a_fresh_process_and_after_other_work(one_thread, monkeypatch,
+                                                                                       tmp_path):
     from qrepro.chapters import first_phase
 
     config = next(c for c in first_phase("scoreboard", profile="smoke") if c.method == "ttq")
     here = behaviour_fingerprint(config, DataShape(1, 8, 10))
     torch.manual_seed(123)  # global state a run leaves behind must not matter
-    behaviour._fingerprint.cache_clear()
+    forget_fingerprints()
+    monkeypatch.setattr(behaviour, "store_dir", lambda: None)  # computed again, not read back
     assert behaviour_fingerprint(config, DataShape(1, 8, 10)) == here
     script = ("import json, sys; from qrepro.config import config_from_dict; "
               "from qrepro.runs.behaviour import DataShape, behaviour_fingerprint; "
               "print(behaviour_fingerprint(config_from_dict(json.loads(sys.argv[1])), DataShape(1, 8, 10)))")
     fresh = subprocess.run([sys.executable, "-c", script, json.dumps(config.to_dict())], capture_output=True,
-                           text=True, check=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "2"})
+                           text=True, check=True, cwd=REPO,
+                           env={**os.environ, "OMP_NUM_THREADS": "2", "XDG_CACHE_HOME": str(tmp_path)})
     assert fresh.stdout.strip() == here
 
 

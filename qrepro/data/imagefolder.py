@@ -17,15 +17,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..atomic import save_tensors
+from ..cache import cache_dir
 from .dataset import ImageData, channel_stats
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 CACHE_VERSION = 1  # bump when the cached layout changes
 LAYOUT = "<root>/train/<class>/<image> and <root>/test/<class>/<image>"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qrepro"
 
 
 def decode(path: str, mode: str) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Run records: a config in, a record out; get_or_run() skips work already recorded."""
 from .behaviour import is_stale
-from .chapter import Shown, run_chapter
+from .chapter import Shown, run_chapter, run_chapters
 from .record import RecordError, read_record, record_config
 from .store import find_record, get_or_run, get_or_run_all, recorded, run_dir, runs_dir, unreadable, weights_path
 
@@ -16,6 +16,7 @@ __all__ = [
     "recorded",
     "run_dir",
     "run_chapter",
+    "run_chapters",
     "runs_dir",
     "unreadable",
     "weights_path",

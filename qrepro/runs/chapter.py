@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..chapters import ChapterParams, Planned, chapter_of
 from ..chapters.base import Config
+from .pool import get_or_run_parallel
 from .shard import lineage, shared_ancestors, split
 from .store import find_record, get_or_run_all
 
@@ -24,39 +26,75 @@ class Shown:
 
 def run_chapter(params: ChapterParams, data_root: str | None = "", device: str = "auto", progress: bool | None = None,
                 shard: str | None = None, shared_only: bool = False, compile: bool = False,
-                keep_going: bool = False) -> Shown:
+                keep_going: bool = False, workers: int = 1) -> Shown:
     """Run (or find the records of) every run of a chapter: its plan, then its follow-up (if any), planned from the
     plan's records. ``progress`` defaults to the profile's (none for smoke).
 
     ``shard="K/N"`` runs only shard K of N of each phase (see runs.shard); ``shared_only`` only the runs every shard
     of a phase needs. Under either, the follow-up is planned only once every first-phase run is recorded (by all
     shards); until then it is skipped with a notice on stderr, and the same command run again does it.
+    ``workers`` > 1 trains the runs in that many processes on this machine (see runs.pool).
     """
-    chapter = chapter_of(params)
-    progress = params.progress if progress is None else progress
+    return run_chapters([params], data_root=data_root, device=device, progress=progress, shard=shard,
+                        shared_only=shared_only, compile=compile, keep_going=keep_going, workers=workers)[0]
 
-    def execute(configs: list[Config]) -> list[dict[str, Any]]:
+
+def run_chapters(chapters: Sequence[ChapterParams], data_root: str | None = "", device: str = "auto",
+                 progress: bool | None = None, shard: str | None = None, shared_only: bool = False,
+                 compile: bool = False, keep_going: bool = False, workers: int = 1) -> list[Shown]:
+    """``run_chapter`` for several chapters at once: the first phases of all, then the follow-ups of all, so that
+    ``workers`` processes train the runs of every chapter side by side (what ``make book`` does before it executes
+    the chapters, which then find every record). ``progress`` defaults to the first chapter's profile's."""
+    if len(chapters) > 1 and (shard or shared_only):
+        raise ValueError("--shard and --shared-only split the runs of one chapter: give one chapter")
+    progress = chapters[0].progress if progress is None else progress
+
+    def execute(configs: list[Config]) -> dict[str, dict[str, Any]]:
         if shared_only:
             configs = shared_ancestors(configs)
         elif shard:
             configs = shard_of(configs, shard)
-        return get_or_run_all(configs, data_root=data_root or None, device=device, progress=progress,
-                              compile=compile, keep_going=keep_going)
+        options = dict(data_root=data_root or None, device=device, progress=progress, compile=compile,
+                       keep_going=keep_going)
+        records = (get_or_run_parallel(configs, workers, **options) if workers > 1
+                   else get_or_run_all(configs, **options))
+        return {record["run_id"]: record for record in records}
 
-    planned = list(chapter.plan(params))
-    configs = with_parents(planned)
-    records = execute(configs)
+    planned = [list(chapter_of(params).plan(params)) for params in chapters]
+    configs = [with_parents(p) for p in planned]
+    records = execute(unique_configs_of(configs))
+    followups: list[list[Planned]] = []
+    for params, first, first_configs in zip(chapters, planned, configs):
+        followups.append(_followup(params, first, first_configs, records, split=bool(shard or shared_only)))
+    more = execute(unique_configs_of([with_parents(f) for f in followups])) if any(followups) else {}
+    records |= more
+
+    def shown(first_configs: list[Config], followup: list[Planned]) -> list[dict[str, Any]]:
+        return [records[c.run_id] for c in unique_configs_of([first_configs, with_parents(followup)])
+                if c.run_id in records]
+
+    return [Shown(params, first, followup, shown(first_configs, followup))
+            for params, first, followup, first_configs in zip(chapters, planned, followups, configs)]
+
+
+def _followup(params: ChapterParams, planned: list[Planned], configs: list[Config],
+              records: dict[str, dict[str, Any]], split: bool) -> list[Planned]:
+    """The chapter's follow-up phase, planned from every first-phase record (none while one is missing)."""
+    chapter = chapter_of(params)
     if chapter.followup is None:
-        return Shown(params, planned, [], records)
-    previous = [find_record(c) for c in configs] if shard or shared_only else records
+        return []
+    previous = [find_record(c) if split else records.get(c.run_id) for c in configs]
     missing = [c.run_id for c, record in zip(configs, previous) if record is None]
     if missing:
         print(f"{chapter.name}: the follow-up phase is planned from every first-phase record; {len(missing)} of "
               f"{len(configs)} are not recorded yet: run this command again once they are", file=sys.stderr)
-        return Shown(params, planned, [], records)
-    followup = list(chapter.followup(params, planned, previous))
-    more = execute(with_parents(followup))
-    return Shown(params, planned, followup, list({r["run_id"]: r for r in records + more}.values()))
+        return []
+    return list(chapter.followup(params, planned, previous))
+
+
+def unique_configs_of(groups: list[list[Config]]) -> list[Config]:
+    """The configs of every group, each once, in order."""
+    return list({c.run_id: c for group in groups for c in group}.values())
 
 
 def with_parents(planned: list[Planned]) -> list[Config]:
