@@ -5,6 +5,9 @@ the baselines are a ReLU on the same activation tensor (128 x 16 x 32 x 32, ResN
 128, input post-ReLU) and a plain learnable ``w * scale`` on the same weight tensor (64 x 64 x 3 x 3,
 ResNet-20's largest convolution). Each case runs forward, then backward with a fixed upstream gradient, on one
 thread (the ratio is what counts, and one thread keeps it free of scheduling noise); target: ratio <= 2.
+``full_size_passes`` counts the operators over the whole tensor (each one kernel, one pass over memory, in eager
+PyTorch), and ``compiled_ms`` is the same module under ``torch.compile`` (inductor), which could fuse them into one
+kernel per direction; ``compiled_ratio_to_baseline`` compares it with the eager baseline.
 Weight tensors are small (36,864 values): there the time is mostly the per-operator overhead of eager
 PyTorch (a few microseconds per operator), not memory traffic, and it is a small part of a training step
 (see ``qat_step``).
@@ -14,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.utils._pytree as pytree
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..methods.inq import FrozenPartition
 from ..methods.sq import SQ_DEFAULTS, SQWeight
@@ -71,6 +76,37 @@ WEIGHTS: list[tuple[str, int, Callable[[torch.Tensor], nn.Module]]] = [
 ]
 
 
+class FullSizePasses(TorchDispatchMode):
+    """Counts the operators that read or write a tensor of ``numel`` elements (views and metadata left out): in
+    eager PyTorch each is one kernel, one pass over memory, so this is where an element-wise quantizer's time
+    goes (a ReLU makes two: its forward and threshold_backward)."""
+
+    def __init__(self, numel: int) -> None:
+        super().__init__()
+        self.numel, self.count = numel, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.is_view or func in METADATA_OPS:
+            return out
+        tensors = [t for t in pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+        self.count += any(t.numel() == self.numel for t in tensors)
+        return out
+
+
+METADATA_OPS = {torch.ops.aten.detach.default, torch.ops.aten.empty_like.default,
+                torch.ops.aten.empty_strided.default, torch.ops.aten.empty.memory_format}
+
+
+def full_size_passes(module: nn.Module, x: torch.Tensor) -> int:
+    """How many operators of ``module``'s forward + backward touch a tensor of ``x``'s size (see FullSizePasses)."""
+    x = x.detach().requires_grad_(True)
+    with FullSizePasses(x.numel()) as mode:
+        module(x).backward(torch.ones_like(x))
+    module.zero_grad(set_to_none=True)
+    return mode.count - 1  # the ones_like made for the upstream gradient
+
+
 def cost(module: nn.Module, x: torch.Tensor, device: torch.device) -> float:
     """Median milliseconds of module(x) forward + backward with a fixed upstream gradient."""
     x = x.detach().requires_grad_(True)
@@ -89,10 +125,12 @@ def rows_for(kind: str, cases: list, x: torch.Tensor, device: torch.device) -> l
     for label, bits, factory in cases:
         torch.manual_seed(0)
         module = factory(x).to(device).train()
-        rows.append({"kind": kind, "quantizer": label, "bits": bits, "ms": round(cost(module, x, device), 3)})
-    baseline = rows[0]["ms"]
-    for row in rows:
-        row["ratio_to_baseline"] = round(row["ms"] / baseline, 2)
+        rows.append({"kind": kind, "quantizer": label, "bits": bits, "ms": round(cost(module, x, device), 3),
+                     "full_size_passes": full_size_passes(module, x),
+                     "compiled_ms": round(cost(torch.compile(module), x, device), 3)})
+    for column in ("ms", "compiled_ms"):
+        for row in rows:
+            row[f"{column.removesuffix('ms')}ratio_to_baseline"] = round(row[column] / rows[0]["ms"], 2)
     return rows
 
 

@@ -108,21 +108,22 @@ class _WeightRCF(_RCF):
 class _ActivationRCF(_RCF):
     """alpha * Pi(min(a / alpha, 1)) with the APoT activation gradients (see module docstring).
 
-    Written for few passes over the tensor: with x = a / alpha (in at least float32) and P = Pi(min(x, 1)),
+    Written for few passes over the tensor: with -x = a / -alpha (exactly -(a / alpha), in at least float32)
+    and P = Pi(min(x, 1)),
 
-        dQ/da = 1[x <= 1]                                  (hardtanh's backward with the bounds (-inf, 1^+)),
-        dL/dalpha = sum g (P - min(x, 1)) + sum g 1[x > 1]  (P = 1 where x > 1: the two cases of dQ/dalpha),
+        dQ/da = 1[-x > -(1 + eps)] = 1[x <= 1]               (ReLU's backward, threshold_backward, on -x),
+        dL/dalpha = sum g (P + max(-x, -1)) + sum g 1[x > 1]  (P = 1 where x > 1: the two cases of dQ/dalpha),
 
     equal to the per-element formula for every finite input (the sum in another order)."""
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         a, alpha, levels = ctx.saved_tensors
-        x = a.to(torch.promote_types(a.dtype, torch.float32)) / alpha
-        grad = grad.to(x.dtype)
-        below_or_at_one = 1 + torch.finfo(x.dtype).eps  # x < 1 + eps  <=>  x <= 1
-        grad_a = torch.ops.aten.hardtanh_backward(grad, x, -torch.inf, below_or_at_one)
-        residual = x.clamp_max_(1).neg_().add_(levels)  # P - min(x, 1), in place
+        minus_x = a.to(torch.promote_types(a.dtype, torch.float32)) / -alpha
+        grad = grad.to(minus_x.dtype)
+        below_or_at_one = 1 + torch.finfo(minus_x.dtype).eps  # x < 1 + eps  <=>  x <= 1
+        grad_a = torch.ops.aten.threshold_backward(grad, minus_x, -below_or_at_one)
+        residual = minus_x.clamp_min_(-1).add_(levels)  # P - min(x, 1), in place
         dalpha = residual.mul_(grad).sum() + (grad.sum() - grad_a.sum())  # any memory format, no copy
         return grad_a.to(a.dtype), dalpha.to(alpha.dtype).reshape(()), None
 
