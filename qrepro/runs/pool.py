@@ -63,6 +63,8 @@ def get_or_run_parallel(configs: list[Config], workers: int, *, keep_going: bool
     try:
         while pending or running:
             for config in [c for c in pending if _ready(c, records, failed)]:
+                if len(running) == workers:  # the rest wait here, so a run that becomes ready later can go first
+                    break
                 pending.remove(config)
                 parent = parent_of(config)
                 if parent is not None and parent.run_id in failed:
