@@ -54,3 +54,15 @@ def test_cli_reports_errors_in_one_line(capsys):
     assert main(["run", "apot", "-p", "data", "cifar10", "-p", "data_root", "/nonexistent", "-p", "profile",
                  "quick"]) == 2
     assert "python -m qrepro data download cifar10" in capsys.readouterr().err
+
+
+def test_cli_refuses_what_several_chapters_or_workers_cannot_do(capsys, monkeypatch):
+    assert main(["run", "apot", "sq", "--shard", "0/2"]) == 2
+    assert "give one chapter" in capsys.readouterr().err
+    assert main(["run", "apot", "sq", "-p", "bit", "2"]) == 2
+    assert "chapter sq has no parameter(s) ['bit']" in capsys.readouterr().err
+    assert main(["run", "all", "--workers", "none"]) == 2
+    assert "workers must be 'auto' or a whole number >= 1" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["run", "apot", "--workers", "2"]) == 2
+    assert "not under torchrun" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 ``run`` and every notebook call)."""
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ def run_chapters(chapters: Sequence[ChapterParams], data_root: str | None = "", 
     the chapters, which then find every record). ``progress`` defaults to the first chapter's profile's."""
     if len(chapters) > 1 and (shard or shared_only):
         raise ValueError("--shard and --shared-only split the runs of one chapter: give one chapter")
+    if workers > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError("--workers trains runs side by side in processes of its own: not under torchrun, whose "
+                         "processes already train each run together")
     progress = chapters[0].progress if progress is None else progress
 
     def execute(configs: list[Config]) -> dict[str, dict[str, Any]]:
