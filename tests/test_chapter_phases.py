@@ -8,7 +8,7 @@ from conftest import REPO
 
 from qrepro.chapters import CHAPTERS, RUNTIME, first_phase, get_chapter, split_parameters, unique_configs
 from qrepro.cli import main
-from qrepro.runs import run_chapter, run_dir
+from qrepro.runs import run_chapter, run_chapters, run_dir
 from qrepro.runs.shard import split
 
 # smoke, one epoch, output constraint only: 4 first-phase runs (the Fig. 1 layer-wise run among them), then the
@@ -78,3 +78,13 @@ def test_run_chapter_runs_both_phases_once(runs_root, monkeypatch, capsys):
     assert [r["run_id"] for r in run_chapter(small(), shard=f"{other}/2").records] == [
         c.run_id for c in split(first, other, 2)]
     assert "1 of 4 are not recorded yet" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_workers_run_both_phases_and_make_the_records_one_process_makes(tmp_path, monkeypatch):
+    monkeypatch.setenv("QREPRO_RUNS", str(tmp_path / "one"))
+    one = run_chapter(small(), progress=False)
+    monkeypatch.setenv("QREPRO_RUNS", str(tmp_path / "two"))  # the workers see it: they start after this
+    [two] = run_chapters([small()], progress=False, workers=2)
+    assert two.followup == one.followup and two.followup
+    assert [(r["run_id"], r["top1"]) for r in two.records] == [(r["run_id"], r["top1"]) for r in one.records]

@@ -2,6 +2,7 @@
 ``run`` and every notebook call)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from typing import Any
 
 from ..chapters import ChapterParams, Planned, chapter_of
 from ..chapters.base import Config
-from .pool import get_or_run_parallel
+from .pool import RunPool
 from .shard import lineage, shared_ancestors, split
 from .store import find_record, get_or_run_all
 
@@ -43,42 +44,53 @@ def run_chapter(params: ChapterParams, data_root: str | None = "", device: str =
 def run_chapters(chapters: Sequence[ChapterParams], data_root: str | None = "", device: str = "auto",
                  progress: bool | None = None, shard: str | None = None, shared_only: bool = False,
                  compile: bool = False, keep_going: bool = False, workers: int = 1) -> list[Shown]:
-    """``run_chapter`` for several chapters at once: the first phases of all, then the follow-ups of all, so that
-    ``workers`` processes train the runs of every chapter side by side (what ``make book`` does before it executes
-    the chapters, which then find every record). ``progress`` defaults to the first chapter's profile's."""
+    """``run_chapter`` for several chapters at once: the first phases of all, then the follow-ups, so that ``workers``
+    processes train the runs of every chapter side by side (what ``make book`` does before it executes the chapters,
+    which then find every record). With workers, a chapter's follow-up joins the queue as soon as its own first
+    phase is recorded. ``progress`` defaults to the first chapter's profile's."""
     if len(chapters) > 1 and (shard or shared_only):
         raise ValueError("--shard and --shared-only split the runs of one chapter: give one chapter")
     if workers > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("--workers trains runs side by side in processes of its own: not under torchrun, whose "
                          "processes already train each run together")
-    progress = chapters[0].progress if progress is None else progress
-
-    def execute(configs: list[Config]) -> dict[str, dict[str, Any]]:
-        if shared_only:
-            configs = shared_ancestors(configs)
-        elif shard:
-            configs = shard_of(configs, shard)
-        options = dict(data_root=data_root or None, device=device, progress=progress, compile=compile,
-                       keep_going=keep_going)
-        records = (get_or_run_parallel(configs, workers, **options) if workers > 1
-                   else get_or_run_all(configs, **options))
-        return {record["run_id"]: record for record in records}
-
+    options = dict(data_root=data_root or None, device=device, compile=compile, keep_going=keep_going,
+                   progress=chapters[0].progress if progress is None else progress)
     planned = [list(chapter_of(params).plan(params)) for params in chapters]
     configs = [with_parents(p) for p in planned]
-    records = execute(unique_configs_of(configs))
-    followups: list[list[Planned]] = []
-    for params, first, first_configs in zip(chapters, planned, configs):
-        followups.append(_followup(params, first, first_configs, records, split=bool(shard or shared_only)))
-    more = execute(unique_configs_of([with_parents(f) for f in followups])) if any(followups) else {}
-    records |= more
+    split = bool(shard or shared_only)
+    with RunPool(workers, **options) if workers > 1 else contextlib.nullcontext() as pool:
+
+        def selected(configs: list[Config]) -> list[Config]:
+            if shared_only:
+                return shared_ancestors(configs)
+            return shard_of(configs, shard) if shard else configs
+
+        def execute(configs: list[Config]) -> dict[str, dict[str, Any]]:
+            records = pool.records_of(selected(configs)) if pool else get_or_run_all(selected(configs), **options)
+            return {record["run_id"]: record for record in records if record is not None}
+
+        records: dict[str, dict[str, Any]] = {}
+        followups: dict[int, list[Planned]] = {}
+        if pool:  # everything queued; a follow-up joins as soon as its chapter's first phase is recorded
+            pool.add(selected(unique_configs_of(configs)))
+            for i, (params, first, first_configs) in enumerate(zip(chapters, planned, configs)):
+                if chapter_of(params).followup is not None:
+                    records |= execute(first_configs)
+                    followups[i] = _followup(params, first, first_configs, records, split)
+                    pool.add(selected(with_parents(followups[i])))
+        records |= execute(unique_configs_of(configs))
+        for i, (params, first, first_configs) in enumerate(zip(chapters, planned, configs)):
+            if i not in followups:
+                followups[i] = _followup(params, first, first_configs, records, split)
+        followup_configs = unique_configs_of([with_parents(followups[i]) for i in range(len(chapters))])
+        records |= execute(followup_configs) if followup_configs else {}
 
     def shown(first_configs: list[Config], followup: list[Planned]) -> list[dict[str, Any]]:
         return [records[c.run_id] for c in unique_configs_of([first_configs, with_parents(followup)])
                 if c.run_id in records]
 
-    return [Shown(params, first, followup, shown(first_configs, followup))
-            for params, first, followup, first_configs in zip(chapters, planned, followups, configs)]
+    return [Shown(params, first, followups[i], shown(first_configs, followups[i]))
+            for i, (params, first, first_configs) in enumerate(zip(chapters, planned, configs))]
 
 
 def _followup(params: ChapterParams, planned: list[Planned], configs: list[Config],

@@ -42,63 +42,113 @@ def parent_of(config: Config) -> Config | None:
     return config.init if isinstance(config, TrainConfig) else config.model
 
 
+class RunPool:
+    """Worker processes that make the records of the runs added to them (and of the runs those start from).
+
+    A run waits for its parent's record; among the runs ready, those someone waits for (``records``) go first,
+    then the ones with the most runs waiting on them. Runs can be added while others train, e.g. a chapter's
+    follow-up once its first phase is recorded. An error stops every worker (a run cut there resumes from its
+    checkpoint next time) and is raised; with ``keep_going`` a run that diverges (FloatingPointError) only leaves
+    out the runs that start from it, named in the RuntimeError raised when the pool closes.
+    """
+
+    def __init__(self, workers: int, *, keep_going: bool = False, progress: bool = True, **kwargs: Any) -> None:
+        self.workers, self.keep_going, self.kwargs = workers, keep_going, kwargs
+        self.known: dict[str, Config] = {}
+        self.pending: list[Config] = []
+        self.running: dict[Future, Config] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.failed: set[str] = set()
+        self.awaited: set[str] = set()
+        self.bar = tqdm(total=0, desc=f"runs ({workers} workers)", unit="run", disable=not progress)
+        threads = max(1, usable_workers("auto") // workers)
+        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_share_threads, initargs=(threads,))
+
+    def add(self, configs: list[Config]) -> None:
+        """Queue ``configs`` and the runs they start from (each run once)."""
+        for config in configs:
+            for run in lineage(config):
+                if run.run_id not in self.known:
+                    self.known[run.run_id] = run
+                    self.pending.append(run)
+                    self.bar.total += 1
+        self.bar.refresh()
+
+    def records_of(self, configs: list[Config]) -> list[dict[str, Any] | None]:
+        """Train until every run of ``configs`` is recorded or failed; their records (None where failed)."""
+        self.add(configs)
+        wanted = {c.run_id for config in configs for c in lineage(config)}
+        self.awaited = wanted
+        try:
+            while wanted - self.records.keys() - self.failed:
+                self._submit_ready()
+                self._collect()
+        except BaseException:
+            for worker in multiprocessing.active_children():  # runs cut here resume from their checkpoints
+                worker.terminate()
+            raise
+        return [self.records.get(c.run_id) for c in configs]
+
+    def close(self) -> None:
+        self.executor.shutdown(cancel_futures=True)
+        self.bar.close()
+        if self.failed:
+            raise RuntimeError(f"{len(self.failed)} run(s) diverged or start from one that did: "
+                               f"{sorted(self.failed)}; the other {len(self.records)} are recorded")
+
+    def __enter__(self) -> RunPool:
+        return self
+
+    def __exit__(self, kind: type | None, *exc: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.bar.close()
+
+    def _submit_ready(self) -> None:
+        waiting_on: dict[str, int] = {}
+        for config in self.pending:
+            for ancestor in lineage(config)[:-1]:
+                waiting_on[ancestor.run_id] = waiting_on.get(ancestor.run_id, 0) + 1
+        ready = [c for c in self.pending if self._ready(c)]
+        ready.sort(key=lambda c: (c.run_id not in self.awaited, -waiting_on.get(c.run_id, 0)))
+        for config in ready:
+            if len(self.running) == self.workers:  # the rest wait here, so a run ready later can go first
+                return
+            self.pending.remove(config)
+            parent = parent_of(config)
+            if parent is not None and parent.run_id in self.failed:
+                print(f"skipped {config.run_id}: it starts from a run that diverged", file=sys.stderr)
+                self.failed.add(config.run_id)
+                self.bar.update()
+                continue
+            self.running[self.executor.submit(get_or_run, config, progress=False, **self.kwargs)] = config
+
+    def _ready(self, config: Config) -> bool:
+        parent = parent_of(config)
+        return parent is None or parent.run_id in self.records or parent.run_id in self.failed
+
+    def _collect(self) -> None:
+        if not self.running:
+            return
+        done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+        for future in done:
+            config = self.running.pop(future)
+            self.bar.update()
+            try:
+                self.records[config.run_id] = future.result()
+            except FloatingPointError as err:
+                if not self.keep_going:
+                    raise
+                print(f"{err}; the other runs go on", file=sys.stderr)
+                self.failed.add(config.run_id)
+
+
 def get_or_run_parallel(configs: list[Config], workers: int, *, keep_going: bool = False, progress: bool = True,
                         **kwargs: Any) -> list[dict[str, Any]]:
-    """``get_or_run_all`` in ``workers`` processes: the records of ``configs`` (and of the runs they start from),
-    in the order of ``configs``. A run waits for its parent's record; among the runs ready, the one with the most
-    runs waiting on it goes first. An error stops every worker (a run cut there resumes from its checkpoint next
-    time) and is raised here; with ``keep_going`` a run that diverges (FloatingPointError) only leaves out the runs
-    that start from it, named in the RuntimeError at the end."""
-    every = {c.run_id: c for config in configs for c in lineage(config)}
-    waiting_on = {run_id: sum(run_id in {a.run_id for a in lineage(c)[:-1]} for c in every.values())
-                  for run_id in every}
-    pending = sorted(every.values(), key=lambda c: -waiting_on[c.run_id])
-    records: dict[str, dict[str, Any]] = {}
-    failed: set[str] = set()
-    threads = max(1, usable_workers("auto") // workers)
-    bar = tqdm(total=len(every), desc=f"runs ({workers} workers)", unit="run", disable=not progress)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_share_threads,
-                               initargs=(threads,))
-    running: dict[Future, Config] = {}
-    try:
-        while pending or running:
-            for config in [c for c in pending if _ready(c, records, failed)]:
-                if len(running) == workers:  # the rest wait here, so a run that becomes ready later can go first
-                    break
-                pending.remove(config)
-                parent = parent_of(config)
-                if parent is not None and parent.run_id in failed:
-                    print(f"skipped {config.run_id}: it starts from a run that diverged", file=sys.stderr)
-                    failed.add(config.run_id)
-                    bar.update()
-                    continue
-                running[pool.submit(get_or_run, config, progress=False, **kwargs)] = config
-            if not running:
-                continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                config = running.pop(future)
-                bar.update()
-                try:
-                    records[config.run_id] = future.result()
-                except FloatingPointError as err:
-                    if not keep_going:
-                        raise
-                    print(f"{err}; the other runs go on", file=sys.stderr)
-                    failed.add(config.run_id)
-    except BaseException:
-        for worker in multiprocessing.active_children():  # runs cut here resume from their checkpoints next time
-            worker.terminate()
-        raise
-    finally:
-        pool.shutdown(cancel_futures=True)
-        bar.close()
-    if failed:
-        raise RuntimeError(f"{len(failed)} run(s) diverged or start from one that did: {sorted(failed)}; "
-                           f"the other {len(records)} are recorded")
-    return [records[c.run_id] for c in configs]
-
-
-def _ready(config: Config, records: dict[str, Any], failed: set[str]) -> bool:
-    parent = parent_of(config)
-    return parent is None or parent.run_id in records or parent.run_id in failed
+    """``get_or_run_all`` in ``workers`` processes (see RunPool): the records of ``configs``, in their order."""
+    with RunPool(workers, keep_going=keep_going, progress=progress, **kwargs) as pool:
+        records = pool.records_of(configs)
+    return records
