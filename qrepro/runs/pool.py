@@ -18,7 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..config import PTQConfig, TrainConfig
-from .shard import lineage
+from .shard import lineage, parent_of
 from .store import get_or_run
 
 Config = TrainConfig | PTQConfig
@@ -36,10 +36,6 @@ def usable_workers(workers: int | str) -> int:
 
 def _share_threads(threads: int) -> None:
     os.environ.setdefault("QREPRO_THREADS", str(threads))
-
-
-def parent_of(config: Config) -> Config | None:
-    return config.init if isinstance(config, TrainConfig) else config.model
 
 
 class RunPool:

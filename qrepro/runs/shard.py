@@ -14,9 +14,14 @@ from ..config import PTQConfig, TrainConfig
 Config = TrainConfig | PTQConfig
 
 
+def parent_of(config: Config) -> Config | None:
+    """The run whose weights this run starts from (a trained model's init, a post-training run's model)."""
+    return config.init if isinstance(config, TrainConfig) else config.model
+
+
 def lineage(config: Config) -> list[Config]:
     """The chain of runs a run starts from, root first, ending with the run itself."""
-    parent = config.init if isinstance(config, TrainConfig) else config.model
+    parent = parent_of(config)
     return (lineage(parent) if parent is not None else []) + [config]
 
 

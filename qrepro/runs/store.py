@@ -27,7 +27,7 @@ from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, 
 from .lock import run_lock
 from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, read_record
-from .shard import lineage
+from .shard import lineage, parent_of
 from .weights import Parent, state_digest
 
 Config = TrainConfig | PTQConfig
@@ -100,7 +100,7 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
     if record is not None:
         return record
 
-    parent_config = config.init if isinstance(config, TrainConfig) else config.model
+    parent_config = parent_of(config)
     parent = None
     if parent_config is not None:
         parent_record = get_or_run(parent_config, data_root=data_root, device=device, root=root, progress=progress,
