@@ -5,7 +5,7 @@ from helpers import forget_fingerprints
 from qrepro.config import Schedule, TrainConfig
 from qrepro.runs import behaviour, get_or_run_all
 from qrepro.runs.behaviour import DataShape, behaviour_fingerprint
-from qrepro.runs.pool import get_or_run_parallel, usable_workers
+from qrepro.runs.pool import RunPool, usable_workers
 
 
 def lenet(data: str = "digits", **kw) -> TrainConfig:
@@ -25,7 +25,8 @@ def test_workers_make_the_records_one_process_makes(tmp_path, monkeypatch, one_t
     monkeypatch.setenv("QREPRO_RUNS", str(tmp_path / "serial"))
     serial = get_or_run_all(configs, progress=False)
     monkeypatch.setenv("QREPRO_RUNS", str(tmp_path / "parallel"))  # the workers see it: they start after this
-    parallel = get_or_run_parallel(configs, 2, progress=False)
+    with RunPool(2, progress=False) as pool:
+        parallel = pool.records_of(configs)
     assert [r["run_id"] for r in parallel] == [c.run_id for c in configs]  # in the order asked
     for one, other in zip(serial, parallel):
         assert (one["top1"], one["weights_sha256"]) == (other["top1"], other["weights_sha256"])
@@ -35,7 +36,8 @@ def test_workers_make_the_records_one_process_makes(tmp_path, monkeypatch, one_t
 @pytest.mark.slow
 def test_an_error_in_a_worker_stops_the_pool_and_is_raised_here(runs_root):
     with pytest.raises(ValueError, match="unknown"):
-        get_or_run_parallel([lenet(), lenet(data="no-such-data")], 2, progress=False)
+        with RunPool(2, progress=False) as pool:
+            pool.records_of([lenet(), lenet(data="no-such-data")])
 
 
 def test_workers_must_be_auto_or_a_positive_count():

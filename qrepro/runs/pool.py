@@ -141,10 +141,3 @@ class RunPool:
                 print(f"{err}; the other runs go on", file=sys.stderr)
                 self.failed.add(config.run_id)
 
-
-def get_or_run_parallel(configs: list[Config], workers: int, *, keep_going: bool = False, progress: bool = True,
-                        **kwargs: Any) -> list[dict[str, Any]]:
-    """``get_or_run_all`` in ``workers`` processes (see RunPool): the records of ``configs``, in their order."""
-    with RunPool(workers, keep_going=keep_going, progress=progress, **kwargs) as pool:
-        records = pool.records_of(configs)
-    return records
