@@ -81,51 +81,78 @@ def apot_levels(bits: int, signed: bool) -> torch.Tensor:
     return torch.tensor([float(v) for v in apot_level_fractions(bits, signed)], dtype=torch.float64)
 
 
-class _RCF(torch.autograd.Function):
-    """alpha * Pi(x / alpha) on the grid's levels (clamped to the grid's range); subclasses give the gradients.
+def _sum_of_products(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """sum(u * v): one read of both tensors (``torch.dot``) when they share a dense memory order, else two passes."""
+    for layout in (torch.contiguous_format, torch.channels_last):
+        if layout is torch.channels_last and u.dim() != 4:
+            continue
+        if u.is_contiguous(memory_format=layout) and v.is_contiguous(memory_format=layout):
+            order = (0, 2, 3, 1) if layout is torch.channels_last else tuple(range(u.dim()))
+            return torch.dot(u.permute(order).reshape(-1), v.permute(order).reshape(-1))
+    return (u * v).sum()
 
-    The backward pass needs Pi(x / alpha) itself: it is kept (unscaled, float32) instead of the cell indices, so
-    the table is read once per step, not twice."""
+
+class _RCF(torch.autograd.Function):
+    """Q = alpha * Pi(x / alpha) on the grid's levels (clamped to the grid's range), with the clipping gradient
+
+        dL/dalpha = sum g dQ/dalpha = (1 / alpha) sum g (Q - x 1[x inside]),
+
+    one formula for both quantizers (see the module docstring): inside the clipping range alpha dQ/dalpha =
+    alpha Pi(x / alpha) - x = Q - x, outside it alpha dQ/dalpha = alpha sign(x) = Q. Saving Q (the output) rather
+    than Pi(x / alpha) or the cell indices makes this three passes over the tensor: the mask, the residual
+    Q - x 1[inside], and its product with g, summed without writing it (activations add one for g 1[inside]; the
+    forward is four: scale, clip, cell index, table lookup). ``inside`` is 1[|x| <= alpha] for weights
+    and 1[x <= alpha] for activations, which equals 1[|x / alpha| <= 1] (1[x / alpha <= 1]) exactly for alpha > 0:
+    a correctly rounded quotient of x > alpha is above 1."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
-        levels = grid.lookup(grid.cell(x, alpha))
-        ctx.save_for_backward(x, alpha, levels)
-        return levels * alpha
+        q = grid.lookup(grid.cell(x, alpha), alpha)
+        ctx.save_for_backward(x, alpha, q)
+        return q
+
+    @staticmethod
+    def inside(x: torch.Tensor, alpha: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """1[x inside the clipping range] as a float tensor of ``dtype`` (float arithmetic on it is vectorized,
+        bool arithmetic is not)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def grad_input(grad: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def backward(cls, ctx, grad: torch.Tensor):
+        x, alpha, q = ctx.saved_tensors
+        inside = cls.inside(x, alpha, q.dtype)
+        grad = grad.to(q.dtype)
+        residual = torch.addcmul(q, x, inside, value=-1)  # Q - x 1[inside], in Q's dtype (at least float32)
+        dalpha = _sum_of_products(grad, residual) / alpha
+        return cls.grad_input(grad, inside).to(x.dtype), dalpha.to(alpha.dtype).reshape(()), None
 
 
 class _WeightRCF(_RCF):
-    """alpha * Pi(clamp(w_hat / alpha, -1, 1)) with the APoT weight gradients (see module docstring)."""
+    """alpha * Pi(clamp(w_hat / alpha, -1, 1)), straight through for w_hat (never clipped), see module docstring."""
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        w_hat, alpha, levels = ctx.saved_tensors
-        x = w_hat / alpha
-        dalpha = torch.where(x.abs() > 1, x.sign(), levels - x)
-        return grad, (grad * dalpha).sum().reshape(()), None
+    def inside(x: torch.Tensor, alpha: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return torch.le(x.abs(), alpha, out=torch.empty_like(x, dtype=dtype))
+
+    @staticmethod
+    def grad_input(grad: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        return grad
 
 
 class _ActivationRCF(_RCF):
-    """alpha * Pi(min(a / alpha, 1)) with the APoT activation gradients (see module docstring).
-
-    Written for few passes over the tensor: with -x = a / -alpha (exactly -(a / alpha), in at least float32)
-    and P = Pi(min(x, 1)),
-
-        dQ/da = 1[-x > -(1 + eps)] = 1[x <= 1]               (ReLU's backward, threshold_backward, on -x),
-        dL/dalpha = sum g (P + max(-x, -1)) + sum g 1[x > 1]  (P = 1 where x > 1: the two cases of dQ/dalpha),
-
-    equal to the per-element formula for every finite input (the sum in another order)."""
+    """alpha * Pi(min(a / alpha, 1)), with dQ/da = 1[a <= alpha] (see module docstring)."""
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        a, alpha, levels = ctx.saved_tensors
-        minus_x = a.to(torch.promote_types(a.dtype, torch.float32)) / -alpha
-        grad = grad.to(minus_x.dtype)
-        below_or_at_one = 1 + torch.finfo(minus_x.dtype).eps  # x < 1 + eps  <=>  x <= 1
-        grad_a = torch.ops.aten.threshold_backward(grad, minus_x, -below_or_at_one)
-        residual = minus_x.clamp_min_(-1).add_(levels)  # P - min(x, 1), in place
-        dalpha = residual.mul_(grad).sum() + (grad.sum() - grad_a.sum())  # any memory format, no copy
-        return grad_a.to(a.dtype), dalpha.to(alpha.dtype).reshape(()), None
+    def inside(x: torch.Tensor, alpha: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return torch.le(x, alpha, out=torch.empty_like(x, dtype=dtype))
+
+    @staticmethod
+    def grad_input(grad: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+        return grad * inside
 
 
 class APoTWeight(nn.Module):
