@@ -16,9 +16,11 @@ from ..atomic import write_json
 from ..runs.execute import resolve_device
 from ..runs.provenance import provenance
 from ..runs.store import runs_dir
-from . import book_runs, brevitas_step, epoch_cost, gpfq_speed, pdqat_step, qat_step, quantizer_cost, sq_selection
+from . import (book_runs, brevitas_step, compile_masks, epoch_cost, gpfq_speed, pdqat_step, qat_step, quantizer_cost,
+               sq_selection)
 
-BENCHMARKS: dict[str, Callable] = {"quantizer_cost": quantizer_cost.run, "qat_step": qat_step.run,
+BENCHMARKS: dict[str, Callable] = {"quantizer_cost": quantizer_cost.run, "compile_masks": compile_masks.run,
+                                   "qat_step": qat_step.run,
                                    "brevitas_step": brevitas_step.run, "epoch_cost": epoch_cost.run,
                                    "sq_selection": sq_selection.run,
                                    "pdqat_step": pdqat_step.run, "gpfq_speed": gpfq_speed.run,
