@@ -101,9 +101,9 @@ class _RCF(torch.autograd.Function):
     alpha Pi(x / alpha) - x = Q - x, outside it alpha dQ/dalpha = alpha sign(x) = Q. Saving Q (the output) rather
     than Pi(x / alpha) or the cell indices makes this three passes over the tensor: the mask, the residual
     Q - x 1[inside], and its product with g, summed without writing it (activations add one for g 1[inside]; the
-    forward is four: scale, clip, cell index, table lookup). ``inside`` is 1[|x| <= alpha] for weights
-    and 1[x <= alpha] for activations, which equals 1[|x / alpha| <= 1] (1[x / alpha <= 1]) exactly for alpha > 0:
-    a correctly rounded quotient of x > alpha is above 1."""
+    forward is four: scale, clip, cell index, table lookup). ``inside`` is the paper's condition, 1[|W| <= alpha]
+    for weights and 1[a <= alpha] for activations; for a clipping range alpha > 0 it equals 1[|x / alpha| <= 1]
+    (1[x / alpha <= 1]) exactly, because a correctly rounded quotient of x > alpha is above 1."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
