@@ -94,7 +94,7 @@ def test_behaviour_fingerprint_ignores_source_bytes_and_sees_a_changed_rounding(
     forget_fingerprints()
     before = behaviour_fingerprint(config, shape)
     forget_fingerprints()
-    monkeypatch.setattr("qrepro.runs.provenance._source_hash", lambda: "another-source")  # a refactor
+    monkeypatch.setattr("qrepro.runs.provenance.LOADED_SOURCE", "another0source")  # a refactor
     assert behaviour_fingerprint(config, shape) == before
     forget_fingerprints()
     monkeypatch.setattr(dorefa, "round_ste", lambda x: straight_through(x, torch.floor(x + 0.4999)))  # rounds 0.5 down
@@ -284,22 +284,24 @@ def test_the_behaviour_fingerprint_is_the_same_in_a_fresh_process_and_after_othe
     assert fresh.stdout.strip() == here
 
 
-def test_a_source_edit_mid_run_is_said_in_the_record(runs_root, one_thread, monkeypatch):
-    import functools
-
+def test_a_source_edit_mid_run_leaves_the_record_naming_the_code_that_ran(runs_root, one_thread, monkeypatch):
     from qrepro.runs import provenance
 
     original = loop.save_checkpoint
 
-    def edit_the_source_after_the_first_epoch(path, state):
+    def edit_and_commit_after_the_first_epoch(path, state):
         original(path, state)
-        monkeypatch.setattr(provenance, "_source_hash", functools.lru_cache(lambda: "edited0source"))
+        monkeypatch.setattr(provenance, "package_hash", lambda: "edited0source")
+        monkeypatch.setattr(provenance, "git_commit", lambda: ("f" * 40, False))
 
-    monkeypatch.setattr(loop, "save_checkpoint", edit_the_source_after_the_first_epoch)
+    monkeypatch.setattr(loop, "save_checkpoint", edit_and_commit_after_the_first_epoch)
     record = get_or_run(lenet(epochs=2, profile="quick"), progress=False)
-    start = record["code"]["source_hash"]
-    assert start != "edited0source" and record["code"]["sources"] == [start, "edited0source"]
-    assert not is_stale(record)  # the edit changed no behaviour: the record stays current
+    loaded = provenance.LOADED_SOURCE
+    assert record["code"]["source_hash"] == loaded and record["code"]["sources"] == [loaded]
+    assert [epoch["source_hash"] for epoch in record["epochs"]] == [loaded, loaded]
+    assert (record["commit"], record["dirty"]) == provenance.LOADED_COMMIT != ("f" * 40, False)
+    monkeypatch.setattr(provenance, "package_hash", lambda: loaded)  # the files are the loaded code again
+    assert provenance.provenance(torch.device("cpu"))["commit"] == "f" * 40
 
 
 def test_a_copy_without_git_records_the_commit_it_is_given(tmp_path, monkeypatch):

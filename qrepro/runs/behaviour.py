@@ -38,7 +38,7 @@ from ..data.dataset import channel_stats
 from ..threads import torch_threads
 from ..train import evaluate, fit
 from .build import DataShape, prepared_model, trainable
-from .provenance import source_hash
+from .provenance import LOADED_SOURCE, files_changed_since_import
 
 SIGNIFICANT_DIGITS = 9
 TRAIN_IMAGES, TEST_IMAGES, BATCH = 8, 4, 4
@@ -95,9 +95,6 @@ def _ptq_values(config: PTQConfig, data: ImageData) -> list[float]:
     return [test[k] for k in sorted(test)] + list(_values(model.state_dict()))
 
 
-LOADED_SOURCE = source_hash()  # the package source this process computes with (hashed when it was imported)
-
-
 def store_dir() -> Path | None:
     """Where fingerprints computed by the package source this process loaded, on this torch, are kept (None:
     nowhere)."""
@@ -116,7 +113,7 @@ def _stored_fingerprint(config_json: str, shape: DataShape) -> str:
     if re.fullmatch(r"[0-9a-f]{12}", kept):
         return kept
     fingerprint = _fingerprint(config_json, shape)
-    if source_hash(refresh=True) == LOADED_SOURCE:  # kept only while the files are still the code this process runs
+    if not files_changed_since_import():  # kept only while the files are still the code this process runs
         with atomic_path(path) as tmp:
             tmp.write_text(fingerprint)
     return fingerprint

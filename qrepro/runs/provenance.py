@@ -6,7 +6,6 @@ import hashlib
 import os
 import platform
 import subprocess
-from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -14,21 +13,25 @@ import torch
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def source_hash(refresh: bool = False) -> str:
-    """sha256 (12 hex digits) over the path and bytes of every .py file of the qrepro package (read once per
-    process; ``refresh`` reads the files again, e.g. when a long run ends)."""
-    if refresh:
-        _source_hash.cache_clear()
-    return _source_hash()
-
-
-@lru_cache(maxsize=1)
-def _source_hash() -> str:
+def package_hash() -> str:
+    """sha256 (12 hex digits) over the path and bytes of every .py file of the qrepro package, as the files are now."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def source_hash() -> str:
+    """The package source this process computes with: ``package_hash`` when this module was imported. A file
+    edited later changes the files, not the code this process has loaded."""
+    return LOADED_SOURCE
+
+
+def files_changed_since_import() -> bool:
+    """Whether the package's files are no longer the source this process loaded (edited, or another commit checked
+    out, while it ran)."""
+    return package_hash() != LOADED_SOURCE
 
 
 def git_commit() -> tuple[str | None, bool]:
@@ -68,7 +71,9 @@ def device_name(device: torch.device) -> str:
 
 
 def provenance(device: torch.device) -> dict[str, object]:
-    commit, dirty = git_commit()
+    """Device, torch, date, and the commit of the code this process runs: HEAD now, unless the package's files
+    changed since this process imported them; then HEAD and its dirty flag as they were at import."""
+    commit, dirty = LOADED_COMMIT if files_changed_since_import() else git_commit()
     return {
         "device": device_name(device),
         "torch": torch.__version__,
@@ -76,3 +81,7 @@ def provenance(device: torch.device) -> dict[str, object]:
         "dirty": dirty,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+LOADED_SOURCE = package_hash()
+LOADED_COMMIT = git_commit()
