@@ -147,6 +147,27 @@ def test_benchmark_results_are_written_with_provenance_and_shown_on_the_reproduc
         bench.main(["no-such-benchmark"], device="cpu")
 
 
+def test_the_target_table_reads_each_target_off_the_records_with_the_devices_limit():
+    from qrepro.bench.targets import target_table
+
+    def qat_step(device: str, apot_ms: float) -> dict:
+        rows = [{"case": "fp", "method": "fp", "arch": "resnet20", "ms_per_step": 100.0},
+                {"case": "bwn", "method": "bwn", "arch": "resnet20", "ms_per_step": 110.0},
+                {"case": "apot", "method": "apot", "arch": "resnet20", "ms_per_step": apot_ms},
+                {"case": "fp (pre-activation)", "method": "fp", "arch": "preact_resnet20", "ms_per_step": 200.0},
+                {"case": "pdqat (pre-activation)", "method": "pdqat", "arch": "preact_resnet20",
+                 "ms_per_step": 390.0}]
+        return {"benchmark": "qat_step", "device": device, "date": "2026-11-30T00:00:00", "rows": rows}
+
+    table = target_table([qat_step("CPU x, 2 threads", 125.0), qat_step("NVIDIA H200", 125.0),
+                          qat_step("CPU x, 2 threads", 131.0), {"benchmark": "tiny", "rows": []}])
+    steps = table[table["target"].str.startswith("QAT")]
+    assert steps["worst case"].tolist() == ["apot"] * 3 and steps["measured"].tolist() == [1.25, 1.25, 1.31]
+    assert steps["limit"].tolist() == [1.3, 1.2, 1.3] and steps["met"].tolist() == ["yes", "no", "no"]
+    pdqat = table[table["target"].str.startswith("PD-QAT")]
+    assert pdqat["measured"].tolist() == [1.95] * 3 and set(pdqat["met"]) == {"yes"}
+
+
 def test_a_record_names_the_memory_format_its_epochs_trained_in():
     from qrepro.runs.execute import memory_format
 

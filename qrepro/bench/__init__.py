@@ -2,7 +2,7 @@
 
 Each benchmark is a function ``run(device) -> list[dict]`` returning one row per measured case; rows are
 printed as a table and written with their provenance to ``runs/bench/<benchmark>-<device>.json``.
-Speed and memory targets live here, never in timed tests.
+Speed and memory targets live here, never in timed tests: ``targets.target_table`` reads each one off the records.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from ..runs.provenance import provenance
 from ..runs.store import runs_dir
 from . import (book_runs, brevitas_step, compile_masks, epoch_cost, gpfq_speed, pdqat_step, qat_step, quantizer_cost,
                sq_selection)
+from .targets import target_table
 
 BENCHMARKS: dict[str, Callable] = {"quantizer_cost": quantizer_cost.run, "compile_masks": compile_masks.run,
                                    "qat_step": qat_step.run,
@@ -40,6 +41,10 @@ def main(only: list[str] | None = None, device: str = "auto") -> None:
         slug = "cuda" if resolved.type == "cuda" else "cpu"
         write_json(runs_dir() / "bench" / f"{name}-{slug}.json",
                           {"benchmark": name, "rows": rows, **provenance(resolved)})
+    targets = target_table(recorded())
+    if not targets.empty:
+        print("\n## targets, from the records under runs/bench/ (latest of each benchmark)")
+        print(targets.to_string(index=False))
 
 
 def recorded(root: Path | None = None) -> list[dict]:

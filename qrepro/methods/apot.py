@@ -55,7 +55,7 @@ class APoT(Method):
                 continue
             with torch.no_grad():
                 on_grid = wq(layer.weight) / wq.alpha
-                index = torch.bucketize(on_grid, (wq.levels()[1:] + wq.levels()[:-1]) / 2)
+                index = torch.bucketize(on_grid.contiguous(), (wq.levels()[1:] + wq.levels()[:-1]) / 2)
             layers[name] = {
                 "weight_alpha": wq.alpha.item(),
                 "act_alpha": aq.alpha.item() if isinstance(aq, APoTActivation) else None,
