@@ -71,7 +71,8 @@ WEIGHTS: list[tuple[str, int, Callable[[torch.Tensor], nn.Module]]] = [
     ("twn (official, per channel)", 2, lambda w: TWN("official")),
     ("ttq", 2, lambda w: TTQ()),
     ("sq-twn (ratio 0.5, filter)", 2, lambda w: SQWeight(TWN("official"), 0.5, **SQ_DEFAULTS)),
-    ("inq (half frozen)", 3, lambda w: frozen_partition("inq", 3, w)),
+    ("inq (half frozen)", 2, lambda w: frozen_partition("inq", 2, w)),
+    ("inq (half frozen)", 4, lambda w: frozen_partition("inq", 4, w)),
     ("elq (half frozen)", 2, lambda w: frozen_partition("elq", 2, w)),
 ]
 
