@@ -3,7 +3,7 @@ import pytest
 from helpers import forget_fingerprints
 
 from qrepro.config import Schedule, TrainConfig
-from qrepro.runs import behaviour, get_or_run_all
+from qrepro.runs import behaviour, get_or_run_all, provenance
 from qrepro.runs.behaviour import DataShape, behaviour_fingerprint
 from qrepro.runs.pool import RunPool, usable_workers
 
@@ -68,7 +68,7 @@ def test_fingerprints_are_kept_per_source_and_read_back(tmp_path, monkeypatch):
     forget_fingerprints()
     assert behaviour_fingerprint(config, shape) == computed and kept.read_text() == computed  # computed again
 
-    monkeypatch.setattr(behaviour, "LOADED_SOURCE", "edited-since")  # files edited after this process started
+    monkeypatch.setattr(provenance, "package_hash", lambda: "edited0since")  # files edited after this process started
     monkeypatch.setattr(behaviour, "store_dir", lambda: tmp_path / "other")
     forget_fingerprints()
     behaviour_fingerprint(config, shape)
