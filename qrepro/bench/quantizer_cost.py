@@ -14,6 +14,7 @@ PyTorch (a few microseconds per operator), not memory traffic, and it is a small
 """
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 
 import torch
@@ -29,6 +30,7 @@ from ..threads import torch_threads
 from .measure import time_steps
 
 ACTIVATION_SHAPE = (128, 16, 32, 32)
+ROUNDS = 5
 WEIGHT_SHAPE = (64, 64, 3, 3)
 
 
@@ -122,11 +124,17 @@ def cost(module: nn.Module, x: torch.Tensor, device: torch.device) -> float:
 
 
 def rows_for(kind: str, cases: list, x: torch.Tensor, device: torch.device) -> list[dict]:
-    rows = []
-    for label, bits, factory in cases:
+    """One row per case; eager times are the median of ``ROUNDS`` rounds that each time every case in turn, so a slow
+    spell of the machine (another process, page faults of a fresh allocation) lands on all cases, not on one."""
+    modules = []
+    for _, _, factory in cases:
         torch.manual_seed(0)
-        module = factory(x).to(device).train()
-        rows.append({"kind": kind, "quantizer": label, "bits": bits, "ms": round(cost(module, x, device), 3),
+        modules.append(factory(x).to(device).train())
+    rounds = [[cost(module, x, device) for module in modules] for _ in range(ROUNDS)]
+    rows = []
+    for index, ((label, bits, _), module) in enumerate(zip(cases, modules)):
+        rows.append({"kind": kind, "quantizer": label, "bits": bits,
+                     "ms": round(statistics.median(times[index] for times in rounds), 3),
                      "full_size_passes": full_size_passes(module, x),
                      "compiled_ms": round(cost(torch.compile(module), x, device), 3)})
     for column in ("ms", "compiled_ms"):
