@@ -87,21 +87,27 @@ class TWN(nn.Module):
 
 
 class _TrainedTernary(torch.autograd.Function):
-    """w^t = W_p on I_p, 0 on I_0, -W_n on I_n, with the TTQ gradients (see module docstring)."""
+    """w^t = W_p on I_p, 0 on I_0, -W_n on I_n, with the TTQ gradients (see module docstring).
+
+    I_p and I_n are kept as float 0/1 masks p, n (on a CPU, selecting with bool masks costs several float passes),
+    and the selections are written as sums in which every term but one is an exact zero, so the values are those
+    of the case-by-case definition: w^t = p W_p - n W_n, and dL/dw = g (p W_p + n W_n + (1 - p - n)).
+    """
 
     @staticmethod
     def forward(ctx, w: torch.Tensor, wp: torch.Tensor, wn: torch.Tensor, delta: torch.Tensor,
                 wn_sign: float) -> torch.Tensor:
-        positive, negative = w > delta, w < -delta
+        positive = torch.gt(w, delta, out=torch.empty_like(w))
+        negative = torch.lt(w, -delta, out=torch.empty_like(w))
         ctx.save_for_backward(positive, negative, wp, wn)
         ctx.wn_sign = wn_sign
-        zero = torch.zeros((), dtype=w.dtype, device=w.device)
-        return torch.where(positive, wp.to(w.dtype), torch.where(negative, -wn.to(w.dtype), zero))
+        return (positive * wp.to(w.dtype)).addcmul_(negative, -wn.to(w.dtype))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         positive, negative, wp, wn = ctx.saved_tensors
-        grad_w = torch.where(positive, grad * wp, torch.where(negative, grad * wn, grad))
+        scale = (1 - positive).sub_(negative).addcmul_(positive, wp).addcmul_(negative, wn)
+        grad_w = grad * scale
         grad_wp = (grad * positive).sum().reshape(wp.shape)
         grad_wn = (ctx.wn_sign * (grad * negative).sum()).reshape(wn.shape)
         return grad_w, grad_wp, grad_wn, None, None
