@@ -124,22 +124,28 @@ def cost(module: nn.Module, x: torch.Tensor, device: torch.device) -> float:
 
 
 def rows_for(kind: str, cases: list, x: torch.Tensor, device: torch.device) -> list[dict]:
-    """One row per case; eager times are the median of ``ROUNDS`` rounds that each time every case in turn, so a slow
-    spell of the machine (another process, page faults of a fresh allocation) lands on all cases, not on one."""
+    """One row per case (the first is the baseline). In each of ``ROUNDS`` rounds every case is timed right after a
+    timing of the baseline; ``ratio_to_baseline`` is the median of those paired ratios and ``ms`` the median time, so
+    a slow spell of the machine (another process, a busy host) lands on both sides of a ratio, not on one."""
     modules = []
     for _, _, factory in cases:
         torch.manual_seed(0)
         modules.append(factory(x).to(device).train())
-    rounds = [[cost(module, x, device) for module in modules] for _ in range(ROUNDS)]
+    baseline, times, ratios = [], [[] for _ in modules], [[] for _ in modules]
+    for _ in range(ROUNDS):
+        for index, module in enumerate(modules):
+            baseline.append(cost(modules[0], x, device))
+            times[index].append(cost(module, x, device))
+            ratios[index].append(times[index][-1] / baseline[-1])
+    baseline_ms = statistics.median(baseline)
     rows = []
     for index, ((label, bits, _), module) in enumerate(zip(cases, modules)):
+        compiled_ms = cost(torch.compile(module), x, device)
         rows.append({"kind": kind, "quantizer": label, "bits": bits,
-                     "ms": round(statistics.median(times[index] for times in rounds), 3),
-                     "full_size_passes": full_size_passes(module, x),
-                     "compiled_ms": round(cost(torch.compile(module), x, device), 3)})
-    for column in ("ms", "compiled_ms"):
-        for row in rows:
-            row[f"{column.removesuffix('ms')}ratio_to_baseline"] = round(row[column] / rows[0]["ms"], 2)
+                     "ms": round(statistics.median(times[index]), 3),
+                     "full_size_passes": full_size_passes(module, x), "compiled_ms": round(compiled_ms, 3),
+                     "ratio_to_baseline": round(statistics.median(ratios[index]), 2),
+                     "compiled_ratio_to_baseline": round(compiled_ms / baseline_ms, 2)})
     return rows
 
 
