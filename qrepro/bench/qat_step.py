@@ -7,7 +7,10 @@ its lowest bit-width; SQ at ratio 0.5 (selection and hybrid weights every step).
 model with one BatchNorm per precision is compared with the same model in full precision. Steps run as ``fit``
 runs them on CIFAR-shaped data: channels_last on a CPU, under bf16 autocast on CUDA. On a CPU each case runs in a
 fresh process (its peak memory its own), in ``ROUNDS`` interleaved rounds over the cases, and its time is the
-median of the rounds' medians, so that a drifting machine load biases no case.
+median of the rounds' medians, so that a drifting machine load biases no case; ``ratio_range`` is the lowest and
+highest ratio of one round (the case against the full-precision step of the same round). On a shared host the
+quantizers' memory-bound element-wise passes slow down more than the convolutions when the host is busy, so the
+range is part of the result.
 """
 from __future__ import annotations
 
@@ -82,6 +85,10 @@ def run(device: torch.device) -> list[dict]:
             row["peak_rss_mib"] = max(m["peak_rss_mib"] for m in measured[label])
         rows.append(row)
     baselines = {row["arch"]: row["ms_per_step"] for row in rows if row["method"] == "fp"}
+    fp_label = {row["arch"]: row["case"] for row in rows if row["method"] == "fp"}
     for row in rows:
         row["ratio_to_fp"] = round(row["ms_per_step"] / baselines[row["arch"]], 2)
+        per_round = [case["ms_per_step"] / fp["ms_per_step"]
+                     for case, fp in zip(measured[row["case"]], measured[fp_label[row["arch"]]])]
+        row["ratio_range"] = f"{min(per_round):.2f}-{max(per_round):.2f}"
     return rows

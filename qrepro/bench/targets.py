@@ -15,9 +15,8 @@ Rows = list[dict[str, Any]]
 
 def _baseline_ratios(rows: Rows) -> list[tuple[str, float]]:
     """quantizer_cost: each quantizer's forward + backward against the baseline of its kind (a ReLU for activation
-    quantizers, ``w * scale`` for weight quantizers)."""
-    baseline = {row["kind"]: row["ms"] for row in rows if "baseline" in row["quantizer"]}
-    return [(f"{row['kind']} {row['quantizer']}, {row['bits']} bits", row["ms"] / baseline[row["kind"]])
+    quantizers, ``w * scale`` for weight quantizers), as the benchmark paired them."""
+    return [(f"{row['kind']} {row['quantizer']}, {row['bits']} bits", row["ratio_to_baseline"])
             for row in rows if "baseline" not in row["quantizer"]]
 
 
