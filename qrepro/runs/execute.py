@@ -19,7 +19,7 @@ from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
 from .behaviour import behaviour_fingerprint
 from .build import DataShape, prepared_model, trainable
-from .provenance import provenance, source_hash
+from .provenance import LOADED_SOURCE, provenance
 from .record import RECORD_SCHEMA
 from .weights import Parent, load_parent
 
@@ -49,7 +49,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def code_version(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> dict[str, str]:
     """The version of the code a run starts with: its behaviour fingerprint (what decides whether the record stays
     current) and the hash of the package source (provenance)."""
-    return {"behaviour": behaviour_fingerprint(config, DataShape.of(data)), "source_hash": source_hash()}
+    return {"behaviour": behaviour_fingerprint(config, DataShape.of(data)), "source_hash": LOADED_SOURCE}
 
 
 def data_facts(data: datasets.ImageData) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def data_facts(data: datasets.ImageData) -> dict[str, Any]:
 def finished_code(start: dict[str, str], sources: list[str]) -> dict[str, Any]:
     """A record's code facts: the version it started with, and every package source that trained or finished it
     (more than one when the run was resumed by a process that loaded other source computing the same)."""
-    return {**start, "sources": list(dict.fromkeys([*sources, source_hash()]))}
+    return {**start, "sources": list(dict.fromkeys([*sources, LOADED_SOURCE]))}
 
 
 def memory_format(history: list[dict[str, Any]]) -> str:

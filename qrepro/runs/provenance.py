@@ -22,12 +22,6 @@ def package_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def source_hash() -> str:
-    """The package source this process computes with: ``package_hash`` when this module was imported. A file
-    edited later changes the files, not the code this process has loaded."""
-    return LOADED_SOURCE
-
-
 def files_changed_since_import() -> bool:
     """Whether the package's files are no longer the source this process loaded (edited, or another commit checked
     out, while it ran)."""
@@ -83,5 +77,7 @@ def provenance(device: torch.device) -> dict[str, object]:
     }
 
 
+# the package source and commit this process computes with, taken at import: a file edited later changes the files,
+# not the code this process has loaded
 LOADED_SOURCE = package_hash()
 LOADED_COMMIT = git_commit()
