@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from ..chapters import CHAPTERS
+from ..quantizers.cpu_kernels import BUILD_DIRECTORY
 from ..runs.pool import usable_workers
 
 # (label, the chapters of each process in turn, workers per process)
@@ -45,7 +46,8 @@ def seconds_to_train(processes: tuple[tuple[str, ...], ...], workers: str,
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         for index, chapters in enumerate(processes):
-            env = {**os.environ, "QREPRO_RUNS": f"{tmp}/runs", "XDG_CACHE_HOME": f"{tmp}/cache-{index}"}
+            env = {**os.environ, "QREPRO_RUNS": f"{tmp}/runs", "XDG_CACHE_HOME": f"{tmp}/cache-{index}",
+                   "TORCH_EXTENSIONS_DIR": str(BUILD_DIRECTORY.parent)}  # the compiled kernels are not the runs' work
             env.pop("QREPRO_THREADS", None)
             command = [sys.executable, "-m", "qrepro", "run", *chapters, "--workers", workers, "--quiet",
                        "--no-progress", "-p", "device", device.type]

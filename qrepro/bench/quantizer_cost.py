@@ -5,17 +5,21 @@ the baselines are a ReLU on the same activation tensor (128 x 16 x 32 x 32, ResN
 128, input post-ReLU) and a plain learnable ``w * scale`` on the same weight tensor (64 x 64 x 3 x 3,
 ResNet-20's largest convolution). Each case runs forward, then backward with a fixed upstream gradient, on one
 thread (the ratio is what counts, and one thread keeps it free of scheduling noise); target: ratio <= 2.
-``full_size_passes`` counts the operators over the whole tensor (each one kernel, one pass over memory, in eager
-PyTorch), and ``compiled_ms`` is the same module under ``torch.compile`` (inductor), which could fuse them into one
-kernel per direction; ``compiled_ratio_to_baseline`` compares it with the eager baseline.
+The activation quantizers run their fused CPU kernels (quantizers/cpu_kernels.py: one pass per direction, plus
+APoT's ``torch.dot`` for the clipping gradient), as the package runs them; ``eager_*`` times them as eager PyTorch.
+``eager_full_size_passes`` counts the operators over the whole tensor in eager PyTorch (each one kernel, one pass
+over memory), and ``compiled_ms`` is the eager module under ``torch.compile`` (inductor), which could fuse them
+into one kernel per direction; ``compiled_ratio_to_baseline`` compares it with the eager baseline.
 Weight tensors are small (36,864 values): there the time is mostly the per-operator overhead of eager
 PyTorch (a few microseconds per operator), not memory traffic, and it is a small part of a training step
 (see ``qat_step``).
 """
 from __future__ import annotations
 
+import os
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.utils._pytree as pytree
@@ -25,7 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..methods.inq import FrozenPartition
 from ..methods.sq import SQ_DEFAULTS, SQWeight
 from ..quantizers import (BWN, TTQ, TWN, APoTActivation, APoTWeight, DoReFaActivation, DoReFaWeight,
-                          SymmetricUniformWeight)
+                          SymmetricUniformWeight, cpu_kernels)
 from ..threads import torch_threads
 from .measure import time_steps
 
@@ -123,30 +127,55 @@ def cost(module: nn.Module, x: torch.Tensor, device: torch.device) -> float:
     return time_steps(step, device, warmup=5, steps=21) * 1000
 
 
+@contextmanager
+def kernels(mode: str) -> Iterator[None]:
+    """Run the enclosed timings with ``QREPRO_KERNELS=mode`` (see quantizers.cpu_kernels)."""
+    previous = os.environ.get("QREPRO_KERNELS")
+    os.environ["QREPRO_KERNELS"] = mode
+    try:
+        yield
+    finally:
+        os.environ.pop("QREPRO_KERNELS") if previous is None else os.environ.update(QREPRO_KERNELS=previous)
+
+
 def rows_for(kind: str, cases: list, x: torch.Tensor, device: torch.device) -> list[dict]:
     """One row per case (the first is the baseline). In each of ``ROUNDS`` rounds every case is timed right after a
     timing of the baseline; ``ratio_to_baseline`` is the median of those paired ratios and ``ms`` the median time, so
-    a slow spell of the machine (another process, a busy host) lands on both sides of a ratio, not on one."""
+    a slow spell of the machine (another process, a busy host) lands on both sides of a ratio, not on one. Cases
+    are timed as the package runs them (with the fused CPU kernels where they apply); where they apply, ``eager_ms``
+    and ``eager_ratio_to_baseline`` time the same module as eager PyTorch in the same rounds."""
     modules = []
     for _, _, factory in cases:
         torch.manual_seed(0)
         modules.append(factory(x).to(device).train())
+    # every activation quantizer here has a fused kernel (APoT, DoReFa at 2 and 4 bits); no weight quantizer has one
+    fused = set(range(1, len(modules))) if kind == "activation" and cpu_kernels.for_tensors(x) is not None else set()
     baseline, times, ratios = [], [[] for _ in modules], [[] for _ in modules]
+    eager_times, eager_ratios = [[] for _ in modules], [[] for _ in modules]
     for _ in range(ROUNDS):
         for index, module in enumerate(modules):
             baseline.append(cost(modules[0], x, device))
             times[index].append(cost(module, x, device))
             ratios[index].append(times[index][-1] / baseline[-1])
+            if index in fused:
+                with kernels("eager"):
+                    eager_times[index].append(cost(module, x, device))
+                eager_ratios[index].append(eager_times[index][-1] / baseline[-1])
     baseline_ms = statistics.median(baseline)
     rows = []
     for index, ((label, bits, _), module) in enumerate(zip(cases, modules)):
-        compiled_ms = cost(torch.compile(module), x, device)
-        rows.append({"kind": kind, "quantizer": label, "bits": bits,
-                     "ms": round(statistics.median(times[index]), 3),
-                     "full_size_passes": full_size_passes(module, x), "compiled_ms": round(compiled_ms, 3),
-                     "ratio_to_baseline": round(statistics.median(ratios[index]), 2),
-                     "compiled_ratio_to_baseline": round(compiled_ms / baseline_ms, 2)})
+        with kernels("eager"):
+            passes, compiled_ms = full_size_passes(module, x), cost(torch.compile(module), x, device)
+        row = {"kind": kind, "quantizer": label, "bits": bits, "fused_kernels": index in fused,
+               "ms": round(statistics.median(times[index]), 3),
+               "ratio_to_baseline": round(statistics.median(ratios[index]), 2),
+               "eager_ms": round(statistics.median(eager_times[index] or times[index]), 3),
+               "eager_ratio_to_baseline": round(statistics.median(eager_ratios[index] or ratios[index]), 2),
+               "eager_full_size_passes": passes, "compiled_ms": round(compiled_ms, 3),
+               "compiled_ratio_to_baseline": round(compiled_ms / baseline_ms, 2)}
+        rows.append(row)
     return rows
+
 
 
 def run(device: torch.device) -> list[dict]:

@@ -13,6 +13,8 @@ from math import lcm
 import torch
 from torch import nn
 
+NOT_FINITE = "a quantizer's input or its learned scale is not finite (NaN): the run diverged; lower the learning rate"
+
 
 def nearest_level(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     """Project every element of ``x`` to the nearest value of the sorted 1-D tensor ``levels``.
@@ -71,8 +73,7 @@ class LevelGrid(nn.Module):
                 return values.index_select(0, cells.view(-1)).view(cells.shape)
             return values[cells]
         except IndexError as err:  # a NaN (input or scale) has no cell: the integer cast gives an arbitrary index
-            raise FloatingPointError("a quantizer's input or its learned scale is not finite (NaN): the run "
-                                     "diverged; lower the learning rate") from err
+            raise FloatingPointError(NOT_FINITE) from err
 
     def extra_repr(self) -> str:
         return f"levels={self.levels.numel()}, cells={self.cells}"

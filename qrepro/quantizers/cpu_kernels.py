@@ -1,0 +1,103 @@
+"""Fused CPU kernels for the activation quantizers (APoT, DoReFa): one pass over memory per direction.
+
+In eager PyTorch every operator of a quantizer is its own pass over the tensor: APoT's activation quantizer is
+eight (scale, clip, cell index, table lookup; mask, residual, dot, masked gradient) where a ReLU is two, and on a
+2-core CPU those passes are most of what a quantized training step costs beyond a full-precision one. The kernels
+in ``cpu_kernels.cpp`` do each direction in one pass, evaluating the same float32 operations in the same order
+as the eager code, so outputs and gradients are equal bit for bit (tests/test_cpu_kernels.py checks it, including
+midpoints, signed zeros, infinities and NaN); the APoT clipping gradient's sum stays the eager ``torch.dot``.
+
+They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about a minute;
+see ``build_directory``) and used for float32 CPU tensors in a dense memory order. ``QREPRO_KERNELS`` chooses:
+
+- ``auto`` (default): the kernels where they build; where they do not, a warning naming the compiler error, then
+  the eager code (same numbers, slower);
+- ``compiled``: the kernels, or an error where they do not build;
+- ``eager``: never the kernels.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+MODES = ("auto", "compiled", "eager")
+SOURCE = Path(__file__).with_name("cpu_kernels.cpp")
+FLAGS = ["-O3", "-ffp-contract=off", "-fopenmp"]
+
+
+def mode() -> str:
+    """``QREPRO_KERNELS``, checked: one of ``MODES``."""
+    value = os.environ.get("QREPRO_KERNELS") or "auto"
+    if value not in MODES:
+        raise ValueError(f"QREPRO_KERNELS={value!r}: choose one of {', '.join(MODES)}")
+    return value
+
+
+def build_directory() -> Path:
+    """Where the kernels are built: $TORCH_EXTENSIONS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/torch_extensions, in a
+    folder per torch and Python version (a build is only loadable by the torch it was compiled against)."""
+    root = os.environ.get("TORCH_EXTENSIONS_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache",
+                                                          "torch_extensions")
+    version = f"torch{torch.__version__}-py{sys.version_info.major}{sys.version_info.minor}".replace("+", "-")
+    return Path(root, f"qrepro_cpu_kernels-{version}")
+
+
+# taken at import, so that a process (a test, a benchmark) that points XDG_CACHE_HOME elsewhere later keeps the build
+BUILD_DIRECTORY = build_directory()
+
+
+@cache
+def _build() -> ModuleType | Exception:
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # not "no CUDA runtime found" on a CPU
+    from torch.utils.cpp_extension import load
+
+    BUILD_DIRECTORY.mkdir(parents=True, exist_ok=True)
+    if not any(BUILD_DIRECTORY.glob("*.so")):
+        print("qrepro: compiling the fused CPU quantizer kernels (once per machine, about a minute)", file=sys.stderr)
+    try:
+        return load("qrepro_cpu_kernels", [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
+                    build_directory=str(BUILD_DIRECTORY))
+    except Exception as err:  # a missing compiler or ninja, a failed build: the message says which
+        return err
+
+
+def kernels() -> ModuleType | None:
+    """The compiled kernels, or None under ``QREPRO_KERNELS=eager`` (or, warned, where they do not build)."""
+    chosen = mode()
+    if chosen == "eager":
+        return None
+    built = _build()
+    if not isinstance(built, Exception):
+        return built
+    if chosen == "compiled":
+        raise RuntimeError(f"QREPRO_KERNELS=compiled, but the fused CPU kernels did not build: {built}") from built
+    _warn_once(built)
+    return None
+
+
+@cache
+def _warn_once(err: Exception) -> None:
+    warnings.warn(f"qrepro's fused CPU kernels did not build ({str(err).splitlines()[0] if str(err) else err!r}); "
+                  "quantizers run as eager PyTorch, same numbers, slower. Set QREPRO_KERNELS=eager to silence this, "
+                  "or install a C++ compiler and ninja.", RuntimeWarning, stacklevel=3)
+
+
+def dense(tensor: torch.Tensor) -> bool:
+    """Contiguous, or channels-last contiguous: every element once, no gaps."""
+    return tensor.is_contiguous() or (tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last))
+
+
+def for_tensors(*tensors: torch.Tensor) -> ModuleType | None:
+    """The kernels when they apply to all of ``tensors`` (float32, on the CPU, dense, one memory layout), else None."""
+    first = tensors[0]
+    if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.stride() == first.stride()
+               and t.shape == first.shape for t in tensors) or not dense(first):
+        return None
+    return kernels()

@@ -1,0 +1,117 @@
+"""The fused CPU kernels equal the eager quantizers bit for bit: outputs, input gradients and clipping gradients."""
+import pytest
+import torch
+
+from qrepro.quantizers import APoTActivation, DoReFaActivation, cpu_kernels
+
+if isinstance(cpu_kernels._build(), Exception):  # CI and `make test` have a compiler; say so where one is missing
+    pytest.skip(f"the fused CPU kernels did not build here: {cpu_kernels._build()}", allow_module_level=True)
+
+
+def hard_inputs(scale: float) -> torch.Tensor:
+    """Random activations (mostly post-ReLU, some negative, some beyond the clipping range) plus the values where
+    rounding decides: every multiple of scale / 96 on [-scale, 2 scale] (all APoT and DoReFa midpoints among
+    them) and its float neighbours, signed zeros and infinities. 2 x 3 x 40 x 43 elements, odd on purpose (a tail
+    after the eight-lane loop)."""
+    torch.manual_seed(0)
+    grid = torch.arange(-96, 193, dtype=torch.float32) * (scale / 96)
+    special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 1e-38, -1e-38, 3e38])
+    edges = torch.cat([grid, grid.nextafter(grid + 1), grid.nextafter(grid - 1), special])
+    x = torch.randn(2 * 3 * 40 * 43) * scale
+    x[: edges.numel()] = edges
+    return x[torch.randperm(x.numel())].view(2, 3, 40, 43)
+
+
+def bitwise(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and a.stride() == b.stride() and torch.equal(a.view(torch.int32), b.view(torch.int32))
+
+
+def run(module: torch.nn.Module, x: torch.Tensor, kernels: str, monkeypatch) -> tuple[torch.Tensor, ...]:
+    monkeypatch.setenv("QREPRO_KERNELS", kernels)
+    x = x.detach().clone().requires_grad_(True)
+    torch.manual_seed(1)
+    grad = torch.randn_like(x)
+    out = module(x)
+    out.backward(grad)
+    alpha = getattr(module, "alpha", None)
+    result = (out.detach(), x.grad) + ((alpha.grad.clone(),) if alpha is not None else ())
+    module.zero_grad(set_to_none=True)
+    return result
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 5])
+@pytest.mark.parametrize("alpha", [1.0, 2.7, 8.0])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_apot_activation_equals_eager(bits, alpha, channels_last, monkeypatch):
+    x = hard_inputs(alpha).clamp(-3 * alpha, 3 * alpha)  # finite: an infinite input makes the eager dL/dalpha NaN
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    module = APoTActivation(bits, alpha_init=alpha)
+    eager, fused = run(module, x, "eager", monkeypatch), run(module, x, "compiled", monkeypatch)
+    for e, f in zip(eager, fused):
+        assert bitwise(e, f)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_dorefa_activation_equals_eager(bits, channels_last, monkeypatch):
+    x = hard_inputs(1.0)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    module = DoReFaActivation(bits)
+    eager, fused = run(module, x, "eager", monkeypatch), run(module, x, "compiled", monkeypatch)
+    for e, f in zip(eager, fused):
+        assert bitwise(e, f)
+
+
+def test_dorefa_activation_keeps_nan_as_eager(monkeypatch):
+    x = torch.tensor([float("nan"), 0.5, -0.0, 2.0])
+    eager, fused = run(DoReFaActivation(2), x, "eager", monkeypatch), run(DoReFaActivation(2), x, "compiled",
+                                                                          monkeypatch)
+    assert all(bitwise(e, f) for e, f in zip(eager, fused))
+
+
+@pytest.mark.parametrize("alpha", [8.0, float("nan")])
+def test_apot_activation_rejects_nan_as_eager(alpha, monkeypatch):
+    x = torch.tensor([0.5, float("nan") if alpha == 8.0 else 1.0, 2.0])
+    for kernels in ("eager", "compiled"):
+        monkeypatch.setenv("QREPRO_KERNELS", kernels)
+        with pytest.raises(FloatingPointError, match="not finite"):
+            APoTActivation(2, alpha_init=alpha)(x)
+
+
+def test_kernels_apply_only_to_dense_float32_cpu_tensors(monkeypatch):
+    monkeypatch.setenv("QREPRO_KERNELS", "compiled")
+    x = torch.rand(4, 3, 8, 8)
+    assert cpu_kernels.for_tensors(x) is not None
+    assert cpu_kernels.for_tensors(x.contiguous(memory_format=torch.channels_last)) is not None
+    assert cpu_kernels.for_tensors(x[:, :, ::2]) is None  # strided
+    assert cpu_kernels.for_tensors(x.double()) is None
+    assert cpu_kernels.for_tensors(x, x.contiguous(memory_format=torch.channels_last)) is None  # two layouts
+    monkeypatch.setenv("QREPRO_KERNELS", "eager")
+    assert cpu_kernels.for_tensors(x) is None
+
+
+def test_strided_and_float64_inputs_take_the_eager_path_with_equal_results(monkeypatch):
+    x = hard_inputs(2.0).clamp(-6, 6)[:, :, ::2]
+    module = APoTActivation(3, alpha_init=2.0)
+    eager, fused = run(module, x, "eager", monkeypatch), run(module, x, "compiled", monkeypatch)
+    assert all(torch.equal(e, f) for e, f in zip(eager, fused))
+
+
+def test_an_unknown_kernel_mode_is_refused(monkeypatch):
+    monkeypatch.setenv("QREPRO_KERNELS", "fast")
+    with pytest.raises(ValueError, match="auto, compiled, eager"):
+        cpu_kernels.mode()
+
+
+def test_a_failed_build_warns_under_auto_and_raises_under_compiled(monkeypatch):
+    failure = RuntimeError("Ninja is required to load C++ extensions")
+    monkeypatch.setattr(cpu_kernels, "_build", lambda: failure)
+    monkeypatch.setenv("QREPRO_KERNELS", "compiled")
+    with pytest.raises(RuntimeError, match="did not build: Ninja"):
+        cpu_kernels.kernels()
+    monkeypatch.setenv("QREPRO_KERNELS", "auto")
+    cpu_kernels._warn_once.cache_clear()
+    with pytest.warns(RuntimeWarning, match="Ninja is required"):
+        assert cpu_kernels.kernels() is None
