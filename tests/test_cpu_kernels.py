@@ -8,6 +8,16 @@ if isinstance(cpu_kernels._build(), Exception):  # CI and `make test` have a com
     pytest.skip(f"the fused CPU kernels did not build here: {cpu_kernels._build()}", allow_module_level=True)
 
 
+@pytest.fixture(params=["vector", "portable"])
+def loops(request):
+    """Each comparison runs the eight-lane AVX2 loops and the portable ones (what a CPU without AVX2 runs)."""
+    fused = cpu_kernels.kernels()
+    if fused.use_vector_path(request.param == "vector") != (request.param == "vector"):
+        pytest.skip("this CPU has no AVX2")
+    yield request.param
+    fused.use_vector_path(True)
+
+
 def hard_inputs(scale: float) -> torch.Tensor:
     """Random activations (mostly post-ReLU, some negative, some beyond the clipping range) plus the values where
     rounding decides: every multiple of scale / 96 on [-scale, 2 scale] (all APoT and DoReFa midpoints among
@@ -42,7 +52,7 @@ def run(module: torch.nn.Module, x: torch.Tensor, kernels: str, monkeypatch) -> 
 @pytest.mark.parametrize("bits", [2, 3, 4, 5])
 @pytest.mark.parametrize("alpha", [1.0, 2.7, 8.0])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_apot_activation_equals_eager(bits, alpha, channels_last, monkeypatch):
+def test_apot_activation_equals_eager(bits, alpha, channels_last, loops, monkeypatch):
     x = hard_inputs(alpha).clamp(-3 * alpha, 3 * alpha)  # finite: an infinite input makes the eager dL/dalpha NaN
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -54,7 +64,7 @@ def test_apot_activation_equals_eager(bits, alpha, channels_last, monkeypatch):
 
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_dorefa_activation_equals_eager(bits, channels_last, monkeypatch):
+def test_dorefa_activation_equals_eager(bits, channels_last, loops, monkeypatch):
     x = hard_inputs(1.0)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -64,7 +74,7 @@ def test_dorefa_activation_equals_eager(bits, channels_last, monkeypatch):
         assert bitwise(e, f)
 
 
-def test_dorefa_activation_keeps_nan_as_eager(monkeypatch):
+def test_dorefa_activation_keeps_nan_as_eager(loops, monkeypatch):
     x = torch.tensor([float("nan"), 0.5, -0.0, 2.0])
     eager, fused = run(DoReFaActivation(2), x, "eager", monkeypatch), run(DoReFaActivation(2), x, "compiled",
                                                                           monkeypatch)
@@ -72,7 +82,7 @@ def test_dorefa_activation_keeps_nan_as_eager(monkeypatch):
 
 
 @pytest.mark.parametrize("alpha", [8.0, float("nan")])
-def test_apot_activation_rejects_nan_as_eager(alpha, monkeypatch):
+def test_apot_activation_rejects_nan_as_eager(alpha, loops, monkeypatch):
     x = torch.tensor([0.5, float("nan") if alpha == 8.0 else 1.0, 2.0])
     for kernels in ("eager", "compiled"):
         monkeypatch.setenv("QREPRO_KERNELS", kernels)

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from conftest import REPO
 
 from qrepro.chapters import first_phase
 from qrepro.config import Schedule, TrainConfig, config_from_dict
@@ -166,6 +167,22 @@ def test_the_target_table_reads_each_target_off_the_records_with_the_devices_lim
     assert steps["limit"].tolist() == [1.3, 1.2, 1.3] and steps["met"].tolist() == ["yes", "no", "no"]
     pdqat = table[table["target"].str.startswith("PD-QAT")]
     assert pdqat["measured"].tolist() == [1.95] * 3 and set(pdqat["met"]) == {"yes"}
+
+    book_runs = {"benchmark": "book_runs", "device": "CPU x, 2 threads", "date": "2026-11-30T00:00:00",
+                 "rows": [{"case": "before (commit 0ebc7d2), one process per chapter", "seconds": 400.0},
+                          {"case": "one process per chapter", "seconds": 300.0},
+                          {"case": "one process per core", "seconds": 190.0}]}
+    smoke = target_table([book_runs])
+    assert smoke["worst case"].tolist() == ["one process per core"] and smoke["measured"].tolist() == [0.475]
+
+
+def test_the_smoke_training_before_is_the_package_of_its_commit(tmp_path):
+    from qrepro.bench.book_runs import package_at
+
+    tree = package_at("HEAD", tmp_path / "tree")
+    assert (tree / "qrepro" / "__init__.py").read_bytes() == (REPO / "qrepro" / "__init__.py").read_bytes()
+    with pytest.raises(RuntimeError, match="needs commit 0000000 in the git history"):
+        package_at("0000000", tmp_path / "missing")
 
 
 def test_a_record_names_the_memory_format_its_epochs_trained_in():

@@ -46,8 +46,9 @@ def _outside_steps(rows: Rows) -> list[tuple[str, float]]:
 
 
 def _smoke_training(rows: Rows) -> list[tuple[str, float]]:
-    """book_runs: the book's default runs in one process per core against one process per chapter."""
-    before = next(row["seconds"] for row in rows if row["case"] == "one process per chapter")
+    """book_runs: the book's default runs as ``make book`` trains them (one process per core) against the same runs
+    before (the package at the commit the targets were set, one process per chapter)."""
+    before = next(row["seconds"] for row in rows if row["case"].startswith("before"))
     return [(row["case"], row["seconds"] / before) for row in rows if row["case"] == "one process per core"]
 
 
@@ -69,7 +70,7 @@ TARGETS = (
     Target("PD-QAT step / full-precision step", "qat_step", 2.0, _pdqat_steps),
     Target("qrepro step / Brevitas step, 4-bit weights and inputs", "brevitas_step", 1.0, _against_brevitas),
     Target("epoch time outside the optimizer steps / epoch", "epoch_cost", 0.15, _outside_steps),
-    Target("book's runs, one process per core / one process per chapter", "book_runs", 0.5, _smoke_training),
+    Target("book's runs as make book trains them / before", "book_runs", 0.5, _smoke_training),
 )
 
 

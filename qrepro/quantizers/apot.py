@@ -165,7 +165,8 @@ class _ActivationRCF(_RCF):
         fused = cpu_kernels.for_tensors(grad, x, q)
         if fused is None:
             return super().backward(ctx, grad)
-        grad_input, residual = fused.apot_activation_backward(grad, x, q, alpha.item())
+        residual = cpu_kernels.scratch_like(x)
+        grad_input = fused.apot_activation_backward(grad, x, q, alpha.item(), residual)
         return grad_input, (_sum_of_products(grad, residual) / alpha).reshape(()), None
 
     @staticmethod

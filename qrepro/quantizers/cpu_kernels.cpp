@@ -129,6 +129,8 @@ bool has_avx2() {
 #endif
 }
 
+std::atomic<bool> vector_path{has_avx2()};  // the eight-lane loops where the CPU has them; tests switch it off
+
 }  // namespace
 
 // q = values[trunc(clamp(x * scale, 0, top))], top = cells - 1; also whether any x * scale was NaN.
@@ -139,7 +141,7 @@ std::tuple<at::Tensor, bool> apot_activation_forward(const at::Tensor& x, double
   const float* vp = values.const_data_ptr<float>();
   float* qp = q.data_ptr<float>();
   const float s = static_cast<float>(scale), top = static_cast<float>(cells - 1);
-  const bool avx2 = has_avx2();
+  const bool avx2 = vector_path.load();
   std::atomic<bool> nan{false};
   at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
 #if defined(QREPRO_X86)
@@ -153,10 +155,10 @@ std::tuple<at::Tensor, bool> apot_activation_forward(const at::Tensor& x, double
   return {q, nan.load()};
 }
 
-// (dL/dx, residual) = (g 1[x <= alpha], q - x 1[x <= alpha]).
-std::tuple<at::Tensor, at::Tensor> apot_activation_backward(const at::Tensor& g, const at::Tensor& x,
-                                                            const at::Tensor& q, double alpha) {
-  at::Tensor dx = at::empty_like(x), residual = at::empty_like(x);
+// dL/dx = g 1[x <= alpha], returned; residual = q - x 1[x <= alpha], written into the caller's buffer.
+at::Tensor apot_activation_backward(const at::Tensor& g, const at::Tensor& x, const at::Tensor& q, double alpha,
+                                    at::Tensor& residual) {
+  at::Tensor dx = at::empty_like(x);
   const float* gp = g.const_data_ptr<float>();
   const float* xp = x.const_data_ptr<float>();
   const float* qp = q.const_data_ptr<float>();
@@ -166,7 +168,7 @@ std::tuple<at::Tensor, at::Tensor> apot_activation_backward(const at::Tensor& g,
   at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
     apot_backward_range(gp, xp, qp, a, dp, rp, begin, end);
   });
-  return {dx, residual};
+  return dx;
 }
 
 // round(clamp(a, 0, 1) * steps) / steps.
@@ -175,7 +177,7 @@ at::Tensor dorefa_activation_forward(const at::Tensor& a, int64_t steps) {
   const float* ap = a.const_data_ptr<float>();
   float* qp = q.data_ptr<float>();
   const float s = static_cast<float>(steps);
-  const bool avx2 = has_avx2();
+  const bool avx2 = vector_path.load();
   at::parallel_for(0, a.numel(), kGrain, [&](int64_t begin, int64_t end) {
 #if defined(QREPRO_X86)
     if (avx2) return dorefa_forward_range_avx2(ap, qp, s, begin, end);
@@ -192,7 +194,7 @@ at::Tensor dorefa_activation_backward(const at::Tensor& g, const at::Tensor& a, 
   const float* ap = a.const_data_ptr<float>();
   float* dp = dx.data_ptr<float>();
   const float s = static_cast<float>(steps);
-  const bool avx2 = has_avx2();
+  const bool avx2 = vector_path.load();
   at::parallel_for(0, a.numel(), kGrain, [&](int64_t begin, int64_t end) {
 #if defined(QREPRO_X86)
     if (avx2) return dorefa_backward_range_avx2(gp, ap, s, dp, begin, end);
@@ -202,7 +204,14 @@ at::Tensor dorefa_activation_backward(const at::Tensor& g, const at::Tensor& a, 
   return dx;
 }
 
+// Use the eight-lane loops (where the CPU has AVX2) or the portable ones; returns whether the eight-lane ones run.
+bool use_vector_path(bool on) {
+  vector_path = on && has_avx2();
+  return vector_path.load();
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("use_vector_path", &use_vector_path);
   m.def("apot_activation_forward", &apot_activation_forward);
   m.def("apot_activation_backward", &apot_activation_backward);
   m.def("dorefa_activation_forward", &dorefa_activation_forward);

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import threading
 import warnings
 from functools import cache
 from pathlib import Path
@@ -29,7 +31,8 @@ import torch
 
 MODES = ("auto", "compiled", "eager")
 SOURCE = Path(__file__).with_name("cpu_kernels.cpp")
-FLAGS = ["-O3", "-ffp-contract=off", "-fopenmp"]
+OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []  # threads, as torch's kernels (not Apple clang)
+FLAGS = ["-O3", "-ffp-contract=off", *OPENMP]
 
 
 def mode() -> str:
@@ -58,11 +61,14 @@ def _build() -> ModuleType | Exception:
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # not "no CUDA runtime found" on a CPU
     from torch.utils.cpp_extension import load
 
+    scripts = str(Path(sys.executable).parent)  # pip's ninja lands beside the interpreter, maybe not on PATH
+    if shutil.which("ninja") is None and shutil.which("ninja", path=scripts):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     BUILD_DIRECTORY.mkdir(parents=True, exist_ok=True)
     if not any(BUILD_DIRECTORY.glob("*.so")):
         print("qrepro: compiling the fused CPU quantizer kernels (once per machine, about a minute)", file=sys.stderr)
     try:
-        return load("qrepro_cpu_kernels", [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
+        return load("qrepro_cpu_kernels", [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=OPENMP,
                     build_directory=str(BUILD_DIRECTORY))
     except Exception as err:  # a missing compiler or ninja, a failed build: the message says which
         return err
@@ -89,15 +95,28 @@ def _warn_once(err: Exception) -> None:
                   "or install a C++ compiler and ninja.", RuntimeWarning, stacklevel=3)
 
 
+_scratch = threading.local()
+
+
+def scratch_like(x: torch.Tensor) -> torch.Tensor:
+    """A buffer shaped and strided like the dense ``x`` for a temporary that dies within the call (APoT's residual,
+    read once by ``torch.dot``), kept per thread and grown as needed: a fresh one would cost the operating system's
+    first touch of every page, each step."""
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.numel() < x.numel():
+        buffer = _scratch.buffer = torch.empty(x.numel())
+    return buffer[: x.numel()].as_strided(x.shape, x.stride())
+
+
 def dense(tensor: torch.Tensor) -> bool:
     """Contiguous, or channels-last contiguous: every element once, no gaps."""
     return tensor.is_contiguous() or (tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last))
 
 
 def for_tensors(*tensors: torch.Tensor) -> ModuleType | None:
-    """The kernels when they apply to all of ``tensors`` (float32, on the CPU, dense, one memory layout), else None."""
+    """The kernels when they apply to all of ``tensors`` (float32, on the CPU, dense, one memory layout), else None;
+    None under ``torch.compile`` too, which traces (and fuses) the eager formula instead."""
     first = tensors[0]
-    if not all(t.dtype == torch.float32 and t.device.type == "cpu" and t.stride() == first.stride()
-               and t.shape == first.shape for t in tensors) or not dense(first):
-        return None
-    return kernels()
+    applies = all(t.dtype == torch.float32 and t.device.type == "cpu" and t.stride() == first.stride()
+                  and t.shape == first.shape for t in tensors) and dense(first)
+    return kernels() if applies and not torch.compiler.is_compiling() else None
