@@ -167,7 +167,7 @@ class _ActivationRCF(_RCF):
             return super().backward(ctx, grad)
         residual = cpu_kernels.scratch_like(x)
         grad_input = fused.apot_activation_backward(grad, x, q, alpha.item(), residual)
-        return grad_input, (_sum_of_products(grad, residual) / alpha).reshape(()), None
+        return grad_input, (_sum_of_products(grad, residual) / alpha).to(alpha.dtype).reshape(()), None
 
     @staticmethod
     def inside(x: torch.Tensor, alpha: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
