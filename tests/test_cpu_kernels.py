@@ -18,13 +18,13 @@ def loops(request):
     fused.use_vector_path(True)
 
 
-def hard_inputs(scale: float) -> torch.Tensor:
+def hard_inputs(scale: float, decisive: torch.Tensor) -> torch.Tensor:
     """Random activations (mostly post-ReLU, some negative, some beyond the clipping range) plus the values where
-    rounding decides: every multiple of scale / 96 on [-scale, 2 scale] (all APoT and DoReFa midpoints among
-    them) and its float neighbours, signed zeros and infinities. 2 x 3 x 40 x 43 elements, odd on purpose (a tail
-    after the eight-lane loop)."""
+    rounding decides: ``decisive`` (the quantizer's midpoints or cell edges, in input units), every multiple of
+    scale / 96 on [-scale, 2 scale], each with its float neighbours, signed zeros and infinities. 2 x 3 x 40 x 43
+    elements, odd on purpose (a tail after the eight-lane loop)."""
     torch.manual_seed(0)
-    grid = torch.arange(-96, 193, dtype=torch.float32) * (scale / 96)
+    grid = torch.cat([decisive.float(), torch.arange(-96, 193, dtype=torch.float32) * (scale / 96)])
     special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 1e-38, -1e-38, 3e38])
     edges = torch.cat([grid, grid.nextafter(grid + 1), grid.nextafter(grid - 1), special])
     x = torch.randn(2 * 3 * 40 * 43) * scale
@@ -53,10 +53,13 @@ def run(module: torch.nn.Module, x: torch.Tensor, kernels: str, monkeypatch) -> 
 @pytest.mark.parametrize("alpha", [1.0, 2.7, 8.0])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_apot_activation_equals_eager(bits, alpha, channels_last, loops, monkeypatch):
-    x = hard_inputs(alpha).clamp(-3 * alpha, 3 * alpha)  # finite: an infinite input makes the eager dL/dalpha NaN
+    module = APoTActivation(bits, alpha_init=alpha)
+    levels = module.levels().double()
+    cell_edges = torch.arange(module.grid.cells + 1, dtype=torch.float64) / module.grid.resolution
+    decisive = torch.cat([(levels[1:] + levels[:-1]) / 2, cell_edges]) * alpha
+    x = hard_inputs(alpha, decisive).clamp(-3 * alpha, 3 * alpha)  # an infinite input makes eager's dL/dalpha NaN
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    module = APoTActivation(bits, alpha_init=alpha)
     eager, fused = run(module, x, "eager", monkeypatch), run(module, x, "compiled", monkeypatch)
     for e, f in zip(eager, fused):
         assert bitwise(e, f)
@@ -65,7 +68,8 @@ def test_apot_activation_equals_eager(bits, alpha, channels_last, loops, monkeyp
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_dorefa_activation_equals_eager(bits, channels_last, loops, monkeypatch):
-    x = hard_inputs(1.0)
+    steps = 2**bits - 1
+    x = hard_inputs(1.0, (torch.arange(steps, dtype=torch.float64) + 0.5) / steps)  # the rounding's ties
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     module = DoReFaActivation(bits)
@@ -103,7 +107,7 @@ def test_kernels_apply_only_to_dense_float32_cpu_tensors(monkeypatch):
 
 
 def test_strided_and_float64_inputs_take_the_eager_path_with_equal_results(monkeypatch):
-    x = hard_inputs(2.0).clamp(-6, 6)[:, :, ::2]
+    x = hard_inputs(2.0, torch.tensor([])).clamp(-6, 6)[:, :, ::2]
     module = APoTActivation(3, alpha_init=2.0)
     eager, fused = run(module, x, "eager", monkeypatch), run(module, x, "compiled", monkeypatch)
     assert all(torch.equal(e, f) for e, f in zip(eager, fused))
