@@ -90,9 +90,10 @@ def kernels() -> ModuleType | None:
 
 @cache
 def _warn_once(err: Exception) -> None:
-    warnings.warn(f"qrepro's fused CPU kernels did not build ({str(err).splitlines()[0] if str(err) else err!r}); "
-                  "quantizers run as eager PyTorch, same numbers, slower. Set QREPRO_KERNELS=eager to silence this, "
-                  "or install a C++ compiler and ninja.", RuntimeWarning, stacklevel=3)
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]  # a build log ends with its cause
+    warnings.warn(f"qrepro's fused CPU kernels did not build ({'; '.join(lines[-2:]) or repr(err)}); quantizers run "
+                  "as eager PyTorch, same numbers, slower. Set QREPRO_KERNELS=eager to silence this, or install a C++ "
+                  "compiler and ninja.", RuntimeWarning, stacklevel=4)
 
 
 _scratch = threading.local()
