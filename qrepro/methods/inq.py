@@ -47,6 +47,7 @@ from ..nn import LayerQuant, quantize_, quantized_layers
 from ..quantizers import elq_scale, elq_ternary, inq_exponents, inq_project, pow2_levels
 from ..quantizers.binary import filters
 from ..quantizers.pow2 import INQ_BITS
+from ..quantizers.select import select_units
 from ..train import Objective
 from .base import Method, Options
 from .sq import SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count, unit_errors
@@ -104,7 +105,7 @@ class FrozenPartition(nn.Module):
         self.frozen |= new
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.frozen, self.values, w)
+        return select_units(self.frozen, self.values, w)  # torch.where, fused on float32 CPU weights
 
     def extra_repr(self) -> str:
         return f"scheme={self.scheme}, bits={self.bits}"

@@ -56,6 +56,7 @@ from ..config import TrainConfig
 from ..nn import FULL_PRECISION, LayerQuant, quantize_, quantized_layers
 from ..quantizers import BWN, TTQ, TWN
 from ..quantizers.binary import filters
+from ..quantizers.select import select_units
 from ..train import Objective
 from .base import Method, Options
 
@@ -195,7 +196,8 @@ class SQWeight(nn.Module):
             return torch.where(self.selected, q, w)  # a 0-dim bool on the device: no host sync, one graph
         with torch.no_grad():
             self.mask = quantized_units(unit_errors(w, q, self.granularity), self.ratio, self.prob, self.select)
-        return torch.where(expand_units(self.mask, w, self.granularity), q, w)
+        chosen = self.mask if self.granularity == "filter" else expand_units(self.mask, w, self.granularity)
+        return select_units(chosen, q, w)  # torch.where, fused on float32 CPU weights
 
     @property
     def bits(self) -> int:

@@ -11,13 +11,15 @@ W_i the i-th output filter (row of the weight reshaped to out_channels x fan_in,
 sign(0) = +1 follows the official SQ Caffe code (w >= 0 maps to +1; the seed project maps 0 to 0). The
 backward pass applies the gradient of the binarized weight to the float weight unchanged, as the official
 code and the seed do: no |w| <= 1 mask and no derivative through alpha (XNOR-Net's paper has both).
+On float32 CPU weights the forward is one fused kernel (``cpu_kernels``), equal bit for bit.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .ste import straight_through
+from . import cpu_kernels
+from .ste import straight_through, straight_through_kernel
 
 
 def filters(w: torch.Tensor) -> torch.Tensor:
@@ -50,7 +52,8 @@ class BWN(nn.Module):
         return torch.tensor([-1.0, 1.0])
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return straight_through(w, bwn(w))
+        fused = cpu_kernels.for_tensors(w)  # float32 CPU: one fused pass (weight_kernels.cpp), the same values
+        return straight_through(w, bwn(w)) if fused is None else straight_through_kernel(w, fused.bwn_forward)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, scale=per-filter mean|W|"

@@ -1,4 +1,6 @@
-// Fused CPU kernels for the activation quantizers that sit on every convolution's input (see cpu_kernels.py).
+// Fused CPU kernels for the APoT and DoReFa quantizers: the activation quantizers that sit on every convolution's
+// input, and APoT's weights, which share the activations' table lookup (see cpu_kernels.py; the other weight
+// quantizers are in weight_kernels.cpp).
 //
 // Each kernel is one pass over memory and evaluates, element by element, the same IEEE float32 operations in the
 // same order as the eager PyTorch code it replaces (apot.py, dorefa.py), so its results are equal bit for bit;
@@ -12,26 +14,20 @@
 #include <cstdint>
 #include <tuple>
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define QREPRO_X86 1
-#endif
-#if defined(QREPRO_X86) && defined(__linux__)
-#define QREPRO_CLONES __attribute__((target_clones("avx2", "default")))  // one AVX2 build, one portable
-#else
-#define QREPRO_CLONES
-#endif
+#include "cpu_kernels.h"
 
 namespace {
 
-constexpr int64_t kGrain = 32768;  // elements per task, as ATen's element-wise kernels
+using qrepro::kGrain;
 
-// APoT activation forward, scalar: cell = trunc(clamp(x * scale, 0, top)); q = values[cell]. A NaN has no cell.
-QREPRO_CLONES bool apot_forward_range(const float* x, float* q, const float* values, float scale, float top,
-                                      int64_t begin, int64_t end) {
+// APoT forward (LevelGrid.cell, then lookup), scalar: cell = trunc(clamp(x * scale + offset, 0, top)), the offset
+// added only where it is nonzero (signed level sets: weights), as LevelGrid.cell; q = values[cell]. A NaN has no cell.
+QREPRO_CLONES bool apot_forward_range(const float* x, float* q, const float* values, float scale, float offset,
+                                      float top, int64_t begin, int64_t end) {
   bool nan = false;
   for (int64_t i = begin; i < end; ++i) {
     float v = x[i] * scale;
+    if (offset != 0.f) v = v + offset;
     nan |= v != v;
     v = v < 0.f ? 0.f : v;
     v = v > top ? top : v;
@@ -43,8 +39,10 @@ QREPRO_CLONES bool apot_forward_range(const float* x, float* q, const float* val
 #if defined(QREPRO_X86)
 // The same with eight lanes and a gathered table lookup (the lookup is what a plain loop does not vectorize).
 __attribute__((target("avx2"))) bool apot_forward_range_avx2(const float* x, float* q, const float* values,
-                                                             float scale, float top, int64_t begin, int64_t end) {
-  const __m256 vscale = _mm256_set1_ps(scale), vzero = _mm256_setzero_ps(), vtop = _mm256_set1_ps(top);
+                                                             float scale, float offset, float top, int64_t begin,
+                                                             int64_t end) {
+  const __m256 vscale = _mm256_set1_ps(scale), voffset = _mm256_set1_ps(offset), vzero = _mm256_setzero_ps();
+  const __m256 vtop = _mm256_set1_ps(top);
   const bool in_register = top < 8.f;  // a table of at most 8 cells (2-bit levels) is looked up in a register
   float padded[8] = {0.f};
   for (int c = 0; in_register && c <= static_cast<int>(top); ++c) padded[c] = values[c];
@@ -53,13 +51,14 @@ __attribute__((target("avx2"))) bool apot_forward_range_avx2(const float* x, flo
   int64_t i = begin;
   for (; i + 8 <= end; i += 8) {
     __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vscale);
+    if (offset != 0.f) v = _mm256_add_ps(v, voffset);
     nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     v = _mm256_min_ps(_mm256_max_ps(v, vzero), vtop);  // a NaN lane becomes 0 here (and is reported)
     const __m256i cell = _mm256_cvttps_epi32(v);
     _mm256_storeu_ps(q + i, in_register ? _mm256_permutevar8x32_ps(table, cell)
                                         : _mm256_i32gather_ps(values, cell, 4));
   }
-  return apot_forward_range(x, q, values, scale, top, i, end) || _mm256_movemask_ps(nan) != 0;
+  return apot_forward_range(x, q, values, scale, offset, top, i, end) || _mm256_movemask_ps(nan) != 0;
 }
 #endif
 
@@ -133,26 +132,87 @@ std::atomic<bool> vector_path{has_avx2()};  // the eight-lane loops where the CP
 
 }  // namespace
 
-// q = values[trunc(clamp(x * scale, 0, top))], top = cells - 1; also whether any x * scale was NaN.
-std::tuple<at::Tensor, bool> apot_activation_forward(const at::Tensor& x, double scale, const at::Tensor& values,
-                                                     int64_t cells) {
-  at::Tensor q = at::empty_like(x);
+// q = values[trunc(clamp(x * scale + offset, 0, cells - 1))] into q; whether any x * scale + offset was NaN.
+bool apot_lookup(const at::Tensor& x, double scale, double offset, const at::Tensor& values, int64_t cells,
+                 at::Tensor& q) {
   const float* xp = x.const_data_ptr<float>();
   const float* vp = values.const_data_ptr<float>();
   float* qp = q.data_ptr<float>();
-  const float s = static_cast<float>(scale), top = static_cast<float>(cells - 1);
+  const float s = static_cast<float>(scale), shift = static_cast<float>(offset), top = static_cast<float>(cells - 1);
   const bool avx2 = vector_path.load();
   std::atomic<bool> nan{false};
   at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
 #if defined(QREPRO_X86)
-    const bool found = avx2 ? apot_forward_range_avx2(xp, qp, vp, s, top, begin, end)
-                            : apot_forward_range(xp, qp, vp, s, top, begin, end);
+    const bool found = avx2 ? apot_forward_range_avx2(xp, qp, vp, s, shift, top, begin, end)
+                            : apot_forward_range(xp, qp, vp, s, shift, top, begin, end);
 #else
-    const bool found = apot_forward_range(xp, qp, vp, s, top, begin, end);
+    const bool found = apot_forward_range(xp, qp, vp, s, shift, top, begin, end);
 #endif
     if (found) nan = true;
   });
-  return {q, nan.load()};
+  return nan.load();
+}
+
+// w_hat = (w - mean) / sd, element by element.
+QREPRO_CLONES void standardize_range(const float* w, float mean, float sd, float* w_hat, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) w_hat[i] = (w[i] - mean) / sd;
+}
+
+// residual = q - w_hat 1[|w_hat| <= alpha]; dL/dw = g / sd (straight through w_hat = (w - mean) / sd).
+QREPRO_CLONES void apot_weight_backward_range(const float* g, const float* w_hat, const float* q, float alpha,
+                                              float sd, float* grad_w, float* residual, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float inside = std::fabs(w_hat[i]) <= alpha ? 1.f : 0.f;
+    residual[i] = q[i] + (-1.f * w_hat[i]) * inside;  // torch.addcmul(q, w_hat, inside, value=-1)
+    grad_w[i] = g[i] / sd;
+  }
+}
+
+// sum(u * v) as apot._sum_of_products computes it for two tensors of one dense layout: torch.dot in memory order.
+at::Tensor sum_of_products(const at::Tensor& u, const at::Tensor& v) {
+  if (u.is_contiguous()) return at::dot(u.reshape(-1), v.reshape(-1));
+  return at::dot(u.permute({0, 2, 3, 1}).reshape(-1), v.permute({0, 2, 3, 1}).reshape(-1));  // channels-last
+}
+
+// q = values[trunc(clamp(x * scale, 0, cells - 1))]; also whether any x * scale was NaN.
+std::tuple<at::Tensor, bool> apot_activation_forward(const at::Tensor& x, double scale, const at::Tensor& values,
+                                                     int64_t cells) {
+  at::Tensor q = at::empty_like(x);
+  const bool nan = apot_lookup(x, scale, 0.0, values, cells, q);
+  return {q, nan};
+}
+
+// APoT weights (apot.py APoTWeight): w_hat = (w - mean W) / std W, then the lookup on the grid (offset, cells) scaled by
+// alpha: scale = resolution / alpha as Python computes it (alpha.reciprocal() * resolution), values = table * alpha.
+// Returns q, w_hat, std W and whether any cell was NaN (the caller raises).
+std::tuple<at::Tensor, at::Tensor, at::Tensor, bool> apot_weight_forward(const at::Tensor& w, const at::Tensor& alpha,
+                                                                        const at::Tensor& table, int64_t resolution,
+                                                                        double offset, int64_t cells) {
+  const at::Tensor sd = w.std();
+  const float mean = w.mean().item<float>(), sd_ = sd.item<float>();
+  at::Tensor w_hat = at::empty_like(w), q = at::empty_like(w);
+  const float* wp = w.const_data_ptr<float>();
+  float* hp = w_hat.data_ptr<float>();
+  at::parallel_for(0, w.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    standardize_range(wp, mean, sd_, hp, begin, end);
+  });
+  const double scale = alpha.reciprocal().mul(resolution).item<float>();
+  const bool nan = apot_lookup(w_hat, scale, offset, table.mul(alpha), cells, q);
+  return {q, w_hat, sd, nan};
+}
+
+// APoT weights, backward: (dL/dw, dL/dalpha) = (g / std W, sum(g (q - w_hat 1[|w_hat| <= alpha])) / alpha).
+std::tuple<at::Tensor, at::Tensor> apot_weight_backward(const at::Tensor& g, const at::Tensor& w_hat,
+                                                        const at::Tensor& q, const at::Tensor& alpha,
+                                                        const at::Tensor& sd) {
+  const float a = alpha.item<float>(), sd_ = sd.item<float>();
+  at::Tensor grad_w = at::empty_like(g), residual = at::empty_like(g);
+  const float *gp = g.const_data_ptr<float>(), *hp = w_hat.const_data_ptr<float>(), *qp = q.const_data_ptr<float>();
+  float *dp = grad_w.data_ptr<float>(), *rp = residual.data_ptr<float>();
+  at::parallel_for(0, g.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    apot_weight_backward_range(gp, hp, qp, a, sd_, dp, rp, begin, end);
+  });
+  return {grad_w, sum_of_products(g, residual).div(alpha).reshape({})};
 }
 
 // dL/dx = g 1[x <= alpha], returned; residual = q - x 1[x <= alpha], written into the caller's buffer.
@@ -210,10 +270,15 @@ bool use_vector_path(bool on) {
   return vector_path.load();
 }
 
+void register_weight_kernels(pybind11::module& m);  // weight_kernels.cpp
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  register_weight_kernels(m);
   m.def("use_vector_path", &use_vector_path);
   m.def("apot_activation_forward", &apot_activation_forward);
   m.def("apot_activation_backward", &apot_activation_backward);
+  m.def("apot_weight_forward", &apot_weight_forward);
+  m.def("apot_weight_backward", &apot_weight_backward);
   m.def("dorefa_activation_forward", &dorefa_activation_forward);
   m.def("dorefa_activation_backward", &dorefa_activation_backward);
 }

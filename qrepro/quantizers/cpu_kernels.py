@@ -1,11 +1,17 @@
-"""Fused CPU kernels for the activation quantizers (APoT, DoReFa): one pass over memory per direction.
+"""Fused CPU kernels for every quantizer of the package: one pass over memory per direction.
 
 In eager PyTorch every operator of a quantizer is its own pass over the tensor: APoT's activation quantizer is
 eight (scale, clip, cell index, table lookup; mask, residual, dot, masked gradient) where a ReLU is two, and on a
-2-core CPU those passes are most of what a quantized training step costs beyond a full-precision one. The kernels
-in ``cpu_kernels.cpp`` do each direction in one pass, evaluating the same float32 operations in the same order
-as the eager code, so outputs and gradients are equal bit for bit (tests/test_cpu_kernels.py checks it, including
-midpoints, signed zeros, infinities and NaN); the APoT clipping gradient's sum stays the eager ``torch.dot``.
+2-core CPU those passes are most of what a quantized training step costs beyond a full-precision one. A weight
+tensor is small, and there the cost is each operator's fixed overhead and the slow paths of boolean masks
+(comparisons, wheres, products with a mask). The kernels do each direction in one pass, evaluating the same float32
+operations in the same order as the eager code, and leave to torch the reductions whose result depends on the
+summation order (means, sums, ``torch.std``, ``torch.dot``) and the functions whose rounding is torch's own
+(``tanh``, ``tanh_backward``), so outputs and gradients are equal bit for bit: ``cpu_kernels.cpp`` (the APoT and
+DoReFa activations, APoT's weights) and ``weight_kernels.cpp`` (DoReFa's, BWN, TWN, TTQ and uniform weights, and the
+per-unit ``where`` of INQ/ELQ's frozen weights and SQ's hybrid ones, ``select.py``). tests/test_cpu_kernels.py
+and tests/test_weight_kernels.py compare each with eager at the values where rounding decides, and
+tests/test_kernels_training.py trains every kind of recorded run both ways and compares the models bit for bit.
 
 They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about a minute;
 see ``build_directory``) and used for float32 CPU tensors in a dense memory order. ``QREPRO_KERNELS`` chooses:
@@ -30,9 +36,9 @@ from types import ModuleType
 import torch
 
 MODES = ("auto", "compiled", "eager")
-SOURCE = Path(__file__).with_name("cpu_kernels.cpp")
+SOURCES = [Path(__file__).with_name(name) for name in ("cpu_kernels.cpp", "weight_kernels.cpp")]
 OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []  # threads, as torch's kernels (not Apple clang)
-FLAGS = ["-O3", "-ffp-contract=off", *OPENMP]
+FLAGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", *OPENMP]  # no value-changing optimization
 
 
 def mode() -> str:
@@ -68,7 +74,7 @@ def _build() -> ModuleType | Exception:
     if not any(BUILD_DIRECTORY.glob("*.so")):
         print("qrepro: compiling the fused CPU quantizer kernels (once per machine, about a minute)", file=sys.stderr)
     try:
-        return load("qrepro_cpu_kernels", [str(SOURCE)], extra_cflags=FLAGS, extra_ldflags=OPENMP,
+        return load("qrepro_cpu_kernels", [str(source) for source in SOURCES], extra_cflags=FLAGS, extra_ldflags=OPENMP,
                     build_directory=str(BUILD_DIRECTORY))
     except Exception as err:  # a missing compiler or ninja, a failed build: the message says which
         return err
@@ -118,6 +124,9 @@ def for_tensors(*tensors: torch.Tensor) -> ModuleType | None:
     """The kernels when they apply to all of ``tensors`` (float32, on the CPU, dense, one memory layout), else None;
     None under ``torch.compile`` too, which traces (and fuses) the eager formula instead."""
     first = tensors[0]
-    applies = all(t.dtype == torch.float32 and t.device.type == "cpu" and t.stride() == first.stride()
-                  and t.shape == first.shape for t in tensors) and dense(first)
-    return kernels() if applies and not torch.compiler.is_compiling() else None
+    shape, stride = first.shape, first.stride()
+    for tensor in tensors:
+        if tensor.dtype != torch.float32 or tensor.device.type != "cpu" or tensor.stride() != stride \
+                or tensor.shape != shape:
+            return None
+    return kernels() if dense(first) and not torch.compiler.is_compiling() else None

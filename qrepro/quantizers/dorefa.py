@@ -51,8 +51,39 @@ def unit_levels(bits: int) -> torch.Tensor:
     return torch.arange(steps + 1, dtype=torch.float32) / steps
 
 
+class _FusedWeight(torch.autograd.Function):
+    """``dorefa_weight`` on a float32 CPU weight: torch's own tanh, mean and max, the rest one fused pass per
+    direction (``cpu_kernels``), whose backward is the chain rule autograd applies to the eager formula, operation for
+    operation (tanh_backward; the max's gradient shared by its ties; clamp_min's; the division's two gradients), so
+    the weights and dL/dW are equal bit for bit."""
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, bits: int, fused) -> torch.Tensor:
+        steps = 0 if bits == FULL else 2**bits - 1
+        out, t, scale, top = fused.dorefa_weight_forward(w, steps, bits == FULL)
+        ctx.save_for_backward(w, t, scale, top)
+        ctx.bits, ctx.steps = bits, steps
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        w, t, scale, top = ctx.saved_tensors
+        fused = cpu_kernels.for_tensors(grad, t)
+        if fused is None:  # a gradient in another layout: differentiate the eager formula
+            with torch.enable_grad():
+                w = w.detach().requires_grad_(True)
+                return torch.autograd.grad(_eager_weight(w, ctx.bits), w, grad)[0], None, None
+        return fused.dorefa_weight_backward(grad, t, scale, top, ctx.steps, ctx.bits == FULL), None, None
+
+
 def dorefa_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """E (2 quantize_k(tanh W / (2 max|tanh W|) + 1/2) - 1), E = mean|W| detached; E tanh W / max|tanh W| at 32."""
+    """E (2 quantize_k(tanh W / (2 max|tanh W|) + 1/2) - 1), E = mean|W| detached; E tanh W / max|tanh W| at 32.
+    On float32 CPU weights: one fused pass per direction, the same values (``_FusedWeight``)."""
+    fused = cpu_kernels.for_tensors(w)
+    return _eager_weight(w, bits) if fused is None else _FusedWeight.apply(w, bits, fused)
+
+
+def _eager_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
     scale = w.detach().abs().mean()
     t = torch.tanh(w)
     top = t.abs().max().clamp_min(torch.finfo(t.dtype).tiny)

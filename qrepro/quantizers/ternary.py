@@ -33,8 +33,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import cpu_kernels
 from .binary import filters
-from .ste import straight_through
+from .ste import straight_through, straight_through_kernel
 
 TWN_VARIANTS = ("paper", "official")
 TTQ_GRADIENTS = ("paper", "official")
@@ -76,7 +77,10 @@ class TWN(nn.Module):
         self.variant = variant
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return straight_through(w, twn(w, self.variant))
+        fused = cpu_kernels.for_tensors(w)  # float32 CPU: one fused pass (weight_kernels.cpp), the same values
+        if fused is None:
+            return straight_through(w, twn(w, self.variant))
+        return straight_through_kernel(w, fused.twn_forward, self.variant == "official", TWN_DELTA)
 
     def levels(self) -> torch.Tensor:
         """{-1, 0, 1}: the output is alpha times these (alpha per layer, or per output channel for "official")."""
@@ -86,26 +90,47 @@ class TWN(nn.Module):
         return f"bits={self.bits}, variant={self.variant}, threshold={TWN_DELTA}"
 
 
+def ttq_delta(w: torch.Tensor, threshold: float) -> torch.Tensor:
+    """TTQ's threshold Delta = t * max|W| (no gradient through it)."""
+    return threshold * w.detach().abs().max()
+
+
 class _TrainedTernary(torch.autograd.Function):
     """w^t = W_p on I_p, 0 on I_0, -W_n on I_n, with the TTQ gradients (see module docstring).
 
-    I_p and I_n are kept as float 0/1 masks p, n (on a CPU, selecting with bool masks costs several float passes),
-    and the selections are written as sums in which every term but one is an exact zero, so the values are those
-    of the case-by-case definition: w^t = p W_p - n W_n, and dL/dw = g (p W_p + n W_n + (1 - p - n)).
+    I_p and I_n are float 0/1 masks p, n (on a CPU, selecting with bool masks costs several float passes), and the
+    selections are written as sums in which every term but one is an exact zero, so the values are those of the
+    case-by-case definition: w^t = p W_p - n W_n, and dL/dw = g (p W_p + n W_n + (1 - p - n)). On float32 CPU
+    weights each direction is one fused pass (``cpu_kernels``) with these operations in this order, and the two
+    scale gradients are the same ``torch.sum``s.
     """
 
     @staticmethod
-    def forward(ctx, w: torch.Tensor, wp: torch.Tensor, wn: torch.Tensor, delta: torch.Tensor,
+    def forward(ctx, w: torch.Tensor, wp: torch.Tensor, wn: torch.Tensor, threshold: float,
                 wn_sign: float) -> torch.Tensor:
-        positive = torch.gt(w, delta, out=torch.empty_like(w))
-        negative = torch.lt(w, -delta, out=torch.empty_like(w))
-        ctx.save_for_backward(positive, negative, wp, wn)
         ctx.wn_sign = wn_sign
-        return (positive * wp.to(w.dtype)).addcmul_(negative, -wn.to(w.dtype))
+        fused = cpu_kernels.for_tensors(w) if wp.dtype == wn.dtype == torch.float32 else None
+        if fused is not None:
+            out, delta = fused.ttq_forward(w, wp, wn, threshold)
+        else:
+            delta = ttq_delta(w, threshold)
+            positive, negative = _TrainedTernary.masks(w, delta)
+            out = (positive * wp.to(w.dtype)).addcmul_(negative, -wn.to(w.dtype))
+        ctx.save_for_backward(w, wp, wn, delta)
+        return out
+
+    @staticmethod
+    def masks(w: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """p = 1[w > Delta], n = 1[w < -Delta] as float tensors."""
+        return torch.gt(w, delta, out=torch.empty_like(w)), torch.lt(w, -delta, out=torch.empty_like(w))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        positive, negative, wp, wn = ctx.saved_tensors
+        w, wp, wn, delta = ctx.saved_tensors
+        fused = cpu_kernels.for_tensors(grad, w) if wp.dtype == wn.dtype == torch.float32 else None
+        if fused is not None:
+            return *fused.ttq_backward(grad, w, wp, wn, delta, ctx.wn_sign), None, None
+        positive, negative = _TrainedTernary.masks(w, delta)
         scale = (1 - positive).sub_(negative).addcmul_(positive, wp).addcmul_(negative, wn)
         grad_w = grad * scale
         grad_wp = (grad * positive).sum().reshape(wp.shape)
@@ -138,11 +163,11 @@ class TTQ(nn.Module):
         self.negative_scale = nn.Parameter(torch.tensor(1.0))
 
     def delta(self, w: torch.Tensor) -> torch.Tensor:
-        return self.threshold * w.detach().abs().max()
+        return ttq_delta(w, self.threshold)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         sign = 1.0 if self.wn_grad == "paper" else -1.0
-        return _TrainedTernary.apply(w, self.positive_scale, self.negative_scale, self.delta(w), sign)
+        return _TrainedTernary.apply(w, self.positive_scale, self.negative_scale, self.threshold, sign)
 
     def levels(self) -> None:
         """None: the levels {-W_n, 0, W_p} are learned, with no fixed normalized set (W_p / W_n is trained)."""

@@ -14,10 +14,10 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def package_hash() -> str:
-    """sha256 (12 hex digits) over the path and bytes of every source file (.py, .cpp) of the qrepro package, as the
+    """sha256 (12 hex digits) over the path and bytes of every source file (.py, .cpp, .h) of the qrepro package, as the
     files are now."""
     digest = hashlib.sha256()
-    for path in sorted([*PACKAGE_DIR.rglob("*.py"), *PACKAGE_DIR.rglob("*.cpp")]):
+    for path in sorted(path for suffix in ("py", "cpp", "h") for path in PACKAGE_DIR.rglob(f"*.{suffix}")):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
