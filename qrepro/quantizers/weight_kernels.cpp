@@ -173,8 +173,6 @@ QREPRO_CLONES void select_backward_range(const uint8_t* chosen, const float* g, 
   }
 }
 
-void fill(float* out, float value, int64_t begin, int64_t end) { std::fill(out + begin, out + end, value); }
-
 }  // namespace
 
 // BWN (binary.py): alpha_n sign(w) per output filter, sign(0) = +1, alpha_n = mean|W_n|.
@@ -332,7 +330,8 @@ at::Tensor select_units(const at::Tensor& chosen, int64_t unit_size, const at::T
     over_elements(b.numel(), [&](int64_t begin, int64_t end) { select_range(cp, ap, bp, op, begin, end); });
   } else {
     over_rows(b.numel() / unit_size, unit_size, [&](int64_t unit, int64_t begin, int64_t end) {
-      std::copy(cp[unit] ? ap + begin : bp + begin, cp[unit] ? ap + end : bp + end, op + begin);
+      const float* from = cp[unit] ? ap : bp;
+      std::copy(from + begin, from + end, op + begin);
     });
   }
   return out;
@@ -352,7 +351,7 @@ std::tuple<at::Tensor, at::Tensor> select_units_backward(const at::Tensor& chose
       float* to = cp[unit] ? ap : bp;  // the gradient goes to one input, the other gets zeros
       float* zero = cp[unit] ? bp : ap;
       if (to != nullptr) std::copy(gp + begin, gp + end, to + begin);
-      if (zero != nullptr) fill(zero, 0.f, begin, end);
+      if (zero != nullptr) std::fill(zero + begin, zero + end, 0.f);
     });
   }
   return {grad_a, grad_b};
