@@ -47,12 +47,25 @@ def bitwise(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
     return a.shape == b.shape and torch.equal(a.contiguous().view(torch.int32), b.contiguous().view(torch.int32))
 
 
-def run(module: torch.nn.Module, w: torch.Tensor, kernels: str, monkeypatch) -> tuple[torch.Tensor | None, ...]:
+def upstream(w: torch.Tensor, layout: str) -> torch.Tensor:
+    """A random gradient for ``w``'s output: in ``w``'s memory order ("same"), in the other 4-D one ("other"), or
+    one value expanded over the shape ("expanded", what the output of ``.sum()`` receives)."""
+    torch.manual_seed(1)
+    if layout == "expanded":
+        return torch.randn(()).expand(w.shape)
+    grad = torch.randn_like(w)
+    if layout == "other":
+        other = torch.contiguous_format if w.is_contiguous(memory_format=torch.channels_last) else torch.channels_last
+        grad = grad.contiguous(memory_format=other)
+    return grad
+
+
+def run(module: torch.nn.Module, w: torch.Tensor, kernels: str, monkeypatch,
+        grad_layout: str = "same") -> tuple[torch.Tensor | None, ...]:
     """Output, dL/dW and the gradients of the module's own parameters, for a fixed upstream gradient."""
     monkeypatch.setenv("QREPRO_KERNELS", kernels)
     w = w.detach().clone().requires_grad_(True)
-    torch.manual_seed(1)
-    grad = torch.randn_like(w)
+    grad = upstream(w, grad_layout)
     torch.manual_seed(2)  # SQ's roulette draws from here, the same in both runs
     out = module(w)
     out.backward(grad)
@@ -61,11 +74,13 @@ def run(module: torch.nn.Module, w: torch.Tensor, kernels: str, monkeypatch) -> 
     return result
 
 
-def same_as_eager(module: torch.nn.Module, w: torch.Tensor, monkeypatch, channels_last: bool) -> None:
+def same_as_eager(module: torch.nn.Module, w: torch.Tensor, monkeypatch, channels_last: bool,
+                  grad_layout: str = "same") -> None:
     if channels_last:
         w = w.contiguous(memory_format=torch.channels_last)
     module.train()
-    eager, fused = run(module, w, "eager", monkeypatch), run(module, w, "compiled", monkeypatch)
+    eager = run(module, w, "eager", monkeypatch, grad_layout)
+    fused = run(module, w, "compiled", monkeypatch, grad_layout)
     assert len(eager) == len(fused)
     for e, f in zip(eager, fused):
         assert bitwise(e, f)
@@ -188,6 +203,17 @@ def test_sq_hybrid_equals_eager(base, granularity, channels_last, monkeypatch):
     assert 0 < module.mask.sum() < module.mask.numel()  # a real mix of quantized and float units
 
 
+@pytest.mark.parametrize("grad_layout", ["other", "expanded"])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("make", [BWN, lambda: TWN("official"), lambda: TTQ(wn_grad="official"), lambda: APoTWeight(4),
+                                  lambda: DoReFaWeight(2), lambda: SymmetricUniformWeight(8)],
+                         ids=["bwn", "twn", "ttq", "apot", "dorefa", "uniform"])
+def test_gradients_in_another_memory_order_equal_eager(make, channels_last, grad_layout, monkeypatch):
+    """Where the upstream gradient is not in the weight's memory order, the scale gradients' sums follow the
+    gradient's order, as in eager PyTorch: the backward takes the eager formula, with the same bits."""
+    same_as_eager(make(), weights(), monkeypatch, channels_last, grad_layout)
+
+
 def test_select_units_refuses_a_mask_of_another_shape():
     w = weights()
     with pytest.raises(ValueError, match="neither one per output filter nor one per element"):
@@ -210,6 +236,12 @@ def test_weight_quantizers_take_the_kernels(monkeypatch):
     for module in (BWN(), TWN("paper"), TTQ(), SymmetricUniformWeight(8), APoTWeight(3), DoReFaWeight(2),
                    half_frozen("inq", 3, w)):
         module(w).backward(torch.randn_like(w))  # dense (the gradient of a sum is expanded: eager)
-    assert {"bwn_forward", "twn_forward", "ttq_forward", "ttq_backward", "uniform_forward", "uniform_backward",
-            "apot_weight_forward", "apot_weight_backward", "dorefa_weight_forward", "dorefa_weight_backward",
-            "select_units", "select_units_backward"} <= set(calls)
+    assert {"bwn", "twn", "ttq", "uniform_forward", "uniform_backward", "apot_weight", "dorefa_weight_forward",
+            "dorefa_weight_backward", "select_units", "select_units_backward"} <= set(calls)
+
+
+def test_ttq_of_a_nan_weight_equals_eager(monkeypatch):
+    """A NaN makes Delta = t max|W| NaN, in the kernels' integer maximum as in torch's: no weight is kept."""
+    w = weights()
+    w[2, 1, 0, 0] = float("nan")
+    same_as_eager(TTQ(), w, monkeypatch, channels_last=False)

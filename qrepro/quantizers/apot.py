@@ -178,32 +178,6 @@ class _ActivationRCF(_RCF):
         return grad * inside
 
 
-class _FusedWeightRCF(torch.autograd.Function):
-    """APoTWeight's normalization and quantization, alpha * Pi(clamp(w_hat / alpha, -1, 1)) with
-    w_hat = (W - mean W) / std W, as one fused pass per direction on float32 CPU weights (``cpu_kernels``): the same
-    statistics (``torch.mean``, ``torch.std``) and element-wise operations as the eager modules, in their order, so
-    the output and both gradients (dL/dW = g / std W through the straight-through w_hat, dL/dalpha as ``_RCF``) are
-    equal bit for bit."""
-
-    @staticmethod
-    def forward(ctx, w: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid, fused) -> torch.Tensor:
-        q, w_hat, std, nan = fused.apot_weight_forward(w, alpha, grid.table, grid.resolution, grid.offset, grid.cells)
-        if nan:
-            raise FloatingPointError(NOT_FINITE)
-        ctx.save_for_backward(w_hat, alpha, q, std)
-        return q
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        w_hat, alpha, q, std = ctx.saved_tensors
-        fused = cpu_kernels.for_tensors(grad, w_hat)
-        if fused is not None:
-            return *fused.apot_weight_backward(grad, w_hat, q, alpha, std), None, None
-        residual = torch.addcmul(q, w_hat, _WeightRCF.inside(w_hat, alpha, q.dtype), value=-1)
-        dalpha = (_sum_of_products(grad, residual) / alpha).to(alpha.dtype).reshape(())
-        return grad / std, dalpha, None, None
-
-
 class APoTWeight(nn.Module):
     """APoT weight quantizer: per-layer normalization, learnable clipping alpha, signed APoT levels.
 
@@ -225,8 +199,9 @@ class APoTWeight(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         fused = cpu_kernels.for_tensors(w) if self.alpha.dtype == torch.float32 else None
-        if fused is not None:
-            return _FusedWeightRCF.apply(w, self.alpha, self.grid, fused)
+        if fused is not None:  # one fused pass per direction, the same statistics and values (cpu_kernels.cpp)
+            grid = self.grid
+            return fused.apot_weight(w, self.alpha, grid.table, grid.resolution, grid.offset, grid.cells, NOT_FINITE)
         stats = w.detach()
         w_hat = (w - stats.mean()) / stats.std()
         return _WeightRCF.apply(w_hat, self.alpha, self.grid)

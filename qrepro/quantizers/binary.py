@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from . import cpu_kernels
-from .ste import straight_through, straight_through_kernel
+from .ste import straight_through
 
 
 def filters(w: torch.Tensor) -> torch.Tensor:
@@ -53,7 +53,7 @@ class BWN(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         fused = cpu_kernels.for_tensors(w)  # float32 CPU: one fused pass (weight_kernels.cpp), the same values
-        return straight_through(w, bwn(w)) if fused is None else straight_through_kernel(w, fused.bwn_forward)
+        return straight_through(w, bwn(w)) if fused is None else fused.bwn(w)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, scale=per-filter mean|W|"

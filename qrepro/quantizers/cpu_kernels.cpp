@@ -12,7 +12,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "cpu_kernels.h"
 
@@ -133,10 +135,8 @@ std::atomic<bool> vector_path{has_avx2()};  // the eight-lane loops where the CP
 }  // namespace
 
 // q = values[trunc(clamp(x * scale + offset, 0, cells - 1))] into q; whether any x * scale + offset was NaN.
-bool apot_lookup(const at::Tensor& x, double scale, double offset, const at::Tensor& values, int64_t cells,
-                 at::Tensor& q) {
+bool apot_lookup(const at::Tensor& x, double scale, double offset, const float* vp, int64_t cells, at::Tensor& q) {
   const float* xp = x.const_data_ptr<float>();
-  const float* vp = values.const_data_ptr<float>();
   float* qp = q.data_ptr<float>();
   const float s = static_cast<float>(scale), shift = static_cast<float>(offset), top = static_cast<float>(cells - 1);
   const bool avx2 = vector_path.load();
@@ -178,7 +178,7 @@ at::Tensor sum_of_products(const at::Tensor& u, const at::Tensor& v) {
 std::tuple<at::Tensor, bool> apot_activation_forward(const at::Tensor& x, double scale, const at::Tensor& values,
                                                      int64_t cells) {
   at::Tensor q = at::empty_like(x);
-  const bool nan = apot_lookup(x, scale, 0.0, values, cells, q);
+  const bool nan = apot_lookup(x, scale, 0.0, values.const_data_ptr<float>(), cells, q);
   return {q, nan};
 }
 
@@ -196,8 +196,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, bool> apot_weight_forward(const a
   at::parallel_for(0, w.numel(), kGrain, [&](int64_t begin, int64_t end) {
     standardize_range(wp, mean, sd_, hp, begin, end);
   });
-  const double scale = alpha.reciprocal().mul(resolution).item<float>();
-  const bool nan = apot_lookup(w_hat, scale, offset, table.mul(alpha), cells, q);
+  // resolution / alpha and table * alpha, as float32 products as torch computes them (its resolution / alpha is
+  // alpha.reciprocal() * resolution)
+  const float a = alpha.item<float>(), scale = (1.f / a) * static_cast<float>(resolution);
+  const at::Tensor levels = table.contiguous();
+  std::vector<float> values(levels.const_data_ptr<float>(), levels.const_data_ptr<float>() + levels.numel());
+  for (float& level : values) level = level * a;
+  const bool nan = apot_lookup(w_hat, scale, offset, values.data(), cells, q);
   return {q, w_hat, sd, nan};
 }
 
@@ -212,7 +217,55 @@ std::tuple<at::Tensor, at::Tensor> apot_weight_backward(const at::Tensor& g, con
   at::parallel_for(0, g.numel(), kGrain, [&](int64_t begin, int64_t end) {
     apot_weight_backward_range(gp, hp, qp, a, sd_, dp, rp, begin, end);
   });
-  return {grad_w, sum_of_products(g, residual).div(alpha).reshape({})};
+  const float products = sum_of_products(g, residual).item<float>();
+  return {grad_w, at::scalar_tensor(products / a, alpha.options())};  // a float32 quotient, as .div(alpha)
+}
+
+// APoT weights' backward as apot.py's eager code computes it, for a gradient in another memory order than the
+// weight: residual = addcmul(q, w_hat, 1[|w_hat| <= alpha], -1), then apot._sum_of_products (torch.dot where both
+// share a dense layout, else the sum of the product) and g / std W.
+std::tuple<at::Tensor, at::Tensor> apot_weight_backward_eager(const at::Tensor& g, const at::Tensor& w_hat,
+                                                              const at::Tensor& q, const at::Tensor& alpha,
+                                                              const at::Tensor& sd) {
+  at::Tensor inside = at::empty_like(w_hat);
+  at::le_out(inside, w_hat.abs(), alpha);
+  const at::Tensor residual = at::addcmul(q, w_hat, inside, -1);
+  const bool one_layout = (g.is_contiguous() && residual.is_contiguous()) ||
+                          (g.dim() == 4 && g.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+                           residual.is_contiguous(at::MemoryFormat::ChannelsLast));
+  const at::Tensor products = one_layout ? sum_of_products(g, residual) : (g * residual).sum();
+  return {g / sd, products.div(alpha).reshape({})};
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// APoT weights: alpha Pi(clamp(w_hat / alpha, -1, 1)), dL/dW = g / std W, dL/dalpha as apot._RCF.
+struct APoTWeightFunction : public torch::autograd::Function<APoTWeightFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& w, const at::Tensor& alpha,
+                            const at::Tensor& table, int64_t resolution, double offset, int64_t cells,
+                            const std::string& not_finite) {
+    auto [q, w_hat, sd, nan] = apot_weight_forward(w, alpha, table, resolution, offset, cells);
+    if (nan) {
+      PyErr_SetString(PyExc_FloatingPointError, not_finite.c_str());
+      throw pybind11::error_already_set();
+    }
+    ctx->save_for_backward({w_hat, alpha, q, sd});
+    return q;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const variable_list saved = ctx->get_saved_variables();
+    const auto [grad_w, grad_alpha] = grad[0].strides() == saved[0].strides()
+                                          ? apot_weight_backward(grad[0], saved[0], saved[2], saved[1], saved[3])
+                                          : apot_weight_backward_eager(grad[0], saved[0], saved[2], saved[1], saved[3]);
+    return {grad_w, grad_alpha, {}, {}, {}, {}, {}};
+  }
+};
+
+// APoT weights with their gradients; raises FloatingPointError(not_finite) where a weight or alpha is NaN.
+at::Tensor apot_weight(const at::Tensor& w, const at::Tensor& alpha, const at::Tensor& table, int64_t resolution,
+                       double offset, int64_t cells, const std::string& not_finite) {
+  return APoTWeightFunction::apply(w, alpha, table, resolution, offset, cells, not_finite);
 }
 
 // dL/dx = g 1[x <= alpha], returned; residual = q - x 1[x <= alpha], written into the caller's buffer.
@@ -277,8 +330,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("use_vector_path", &use_vector_path);
   m.def("apot_activation_forward", &apot_activation_forward);
   m.def("apot_activation_backward", &apot_activation_backward);
-  m.def("apot_weight_forward", &apot_weight_forward);
-  m.def("apot_weight_backward", &apot_weight_backward);
+  m.def("apot_weight", &apot_weight);
   m.def("dorefa_activation_forward", &dorefa_activation_forward);
   m.def("dorefa_activation_backward", &dorefa_activation_backward);
 }

@@ -35,7 +35,7 @@ from torch import nn
 
 from . import cpu_kernels
 from .binary import filters
-from .ste import straight_through, straight_through_kernel
+from .ste import straight_through
 
 TWN_VARIANTS = ("paper", "official")
 TTQ_GRADIENTS = ("paper", "official")
@@ -80,7 +80,7 @@ class TWN(nn.Module):
         fused = cpu_kernels.for_tensors(w)  # float32 CPU: one fused pass (weight_kernels.cpp), the same values
         if fused is None:
             return straight_through(w, twn(w, self.variant))
-        return straight_through_kernel(w, fused.twn_forward, self.variant == "official", TWN_DELTA)
+        return fused.twn(w, self.variant == "official", TWN_DELTA)
 
     def levels(self) -> torch.Tensor:
         """{-1, 0, 1}: the output is alpha times these (alpha per layer, or per output channel for "official")."""
@@ -101,23 +101,18 @@ class _TrainedTernary(torch.autograd.Function):
     I_p and I_n are float 0/1 masks p, n (on a CPU, selecting with bool masks costs several float passes), and the
     selections are written as sums in which every term but one is an exact zero, so the values are those of the
     case-by-case definition: w^t = p W_p - n W_n, and dL/dw = g (p W_p + n W_n + (1 - p - n)). On float32 CPU
-    weights each direction is one fused pass (``cpu_kernels``) with these operations in this order, and the two
-    scale gradients are the same ``torch.sum``s.
+    weights ``TTQ`` runs the C++ autograd function ``cpu_kernels`` builds instead: one fused pass per direction with
+    these operations in this order, and the two scale gradients the same ``torch.sum``s.
     """
 
     @staticmethod
     def forward(ctx, w: torch.Tensor, wp: torch.Tensor, wn: torch.Tensor, threshold: float,
                 wn_sign: float) -> torch.Tensor:
         ctx.wn_sign = wn_sign
-        fused = cpu_kernels.for_tensors(w) if wp.dtype == wn.dtype == torch.float32 else None
-        if fused is not None:
-            out, delta = fused.ttq_forward(w, wp, wn, threshold)
-        else:
-            delta = ttq_delta(w, threshold)
-            positive, negative = _TrainedTernary.masks(w, delta)
-            out = (positive * wp.to(w.dtype)).addcmul_(negative, -wn.to(w.dtype))
+        delta = ttq_delta(w, threshold)
+        positive, negative = _TrainedTernary.masks(w, delta)
         ctx.save_for_backward(w, wp, wn, delta)
-        return out
+        return (positive * wp.to(w.dtype)).addcmul_(negative, -wn.to(w.dtype))
 
     @staticmethod
     def masks(w: torch.Tensor, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,9 +122,6 @@ class _TrainedTernary(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         w, wp, wn, delta = ctx.saved_tensors
-        fused = cpu_kernels.for_tensors(grad, w) if wp.dtype == wn.dtype == torch.float32 else None
-        if fused is not None:
-            return *fused.ttq_backward(grad, w, wp, wn, delta, ctx.wn_sign), None, None
         positive, negative = _TrainedTernary.masks(w, delta)
         scale = (1 - positive).sub_(negative).addcmul_(positive, wp).addcmul_(negative, wn)
         grad_w = grad * scale
@@ -167,7 +159,11 @@ class TTQ(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         sign = 1.0 if self.wn_grad == "paper" else -1.0
-        return _TrainedTernary.apply(w, self.positive_scale, self.negative_scale, self.threshold, sign)
+        wp, wn = self.positive_scale, self.negative_scale
+        fused = cpu_kernels.for_tensors(w) if wp.dtype == wn.dtype == torch.float32 else None
+        if fused is not None:  # float32 CPU: one fused pass per direction (weight_kernels.cpp), the same values
+            return fused.ttq(w, wp, wn, self.threshold, sign)
+        return _TrainedTernary.apply(w, wp, wn, self.threshold, sign)
 
     def levels(self) -> None:
         """None: the levels {-W_n, 0, W_p} are learned, with no fixed normalized set (W_p / W_n is trained)."""

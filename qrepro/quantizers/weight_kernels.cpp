@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <tuple>
 #include <vector>
@@ -50,6 +51,12 @@ void over_elements(int64_t n, const Body& body) {
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
+float max_magnitude_bits_to_float(uint32_t bits) {
+  float top;
+  std::memcpy(&top, &bits, sizeof top);
+  return top;
+}
+
 QREPRO_CLONES void bwn_range(const float* w, float alpha, float* out, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) out[i] = (w[i] >= 0.f ? alpha : -alpha) + (w[i] - w[i]);
 }
@@ -65,11 +72,24 @@ QREPRO_CLONES void magnitudes_range(const float* w, float mean, bool deviations,
 QREPRO_CLONES int64_t twn_kept_range(const float* magnitude, float delta, float* kept, int64_t begin, int64_t end) {
   int32_t count = 0;  // as wide as a float, so that the loop vectorizes (a range is far below 2^31 elements)
   for (int64_t i = begin; i < end; ++i) {
-    const bool keep = magnitude[i] > delta;
-    kept[i] = magnitude[i] * static_cast<float>(keep);
-    count += keep;
+    kept[i] = magnitude[i] * (magnitude[i] > delta ? 1.f : 0.f);  // a float select: a bool's conversion does not
+    count += magnitude[i] > delta ? 1 : 0;                        // vectorize
   }
   return count;
+}
+
+// The largest bit pattern of |w| over a range (the sign bit cleared). For floats >= 0 the order of the bit patterns
+// is the order of the values, so this integer maximum, exact in any order, is max|w|; a NaN's pattern is above every
+// number's, so a NaN anywhere comes out as a NaN, as from torch.max.
+QREPRO_CLONES uint32_t max_magnitude_bits_range(const float* w, int64_t begin, int64_t end) {
+  uint32_t top = 0;
+  for (int64_t i = begin; i < end; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, w + i, sizeof bits);
+    bits &= 0x7fffffffu;
+    top = bits > top ? bits : top;
+  }
+  return top;
 }
 
 QREPRO_CLONES void twn_range(const float* w, const float* magnitude, float delta, float alpha, float* out,
@@ -228,17 +248,25 @@ at::Tensor twn_forward(const at::Tensor& w, bool per_filter_scale, double delta_
   return out;
 }
 
-// TTQ (ternary.py), forward: w^t = p W_p + n (-W_n), p = 1[w > Delta], n = 1[w < -Delta], Delta = t max|W|.
-// Returns w^t and Delta.
+// max|w| (see max_magnitude_bits_range).
+float max_magnitude(const at::Tensor& w) {
+  const float* wp = w.const_data_ptr<float>();
+  return max_magnitude_bits_to_float(at::parallel_reduce(0, w.numel(), kGrain, uint32_t{0},
+      [&](int64_t begin, int64_t end, uint32_t top) { return std::max(top, max_magnitude_bits_range(wp, begin, end)); },
+      [](uint32_t a, uint32_t b) { return std::max(a, b); }));
+}
+
+// TTQ (ternary.py), forward: w^t = p W_p + n (-W_n), p = 1[w > Delta], n = 1[w < -Delta], Delta = t max|W| (a float32
+// product, as torch multiplies a float32 tensor by a Python number). Returns w^t and Delta.
 std::tuple<at::Tensor, at::Tensor> ttq_forward(const at::Tensor& w, const at::Tensor& positive_scale,
                                                const at::Tensor& negative_scale, double threshold) {
-  const at::Tensor delta = w.abs().max().mul(threshold);
-  const float d = value(delta), wp_ = value(positive_scale), wn_ = value(negative_scale);
+  const float d = max_magnitude(w) * static_cast<float>(threshold);
+  const float wp_ = value(positive_scale), wn_ = value(negative_scale);
   at::Tensor out = at::empty_like(w);
   const float* wp = w.const_data_ptr<float>();
   float* op = out.data_ptr<float>();
   over_elements(w.numel(), [&](int64_t begin, int64_t end) { ttq_forward_range(wp, d, wp_, wn_, op, begin, end); });
-  return {out, delta};
+  return {out, at::scalar_tensor(d, w.options())};
 }
 
 // TTQ, backward: dL/dw = g (((1 - p) - n) + p W_p + n W_n), dL/dW_p = sum g p, dL/dW_n = sign * sum g n.
@@ -357,11 +385,75 @@ std::tuple<at::Tensor, at::Tensor> select_units_backward(const at::Tensor& chose
   return {grad_a, grad_b};
 }
 
+// --- autograd: each quantizer is one C++ autograd function, so that a step costs no Python beyond the module call ---
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// BWN with the straight-through gradient: dL/dW = dL/dQ.
+struct BWNFunction : public torch::autograd::Function<BWNFunction> {
+  static at::Tensor forward(AutogradContext*, const at::Tensor& w) { return bwn_forward(w); }
+  static variable_list backward(AutogradContext*, variable_list grad) { return {grad[0]}; }
+};
+
+// TWN with the straight-through gradient.
+struct TWNFunction : public torch::autograd::Function<TWNFunction> {
+  static at::Tensor forward(AutogradContext*, const at::Tensor& w, bool per_filter_scale, double delta_factor) {
+    return twn_forward(w, per_filter_scale, delta_factor);
+  }
+  static variable_list backward(AutogradContext*, variable_list grad) { return {grad[0], {}, {}}; }
+};
+
+// TTQ's backward as ternary.py's eager code computes it, for a gradient in another memory order than the weight
+// (where the sums' order follows the gradient's): float masks p and n, g (((1 - p) - n) + p W_p + n W_n), and the sums.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> ttq_backward_eager(const at::Tensor& g, const at::Tensor& w,
+                                                                  const at::Tensor& positive_scale,
+                                                                  const at::Tensor& negative_scale,
+                                                                  const at::Tensor& delta, double wn_sign) {
+  at::Tensor positive = at::empty_like(w), negative = at::empty_like(w);
+  at::gt_out(positive, w, delta);
+  at::lt_out(negative, w, delta.neg());
+  const at::Tensor scale = at::rsub(positive, 1).sub_(negative).addcmul_(positive, positive_scale)
+                               .addcmul_(negative, negative_scale);
+  return {g * scale, (g * positive).sum().reshape(positive_scale.sizes()),
+          (g * negative).sum().mul(wn_sign).reshape(negative_scale.sizes())};
+}
+
+// TTQ: w^t and its gradients for w, W_p and W_n (ternary.py).
+struct TTQFunction : public torch::autograd::Function<TTQFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& w, const at::Tensor& positive_scale,
+                            const at::Tensor& negative_scale, double threshold, double wn_sign) {
+    auto [out, delta] = ttq_forward(w, positive_scale, negative_scale, threshold);
+    ctx->save_for_backward({w, positive_scale, negative_scale, delta});
+    ctx->saved_data["wn_sign"] = wn_sign;
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad) {
+    const variable_list saved = ctx->get_saved_variables();
+    const double wn_sign = ctx->saved_data["wn_sign"].toDouble();
+    const auto [grad_w, grad_positive, grad_negative] =
+        grad[0].strides() == saved[0].strides()
+            ? ttq_backward(grad[0], saved[0], saved[1], saved[2], saved[3], wn_sign)
+            : ttq_backward_eager(grad[0], saved[0], saved[1], saved[2], saved[3], wn_sign);
+    return {grad_w, grad_positive, grad_negative, {}, {}};
+  }
+};
+
+at::Tensor bwn(const at::Tensor& w) { return BWNFunction::apply(w); }
+
+at::Tensor twn(const at::Tensor& w, bool per_filter_scale, double delta_factor) {
+  return TWNFunction::apply(w, per_filter_scale, delta_factor);
+}
+
+at::Tensor ttq(const at::Tensor& w, const at::Tensor& positive_scale, const at::Tensor& negative_scale,
+               double threshold, double wn_sign) {
+  return TTQFunction::apply(w, positive_scale, negative_scale, threshold, wn_sign);
+}
+
 void register_weight_kernels(pybind11::module& m) {
-  m.def("bwn_forward", &bwn_forward);
-  m.def("twn_forward", &twn_forward);
-  m.def("ttq_forward", &ttq_forward);
-  m.def("ttq_backward", &ttq_backward);
+  m.def("bwn", &bwn);
+  m.def("twn", &twn);
+  m.def("ttq", &ttq);
   m.def("uniform_forward", &uniform_forward);
   m.def("uniform_backward", &uniform_backward);
   m.def("dorefa_weight_forward", &dorefa_weight_forward);
