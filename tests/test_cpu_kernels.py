@@ -8,14 +8,18 @@ if isinstance(cpu_kernels._build(), Exception):  # CI and `make test` have a com
     pytest.skip(f"the fused CPU kernels did not build here: {cpu_kernels._build()}", allow_module_level=True)
 
 
-@pytest.fixture(params=["vector", "portable"])
+LOOPS = {"portable": 0, "avx2": 1, "avx512": 2}
+
+
+@pytest.fixture(params=list(LOOPS))
 def loops(request):
-    """Each comparison runs the eight-lane AVX2 loops and the portable ones (what a CPU without AVX2 runs)."""
+    """Each comparison runs the sixteen-lane AVX-512 loops, the eight-lane AVX2 ones and the portable ones (what a
+    CPU without AVX2 runs), those the CPU has."""
     fused = cpu_kernels.kernels()
-    if fused.use_vector_path(request.param == "vector") != (request.param == "vector"):
-        pytest.skip("this CPU has no AVX2")
+    if fused.use_loops(LOOPS[request.param]) != LOOPS[request.param]:
+        pytest.skip(f"this CPU has no {request.param}")
     yield request.param
-    fused.use_vector_path(True)
+    fused.use_loops(max(LOOPS.values()))
 
 
 def hard_inputs(scale: float, decisive: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,10 @@ into one kernel per direction; ``compiled_ratio_to_baseline`` compares it with t
 Weight tensors are small (36,864 values): there the time is fixed costs (autograd, allocation, operator dispatch,
 the boolean masks' slow paths in eager PyTorch) and the statistics some quantizers must take with torch's own
 kernels (APoT's std, DoReFa's tanh), not memory traffic; it is a small part of a training step (see ``qat_step``).
+The ``torch's share`` rows time that share alone: the operations a quantizer must leave to torch (so that its values
+stay eager PyTorch's bit for bit), forward and backward, called on plain tensors. Added to the ratio of the cheapest
+complete weight quantizer (BWN: a module call, one pass each way, autograd around it), a share's ratio to
+``w * scale`` is about the least its quantizer can cost here.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..methods.inq import FrozenPartition
-from ..methods.sq import SQ_DEFAULTS, SQWeight
+from ..methods.sq import SQ_DEFAULTS, SQWeight, quantized_units, unit_errors
 from ..quantizers import (BWN, TTQ, TWN, APoTActivation, APoTWeight, DoReFaActivation, DoReFaWeight,
                           SymmetricUniformWeight, cpu_kernels)
 from ..threads import torch_threads
@@ -81,6 +85,33 @@ WEIGHTS: list[tuple[str, int, Callable[[torch.Tensor], nn.Module]]] = [
     ("inq (half frozen)", 2, lambda w: frozen_partition("inq", 2, w)),
     ("inq (half frozen)", 4, lambda w: frozen_partition("inq", 4, w)),
     ("elq (half frozen)", 2, lambda w: frozen_partition("elq", 2, w)),
+]
+
+
+def _apot_statistics(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    w.std(), w.mean()
+    return (w,)
+
+
+def _dorefa_statistics(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    t = w.tanh()
+    w.abs().mean(), t.abs().max()
+    return (t,)
+
+
+def _sq_selection(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    errors = unit_errors(w, w.sign() * w.abs().mean(), "filter")  # a filter's error against a binary quantization
+    quantized_units(errors, 0.5, SQ_DEFAULTS["prob"], SQ_DEFAULTS["select"])
+    return ()
+
+
+# (label, bits, forward ops(w) -> tensors kept, backward ops(grad, *kept)): what the quantizers over 2x leave to torch
+SHARES: list[tuple[str, int, Callable, Callable]] = [
+    ("apot: torch.std, torch.mean; torch.dot", 2, _apot_statistics,
+     lambda grad, w: torch.dot(grad.flatten(), w.flatten())),
+    ("dorefa: tanh, mean|W|, max|tanh W|; tanh_backward, a sum", 2, _dorefa_statistics,
+     lambda grad, t: torch.ops.aten.tanh_backward(grad, t).sum()),
+    ("sq: the choice of the filters (errors, roulette)", 2, _sq_selection, lambda grad: None),
 ]
 
 
@@ -179,9 +210,27 @@ def rows_for(kind: str, cases: list, x: torch.Tensor, device: torch.device) -> l
 
 
 
+def share_rows(w: torch.Tensor, device: torch.device) -> list[dict]:
+    """One row per ``SHARES`` case: the time of its torch operations alone, and its ratio to ``w * scale`` (paired with
+    a timing of the baseline, as in ``rows_for``)."""
+    baseline, grad = Scale().to(device), torch.randn_like(w)
+    times, ratios = [[] for _ in SHARES], [[] for _ in SHARES]
+    for _ in range(ROUNDS):
+        for index, (_, _, forward_ops, backward_ops) in enumerate(SHARES):
+            reference = cost(baseline, w, device)
+            share = lambda f=forward_ops, b=backward_ops: b(grad, *f(w))  # noqa: E731
+            times[index].append(time_steps(share, device, warmup=5, steps=21) * 1000)
+            ratios[index].append(times[index][-1] / reference)
+    return [{"kind": "weight, torch's share", "quantizer": label, "bits": bits,
+             "ms": round(statistics.median(times[index]), 3),
+             "ratio_to_baseline": round(statistics.median(ratios[index]), 2)}
+            for index, (label, bits, *_) in enumerate(SHARES)]
+
+
 def run(device: torch.device) -> list[dict]:
     with torch_threads(1, device):
         torch.manual_seed(0)
         activation = torch.randn(ACTIVATION_SHAPE, device=device).relu()
         weight = torch.randn(WEIGHT_SHAPE, device=device) * 0.05
-        return rows_for("activation", ACTIVATIONS, activation, device) + rows_for("weight", WEIGHTS, weight, device)
+        return (rows_for("activation", ACTIVATIONS, activation, device) + rows_for("weight", WEIGHTS, weight, device)
+                + share_rows(weight, device))

@@ -15,9 +15,10 @@ Rows = list[dict[str, Any]]
 
 def _baseline_ratios(rows: Rows) -> list[tuple[str, float]]:
     """quantizer_cost: each quantizer's forward + backward against the baseline of its kind (a ReLU for activation
-    quantizers, ``w * scale`` for weight quantizers), as the benchmark paired them."""
+    quantizers, ``w * scale`` for weight quantizers), as the benchmark paired them (not the rows of torch's share, which
+    are no quantizer)."""
     return [(f"{row['kind']} {row['quantizer']}, {row['bits']} bits", row["ratio_to_baseline"])
-            for row in rows if "baseline" not in row["quantizer"]]
+            for row in rows if "baseline" not in row["quantizer"] and "share" not in row["kind"]]
 
 
 def _step_ratios(rows: Rows) -> list[tuple[str, float]]:

@@ -9,6 +9,7 @@
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -61,6 +62,42 @@ __attribute__((target("avx2"))) bool apot_forward_range_avx2(const float* x, flo
                                         : _mm256_i32gather_ps(values, cell, 4));
   }
   return apot_forward_range(x, q, values, scale, offset, top, i, end) || _mm256_movemask_ps(nan) != 0;
+}
+
+constexpr int kRegisterCells = 128;  // the largest table the sixteen-lane loop keeps in registers
+
+// The same with sixteen lanes, for a table of at most kRegisterCells cells (up to 4-bit levels: 96 cells) held in
+// registers: each two-register permute looks up 32 cells by a cell's low five bits, and the block of 32 its higher
+// bits pick is blended in (a gathered load from memory is several times slower on AMD's CPUs).
+__attribute__((target("avx512f"))) bool apot_forward_range_avx512(const float* x, float* q, const float* values,
+                                                                 float scale, float offset, float top, int64_t begin,
+                                                                 int64_t end) {
+  const __m512 vscale = _mm512_set1_ps(scale), voffset = _mm512_set1_ps(offset), vzero = _mm512_setzero_ps();
+  const __m512 vtop = _mm512_set1_ps(top);
+  const int cells = static_cast<int>(top) + 1, blocks = (cells + 31) / 32;
+  float padded[kRegisterCells] = {0.f};
+  std::copy(values, values + cells, padded);
+  __m512 low[kRegisterCells / 32], high[kRegisterCells / 32];
+  for (int b = 0; b < blocks; ++b) {
+    low[b] = _mm512_loadu_ps(padded + 32 * b);
+    high[b] = _mm512_loadu_ps(padded + 32 * b + 16);
+  }
+  __mmask16 nan = 0;
+  int64_t i = begin;
+  for (; i + 16 <= end; i += 16) {
+    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vscale);
+    if (offset != 0.f) v = _mm512_add_ps(v, voffset);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    v = _mm512_min_ps(_mm512_max_ps(v, vzero), vtop);  // a NaN lane becomes 0 here (and is reported)
+    const __m512i cell = _mm512_cvttps_epi32(v);
+    __m512 looked_up = _mm512_permutex2var_ps(low[0], cell, high[0]);
+    for (int b = 1; b < blocks; ++b) {
+      const __mmask16 in_block = _mm512_cmpge_epi32_mask(cell, _mm512_set1_epi32(32 * b));
+      looked_up = _mm512_mask_blend_ps(in_block, looked_up, _mm512_permutex2var_ps(low[b], cell, high[b]));
+    }
+    _mm512_storeu_ps(q + i, looked_up);
+  }
+  return apot_forward_range(x, q, values, scale, offset, top, i, end) || nan != 0;
 }
 #endif
 
@@ -122,15 +159,16 @@ __attribute__((target("avx2"))) void dorefa_backward_range_avx2(const float* g, 
 }
 #endif
 
-bool has_avx2() {
+// The widest loops this CPU runs: 0 portable, 1 eight lanes (AVX2), 2 sixteen lanes (AVX-512, APoT's lookup only).
+int widest_loops() {
 #if defined(QREPRO_X86)
-  return __builtin_cpu_supports("avx2");
+  return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
-  return false;
+  return 0;
 #endif
 }
 
-std::atomic<bool> vector_path{has_avx2()};  // the eight-lane loops where the CPU has them; tests switch it off
+std::atomic<int> loops{widest_loops()};  // the widest loops the CPU has; tests choose narrower ones
 
 }  // namespace
 
@@ -139,12 +177,14 @@ bool apot_lookup(const at::Tensor& x, double scale, double offset, const float* 
   const float* xp = x.const_data_ptr<float>();
   float* qp = q.data_ptr<float>();
   const float s = static_cast<float>(scale), shift = static_cast<float>(offset), top = static_cast<float>(cells - 1);
-  const bool avx2 = vector_path.load();
+  const int width = loops.load();
   std::atomic<bool> nan{false};
   at::parallel_for(0, x.numel(), kGrain, [&](int64_t begin, int64_t end) {
 #if defined(QREPRO_X86)
-    const bool found = avx2 ? apot_forward_range_avx2(xp, qp, vp, s, shift, top, begin, end)
-                            : apot_forward_range(xp, qp, vp, s, shift, top, begin, end);
+    const bool found = width == 2 && cells <= kRegisterCells
+                           ? apot_forward_range_avx512(xp, qp, vp, s, shift, top, begin, end)
+                       : width >= 1 ? apot_forward_range_avx2(xp, qp, vp, s, shift, top, begin, end)
+                                    : apot_forward_range(xp, qp, vp, s, shift, top, begin, end);
 #else
     const bool found = apot_forward_range(xp, qp, vp, s, shift, top, begin, end);
 #endif
@@ -290,7 +330,7 @@ at::Tensor dorefa_activation_forward(const at::Tensor& a, int64_t steps) {
   const float* ap = a.const_data_ptr<float>();
   float* qp = q.data_ptr<float>();
   const float s = static_cast<float>(steps);
-  const bool avx2 = vector_path.load();
+  const bool avx2 = loops.load() >= 1;
   at::parallel_for(0, a.numel(), kGrain, [&](int64_t begin, int64_t end) {
 #if defined(QREPRO_X86)
     if (avx2) return dorefa_forward_range_avx2(ap, qp, s, begin, end);
@@ -307,7 +347,7 @@ at::Tensor dorefa_activation_backward(const at::Tensor& g, const at::Tensor& a, 
   const float* ap = a.const_data_ptr<float>();
   float* dp = dx.data_ptr<float>();
   const float s = static_cast<float>(steps);
-  const bool avx2 = vector_path.load();
+  const bool avx2 = loops.load() >= 1;
   at::parallel_for(0, a.numel(), kGrain, [&](int64_t begin, int64_t end) {
 #if defined(QREPRO_X86)
     if (avx2) return dorefa_backward_range_avx2(gp, ap, s, dp, begin, end);
@@ -317,17 +357,18 @@ at::Tensor dorefa_activation_backward(const at::Tensor& g, const at::Tensor& a, 
   return dx;
 }
 
-// Use the eight-lane loops (where the CPU has AVX2) or the portable ones; returns whether the eight-lane ones run.
-bool use_vector_path(bool on) {
-  vector_path = on && has_avx2();
-  return vector_path.load();
+// Use loops at most `widest` wide (0 portable, 1 AVX2, 2 AVX-512) as far as the CPU has them; returns the width now
+// in use.
+int use_loops(int64_t widest) {
+  loops = std::min(static_cast<int>(widest), widest_loops());
+  return loops.load();
 }
 
 void register_weight_kernels(pybind11::module& m);  // weight_kernels.cpp
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   register_weight_kernels(m);
-  m.def("use_vector_path", &use_vector_path);
+  m.def("use_loops", &use_loops);
   m.def("apot_activation_forward", &apot_activation_forward);
   m.def("apot_activation_backward", &apot_activation_backward);
   m.def("apot_weight", &apot_weight);

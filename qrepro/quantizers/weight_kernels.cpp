@@ -10,6 +10,10 @@
 // straight-through quantizers' outputs are q + (w - w), as ste.straight_through computes them.
 // Weights arrive dense (contiguous, or channels-last 4-D) and equally strided: output filter n is then the block
 // [n fan_in, (n + 1) fan_in) of memory in either layout, which is all the per-filter loops need.
+// BWN, TWN and TTQ (and APoT's weights, in cpu_kernels.cpp) are C++ autograd functions (at the end of this file): a
+// training step then runs no Python for them beyond the module's call, which on a tensor this small is a third of
+// the cost. A gradient that reaches them in another memory order than the weight's takes the eager code's formula
+// in ATen operators, whose sums then run in the gradient's order as eager PyTorch's do.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
