@@ -37,8 +37,10 @@ def _pdqat_steps(rows: Rows) -> list[tuple[str, float]]:
 
 def _against_brevitas(rows: Rows) -> list[tuple[str, float]]:
     """brevitas_step: each qrepro step against Brevitas' step (below 1: qrepro ahead)."""
-    brevitas = next(row["ms_per_step"] for row in rows if row["case"].startswith("Brevitas"))
-    return [(row["case"], row["ms_per_step"] / brevitas) for row in rows if row["case"].startswith("qrepro")]
+    brevitas = [row["ms_per_step"] for row in rows if row["case"].startswith("Brevitas")]
+    if not brevitas:  # recorded where Brevitas was not installed: no comparison
+        return []
+    return [(row["case"], row["ms_per_step"] / brevitas[0]) for row in rows if row["case"].startswith("qrepro")]
 
 
 def _outside_steps(rows: Rows) -> list[tuple[str, float]]:
@@ -77,14 +79,18 @@ TARGETS = (
 
 def target_table(recorded: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per target and recorded device: the case furthest from the target in that device's record, its
-    ratio, the limit, and whether it holds (a target whose benchmark has no record is left out)."""
+    ratio, the limit, and whether it holds (a target whose benchmark has no record, or a record without the cases it
+    compares, is left out)."""
     rows = []
     for target in TARGETS:
         for result in recorded:
             if result["benchmark"] != target.benchmark:
                 continue
             device = "cpu" if result["device"].startswith("CPU") else "cuda"
-            case, ratio = max(target.ratios(result["rows"]), key=lambda pair: pair[1])
+            ratios = target.ratios(result["rows"])
+            if not ratios:
+                continue
+            case, ratio = max(ratios, key=lambda pair: pair[1])
             limit = target.limit_on(device)
             rows.append({"target": target.description, "device": device, "limit": limit, "worst case": case,
                          "measured": round(ratio, 3), "met": "yes" if ratio <= limit else "no",
