@@ -100,7 +100,7 @@ def _dorefa_statistics(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 def _sq_selection(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    errors = unit_errors(w, w.sign() * w.abs().mean(), "filter")  # a filter's error against a binary quantization
+    errors = unit_errors(w, w, "filter")  # w in the quantized weights' place: the same operators, on the same sizes
     quantized_units(errors, 0.5, SQ_DEFAULTS["prob"], SQ_DEFAULTS["select"])
     return ()
 

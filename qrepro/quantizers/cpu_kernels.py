@@ -11,9 +11,9 @@ summation order (means, sums, ``torch.std``, ``torch.dot``) and the functions wh
 DoReFa activations, APoT's weights) and ``weight_kernels.cpp`` (DoReFa's, BWN, TWN, TTQ and uniform weights, and the
 per-unit ``where`` of INQ/ELQ's frozen weights and SQ's hybrid ones, ``select.py``). BWN, TWN, TTQ and APoT's
 weights are C++ autograd functions end to end, since on a weight tensor the Python around a kernel costs more than
-the kernel. tests/test_cpu_kernels.py
-and tests/test_weight_kernels.py compare each with eager at the values where rounding decides, and
-tests/test_kernels_training.py trains every kind of recorded run both ways and compares the models bit for bit.
+the kernel. tests/test_cpu_kernels.py and tests/test_weight_kernels.py compare each with eager at the values where
+rounding decides, and tests/test_kernels_training.py trains every kind of recorded run both ways and compares the
+models bit for bit.
 
 They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about a minute;
 see ``build_directory``) and used for float32 CPU tensors in a dense memory order. ``QREPRO_KERNELS`` chooses:
