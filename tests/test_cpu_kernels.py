@@ -40,11 +40,13 @@ def bitwise(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and a.stride() == b.stride() and torch.equal(a.view(torch.int32), b.view(torch.int32))
 
 
-def run(module: torch.nn.Module, x: torch.Tensor, kernels: str, monkeypatch) -> tuple[torch.Tensor, ...]:
+def run(module: torch.nn.Module, x: torch.Tensor, kernels: str, monkeypatch,
+        grad_layout: torch.memory_format | None = None) -> tuple[torch.Tensor, ...]:
+    """Output, dL/dx and dL/dalpha for a fixed upstream gradient (in ``x``'s memory order, or ``grad_layout``)."""
     monkeypatch.setenv("QREPRO_KERNELS", kernels)
     x = x.detach().clone().requires_grad_(True)
     torch.manual_seed(1)
-    grad = torch.randn_like(x)
+    grad = torch.randn_like(x) if grad_layout is None else torch.randn_like(x).contiguous(memory_format=grad_layout)
     out = module(x)
     out.backward(grad)
     alpha = getattr(module, "alpha", None)
@@ -67,6 +69,19 @@ def test_apot_activation_equals_eager(bits, alpha, channels_last, loops, monkeyp
     eager, fused = run(module, x, "eager", monkeypatch), run(module, x, "compiled", monkeypatch)
     for e, f in zip(eager, fused):
         assert bitwise(e, f)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_apot_activation_gradient_in_another_memory_order_equals_eager(channels_last, monkeypatch):
+    """The fused forward keeps the residual and the mask in the input's order; a gradient in the other order takes
+    the eager products with them, with the same bits."""
+    x = hard_inputs(2.0, torch.tensor([])).clamp(-6, 6)
+    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    other = torch.contiguous_format if channels_last else torch.channels_last
+    module = APoTActivation(4, alpha_init=2.0)
+    eager, fused = (run(module, x, kernels, monkeypatch, grad_layout=other) for kernels in ("eager", "compiled"))
+    assert all(torch.equal(e.contiguous().view(torch.int32), f.contiguous().view(torch.int32))
+               for e, f in zip(eager, fused))
 
 
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
