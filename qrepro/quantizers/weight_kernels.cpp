@@ -55,12 +55,6 @@ void over_elements(int64_t n, const Body& body) {
   at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) { body(begin, end); });
 }
 
-float max_magnitude_bits_to_float(uint32_t bits) {
-  float top;
-  std::memcpy(&top, &bits, sizeof top);
-  return top;
-}
-
 QREPRO_CLONES void bwn_range(const float* w, float alpha, float* out, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) out[i] = (w[i] >= 0.f ? alpha : -alpha) + (w[i] - w[i]);
 }
@@ -255,9 +249,12 @@ at::Tensor twn_forward(const at::Tensor& w, bool per_filter_scale, double delta_
 // max|w| (see max_magnitude_bits_range).
 float max_magnitude(const at::Tensor& w) {
   const float* wp = w.const_data_ptr<float>();
-  return max_magnitude_bits_to_float(at::parallel_reduce(0, w.numel(), kGrain, uint32_t{0},
+  const uint32_t bits = at::parallel_reduce(0, w.numel(), kGrain, uint32_t{0},
       [&](int64_t begin, int64_t end, uint32_t top) { return std::max(top, max_magnitude_bits_range(wp, begin, end)); },
-      [](uint32_t a, uint32_t b) { return std::max(a, b); }));
+      [](uint32_t a, uint32_t b) { return std::max(a, b); });
+  float top;
+  std::memcpy(&top, &bits, sizeof top);
+  return top;
 }
 
 // TTQ (ternary.py), forward: w^t = p W_p + n (-W_n), p = 1[w > Delta], n = 1[w < -Delta], Delta = t max|W| (a float32
