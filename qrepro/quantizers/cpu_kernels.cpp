@@ -222,8 +222,8 @@ std::tuple<at::Tensor, bool> apot_activation_forward(const at::Tensor& x, double
   return {q, nan};
 }
 
-// APoT weights (apot.py APoTWeight): w_hat = (w - mean W) / std W, then the lookup on the grid (offset, cells) scaled by
-// alpha: scale = resolution / alpha as Python computes it (alpha.reciprocal() * resolution), values = table * alpha.
+// APoT weights (apot.py APoTWeight): w_hat = (w - mean W) / std W, then the lookup on the grid (offset, cells) scaled
+// by alpha: scale = resolution / alpha as Python computes it (alpha.reciprocal() * resolution), values = table * alpha.
 // Returns q, w_hat, std W and whether any cell was NaN (the caller raises).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, bool> apot_weight_forward(const at::Tensor& w, const at::Tensor& alpha,
                                                                         const at::Tensor& table, int64_t resolution,
