@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from qrepro.methods.inq import FrozenPartition
 from qrepro.methods.sq import SQWeight
@@ -176,6 +177,43 @@ def test_apot_weight_rejects_nan_as_eager(monkeypatch):
         monkeypatch.setenv("QREPRO_KERNELS", kernels)
         with pytest.raises(FloatingPointError, match="not finite"):
             APoTWeight(2)(w)
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3, 3), (16, 8, 3, 3), (10, 64), (3, 5)])
+def test_apot_weight_std_equals_torch_std(shape, monkeypatch):
+    """The kernels sum the squared deviations in another order than torch.std, and keep the result only where it
+    is certain to be torch's (cpu_kernels.cpp, std_of): dL/dW = g / std W shows every bit of it, on weights of many
+    scales and offsets."""
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        scale, offset = 10 ** (torch.rand((), generator=generator) * 6 - 4), torch.randn((), generator=generator)
+        w = torch.randn(shape, generator=generator) * scale + offset * scale * 10
+        eager, fused = run(APoTWeight(3), w, "eager", monkeypatch), run(APoTWeight(3), w, "compiled", monkeypatch)
+        assert all(bitwise(e, f) for e, f in zip(eager, fused))
+
+
+class Operators(TorchDispatchMode):
+    """The names of the ATen operators called inside it, C++ callers included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(func.name())
+        return func(*args, **(kwargs or {}))
+
+
+def test_apot_weight_calls_torch_std_only_where_its_own_sum_is_not_certain(monkeypatch):
+    monkeypatch.setenv("QREPRO_KERNELS", "compiled")
+    with Operators() as finite:
+        APoTWeight(2)(weights())
+    assert not any(name.startswith("aten::std") for name in finite.names)
+    w = weights()
+    w[0, 0, 0, 0] = float("nan")  # a NaN sum is not certain: torch.std decides, and the NaN is reported as eager
+    with Operators() as not_finite, pytest.raises(FloatingPointError, match="not finite"):
+        APoTWeight(2)(w)
+    assert any(name.startswith("aten::std") for name in not_finite.names)
 
 
 def half_frozen(scheme: str, bits: int, w: torch.Tensor) -> FrozenPartition:

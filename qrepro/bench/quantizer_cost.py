@@ -13,7 +13,7 @@ over memory), and ``compiled_ms`` is the eager module under ``torch.compile`` (i
 into one kernel per direction; ``compiled_ratio_to_baseline`` compares it with the eager baseline.
 Weight tensors are small (36,864 values): there the time is fixed costs (autograd, allocation, operator dispatch,
 the boolean masks' slow paths in eager PyTorch) and the statistics some quantizers must take with torch's own
-kernels (APoT's std, DoReFa's tanh), not memory traffic; it is a small part of a training step (see ``qat_step``).
+kernels (DoReFa's tanh), not memory traffic; it is a small part of a training step (see ``qat_step``).
 The ``torch's share`` rows time that share alone: the operations a quantizer must leave to torch (so that its values
 stay eager PyTorch's bit for bit), forward and backward, called on plain tensors. Added to the ratio of the cheapest
 complete weight quantizer (BWN: a module call, one pass each way, autograd around it), a share's ratio to
@@ -88,11 +88,6 @@ WEIGHTS: list[tuple[str, int, Callable[[torch.Tensor], nn.Module]]] = [
 ]
 
 
-def _apot_statistics(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    w.std(), w.mean()
-    return (w,)
-
-
 def _dorefa_statistics(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
     t = w.tanh()
     w.abs().mean(), t.abs().max()
@@ -107,8 +102,6 @@ def _sq_selection(w: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 # (label, bits, forward ops(w) -> tensors kept, backward ops(grad, *kept)): what the quantizers over 2x leave to torch
 SHARES: list[tuple[str, int, Callable, Callable]] = [
-    ("apot: torch.std, torch.mean; torch.dot", 2, _apot_statistics,
-     lambda grad, w: torch.dot(grad.flatten(), w.flatten())),
     ("dorefa: tanh, mean|W|, max|tanh W|; tanh_backward, a sum", 2, _dorefa_statistics,
      lambda grad, t: torch.ops.aten.tanh_backward(grad, t).sum()),
     ("sq: the choice of the filters (errors, roulette)", 2, _sq_selection, lambda grad: None),

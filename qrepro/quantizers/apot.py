@@ -188,9 +188,9 @@ class APoTWeight(nn.Module):
     tensor([-1.0000, -0.2500,  0.0000,  0.2500,  1.0000])
 
     On float32 CPU weights the normalization and quantization are one C++ autograd function (``cpu_kernels``): the
-    same statistics (``torch.mean``, ``torch.std``) and element-wise operations as the eager code below, in its
-    order, so the output and both gradients (dL/dW = g / std W through the straight-through W_hat, dL/dalpha as
-    ``_RCF``) are equal bit for bit.
+    same statistics (``torch.mean``, and ``torch.std``'s value, certified: ``std_of`` in cpu_kernels.cpp) and
+    element-wise operations as the eager code below, in its order, so the output and both gradients (dL/dW =
+    g / std W through the straight-through W_hat, dL/dalpha as ``_RCF``) are equal bit for bit.
     """
 
     def __init__(self, bits: int, alpha_init: float = 3.0):

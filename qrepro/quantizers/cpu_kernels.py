@@ -6,10 +6,11 @@ eight (scale, clip, cell index, table lookup; mask, residual, dot, masked gradie
 tensor is small, and there the cost is each operator's fixed overhead and the slow paths of boolean masks
 (comparisons, wheres, products with a mask). The kernels do each direction in one pass, evaluating the same float32
 operations in the same order as the eager code, and leave to torch the reductions whose result depends on the
-summation order (means, sums, ``torch.std``, ``torch.dot``) and the functions whose rounding is torch's own
-(``tanh``, ``tanh_backward``), so outputs and gradients are equal bit for bit: ``cpu_kernels.cpp`` (the APoT and
-DoReFa activations, APoT's weights) and ``weight_kernels.cpp`` (DoReFa's, BWN, TWN, TTQ and uniform weights, and the
-per-unit ``where`` of INQ/ELQ's frozen weights and SQ's hybrid ones, ``select.py``). BWN, TWN, TTQ and APoT's
+summation order (means, sums, ``torch.dot``; ``torch.std``'s float32 value is certified instead, see ``std_of`` in
+cpu_kernels.cpp) and the functions whose rounding is torch's own (``tanh``, ``tanh_backward``), so outputs and
+gradients are equal bit for bit: ``cpu_kernels.cpp`` (the APoT and DoReFa activations, APoT's weights) and
+``weight_kernels.cpp`` (DoReFa's, BWN, TWN, TTQ and uniform weights, and the per-unit ``where`` of INQ/ELQ's frozen
+weights and SQ's hybrid ones, ``select.py``). BWN, TWN, TTQ and APoT's
 weights are C++ autograd functions end to end, since on a weight tensor the Python around a kernel costs more than
 the kernel. tests/test_cpu_kernels.py and tests/test_weight_kernels.py compare each with eager at the values where
 rounding decides, and tests/test_kernels_training.py trains every kind of recorded run both ways and compares the
