@@ -203,13 +203,13 @@ class APoTWeight(nn.Module):
         return self.grid.levels
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        fused = cpu_kernels.for_tensors(w) if self.alpha.dtype == torch.float32 else None
+        alpha, grid = self.alpha, self.grid
+        fused = cpu_kernels.for_tensors(w) if alpha.dtype == torch.float32 else None
         if fused is not None:  # one fused pass per direction, the same statistics and values (cpu_kernels.cpp)
-            grid = self.grid
-            return fused.apot_weight(w, self.alpha, grid.table, grid.resolution, grid.offset, grid.cells, NOT_FINITE)
+            return fused.apot_weight(w, alpha, grid.table, grid.resolution, grid.offset, grid.cells, NOT_FINITE)
         stats = w.detach()
         w_hat = (w - stats.mean()) / stats.std()
-        return _WeightRCF.apply(w_hat, self.alpha, self.grid)
+        return _WeightRCF.apply(w_hat, alpha, grid)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}"

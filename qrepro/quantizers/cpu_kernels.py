@@ -129,7 +129,6 @@ def for_tensors(*tensors: torch.Tensor) -> ModuleType | None:
     first = tensors[0]
     shape, stride = first.shape, first.stride()
     for tensor in tensors:
-        if tensor.dtype != torch.float32 or tensor.device.type != "cpu" or tensor.stride() != stride \
-                or tensor.shape != shape:
+        if tensor.dtype != torch.float32 or not tensor.is_cpu or tensor.stride() != stride or tensor.shape != shape:
             return None
     return kernels() if dense(first) and not torch.compiler.is_compiling() else None
