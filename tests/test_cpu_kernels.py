@@ -25,15 +25,15 @@ def loops(request):
 def hard_inputs(scale: float, decisive: torch.Tensor) -> torch.Tensor:
     """Random activations (mostly post-ReLU, some negative, some beyond the clipping range) plus the values where
     rounding decides: ``decisive`` (the quantizer's midpoints or cell edges, in input units), every multiple of
-    scale / 96 on [-scale, 2 scale], each with its float neighbours, signed zeros and infinities. 2 x 3 x 40 x 43
-    elements, odd on purpose (a tail after the eight-lane loop)."""
+    scale / 96 on [-scale, 2 scale], each with its float neighbours, signed zeros and infinities. 2 x 3 x 41 x 43
+    elements, odd on purpose (a tail after the eight- and sixteen-lane loops)."""
     torch.manual_seed(0)
     grid = torch.cat([decisive.float(), torch.arange(-96, 193, dtype=torch.float32) * (scale / 96)])
     special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), 1e-38, -1e-38, 3e38])
     edges = torch.cat([grid, grid.nextafter(grid + 1), grid.nextafter(grid - 1), special])
-    x = torch.randn(2 * 3 * 40 * 43) * scale
+    x = torch.randn(2 * 3 * 41 * 43) * scale
     x[: edges.numel()] = edges
-    return x[torch.randperm(x.numel())].view(2, 3, 40, 43)
+    return x[torch.randperm(x.numel())].view(2, 3, 41, 43)
 
 
 def bitwise(a: torch.Tensor, b: torch.Tensor) -> bool:
