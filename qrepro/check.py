@@ -24,7 +24,7 @@ from .methods import get_method
 from .methods.base import Method
 from .config import PTQConfig, TrainConfig
 from .data import DeviceLoader, ImageData
-from .profiles import channels_last_for
+from .profiles import channels_last_for, precision_for
 from .runs.build import prepared_model, trainable
 from .runs.shard import lineage
 from .train import build_optimizer, evaluate, fit
@@ -74,7 +74,7 @@ def check_training(config: TrainConfig, data: ImageData, device: torch.device, c
     # in the memory format of runs on real images on this device (digits alone would train NCHW)
     channels_last = channels_last_for("cifar10", device.type)
     fit(model, data, schedule, device=device, objective=objective, progress=False, compile=compile,
-        channels_last=channels_last)
+        channels_last=channels_last, amp=precision_for("cifar10", device.type) == "bf16")
     trained = {id(p) for group in build_optimizer(model, schedule).param_groups for p in group["params"]}
     missing = [name for name, p in model.named_parameters() if id(p) in trained and p.grad is None]
     if missing:

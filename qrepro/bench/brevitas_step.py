@@ -19,6 +19,7 @@ from torch import nn
 
 from ..methods import METHODS
 from ..config import Schedule, TrainConfig
+from ..profiles import precision_for
 from ..runs.build import CIFAR10_SHAPE, build_model, trainable
 from ..train import Objective, train_step
 from .measure import timed
@@ -62,7 +63,8 @@ def stepper(model: nn.Module, objective: Objective, device: torch.device) -> Cal
     g = torch.Generator().manual_seed(0)
     x = torch.randn(BATCH, 3, SIZE, SIZE, generator=g).to(device)
     y = torch.randint(0, 10, (BATCH,), generator=g).to(device)
-    return lambda: train_step(model, objective, optimizer, x, y, device)
+    amp = precision_for("cifar10", device.type) == "bf16"  # as runs on images step
+    return lambda: train_step(model, objective, optimizer, x, y, device, amp)
 
 
 def run(device: torch.device) -> list[dict]:

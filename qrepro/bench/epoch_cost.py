@@ -14,6 +14,7 @@ import torch
 
 from ..config import Schedule, TrainConfig
 from ..data import DeviceLoader, ImageData
+from ..profiles import precision_for
 from ..runs.build import trainable
 from ..train import fit, train_step
 from .measure import timed
@@ -38,7 +39,9 @@ def measure(method: str, bits: int, variant: dict, data: ImageData, device: torc
                          schedule=Schedule(epochs=2, batch_size=BATCH, lr=0.01, lr_schedule="constant"))
     torch.manual_seed(0)
     model, objective, _ = trainable(config, data)
-    history = fit(model, data, config.schedule, device=device, objective=objective, progress=False, **variant)
+    amp = precision_for("cifar10", device.type) == "bf16"  # as runs on images train
+    history = fit(model, data, config.schedule, device=device, objective=objective, progress=False, amp=amp,
+                  **variant)
     first, epoch = history[0]["seconds"], history[1]["seconds"]
 
     channels_last = variant.get("channels_last", False)
@@ -47,8 +50,8 @@ def measure(method: str, bits: int, variant: dict, data: ImageData, device: torc
     loader = DeviceLoader(data, "train", BATCH, device=device, channels_last=channels_last)
     batches = list(loader)
     for x, y in batches[:3]:
-        train_step(trained, objective, optimizer, x, y, device)
-    steps = sum(timed(lambda x=x, y=y: train_step(trained, objective, optimizer, x, y, device), device)
+        train_step(trained, objective, optimizer, x, y, device, amp)
+    steps = sum(timed(lambda x=x, y=y: train_step(trained, objective, optimizer, x, y, device, amp), device)
                 for x, y in batches)
     return {"epoch_s": round(epoch, 2), "steps_s": round(steps, 2), "first_epoch_s": round(first, 2),
             "outside_steps": f"{100 * (epoch - steps) / epoch:.0f} %",

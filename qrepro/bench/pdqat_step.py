@@ -17,6 +17,7 @@ import torch
 
 from ..chapters.pdqat import run_config
 from ..data import DeviceLoader, ImageData
+from ..profiles import precision_for
 from ..runs.build import CIFAR10_SHAPE, trainable
 from ..train import build_optimizer, train_step
 from .measure import timed
@@ -54,7 +55,8 @@ def build_case(method_name: str, options: dict, device: torch.device) -> tuple[C
     x, y = next(iter(loader))
 
     def step() -> None:
-        train_step(model, objective, optimizer, x, y, device)  # as fit() steps: bf16 autocast on CUDA
+        train_step(model, objective, optimizer, x, y, device,
+                   amp=precision_for("cifar10", device.type) == "bf16")  # as runs on images step
 
     return step, lambda: objective.end_epoch(model, loader, 0)
 

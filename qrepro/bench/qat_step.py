@@ -21,7 +21,7 @@ import torch
 from ..methods import METHODS
 from ..methods.sq import SQ_DEFAULTS
 from ..config import Schedule, TrainConfig
-from ..profiles import channels_last_for
+from ..profiles import channels_last_for, precision_for
 from ..runs.build import CIFAR10_SHAPE, trainable
 from ..train import train_step
 from .measure import isolated, time_steps
@@ -60,7 +60,8 @@ def step_time(method: str, bits: int, arch: str, arch_options: dict, options: di
     y = torch.randint(0, 10, (BATCH,), device=device)
 
     def step() -> None:
-        train_step(model, objective, optimizer, x, y, device)  # as fit() steps: bf16 autocast on CUDA
+        train_step(model, objective, optimizer, x, y, device,
+                   amp=precision_for("cifar10", device.type) == "bf16")  # as runs on images step
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

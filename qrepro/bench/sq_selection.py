@@ -15,6 +15,7 @@ import torch
 from .. import models
 from ..methods.sq import SQWeight, expand_units, quantized_units, resample_layers, sq_layers, unit_errors
 from ..nn import LayerQuant, quantize_
+from ..profiles import precision_for
 from ..quantizers import BWN
 from ..train import Objective, train_step
 from .measure import time_steps
@@ -42,7 +43,8 @@ def _step_ms(model: torch.nn.Module, batch: int, device: torch.device, layered: 
     def step() -> None:
         if layered:
             resample_layers(model)
-        train_step(model, Objective(), optimizer, x, y, device)  # as fit() steps: bf16 autocast on CUDA
+        train_step(model, Objective(), optimizer, x, y, device,
+                   amp=precision_for("cifar10", device.type) == "bf16")  # as runs on images step
 
     return 1000 * time_steps(step, device, warmup=2, steps=steps)
 

@@ -14,7 +14,7 @@ from ..methods import get_method
 from ..methods.base import Method, PTQMethod
 from ..config import PTQConfig, TrainConfig
 from ..data import DeviceLoader
-from ..profiles import channels_last_for
+from ..profiles import channels_last_for, precision_for
 from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
 from .behaviour import behaviour_fingerprint
@@ -71,6 +71,12 @@ def memory_format(history: list[dict[str, Any]]) -> str:
     return formats.pop() if len(formats) == 1 else "mixed"
 
 
+def training_precision(history: list[dict[str, Any]]) -> str:
+    """The precision every epoch trained in ("bf16" or "fp32"), or "mixed" when a resumed run changed it."""
+    precisions = {h.get("amp", "fp32") for h in history}
+    return precisions.pop() if len(precisions) == 1 else "mixed"
+
+
 def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, data_root: str | None,
                   device: torch.device, progress: bool, compile: bool = False
                   ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -88,6 +94,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
     model, objective, init_report = trainable(config, data, parent)
     history = fit(model, data, config.schedule, device=device, seed=config.seed, objective=objective,
                   checkpoint=run_dir / CHECKPOINT_FILE, progress=progress, compile=compile,
+                  amp=precision_for(config.data, device.type) == "bf16",
                   channels_last=channels_last_for(config.data, device.type), description=config.run_id,
                   validation=validation, version=version)
     final = history[-1]
@@ -107,7 +114,7 @@ def execute_train(config: TrainConfig, run_dir: Path, *, parent: Parent | None, 
         "val_selected_epoch": selected["epoch"] if selected else None,
         "wall_time_s": sum(h["seconds"] for h in history),
         "epoch_time_s": sum(h["seconds"] for h in history) / len(history),
-        "amp": "bf16" if device.type == "cuda" else None,  # the training precision; evaluation is always float32
+        "amp": training_precision(history),  # evaluation is always float32
         "evaluated_in": "float32",
         # of training and evaluation; "mixed" when a resumed run changed it (each epoch names its own)
         "memory_format": memory_format(history),

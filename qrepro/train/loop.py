@@ -1,4 +1,4 @@
-"""One training loop for every method: fit() and evaluate(), resumable, with AMP on CUDA and progress bars.
+"""One training loop for every method: fit() and evaluate(), resumable, with bf16 autocast and progress bars.
 
 A method changes what a batch costs through an ``Objective`` (default: cross-entropy of the model's
 output) and may add per-epoch work (e.g. a dual ascent step) and per-epoch metrics; the loop does the rest:
@@ -54,16 +54,17 @@ def non_finite_parameters(model: nn.Module) -> list[str]:
 
 
 def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when ``amp``; a no-op elsewhere."""
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast on ``device`` when ``amp`` (CUDA or a CPU; the caller decides, see profiles.precision_for); a
+    no-op otherwise."""
+    if amp and device.type in ("cuda", "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
 def train_step(model: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-               y: torch.Tensor, device: torch.device, amp: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+               y: torch.Tensor, device: torch.device, amp: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step as every run takes it (benchmarks too): the objective's ``before_step``, its loss under
-    autocast (bf16 on CUDA), backward, update. Returns (loss, logits)."""
+    bf16 autocast when ``amp``, backward, update. Returns (loss, logits)."""
     objective.before_step(model)
     with autocast(device, amp):
         loss, logits = objective.loss(model, x, y)
@@ -103,7 +104,7 @@ def fit(
     objective: Objective | None = None,
     checkpoint: Path | None = None,
     progress: bool = True,
-    amp: bool = True,
+    amp: bool = False,
     compile: bool = False,
     channels_last: bool = False,
     description: str = "train",
@@ -195,6 +196,7 @@ def fit(
             "test_top5": test["top5"],
             "seconds": time.perf_counter() - start,
             "memory_format": "channels_last" if channels_last else "contiguous",
+            "amp": "bf16" if amp and device.type in ("cuda", "cpu") else "fp32",
             **({"val_loss": val["loss"], "val_top1": val["top1"]} if val else {}),
             **extra,
             **({"source_hash": version["source_hash"]} if version else {}),
