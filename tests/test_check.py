@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from qrepro import check as check_module
+from qrepro import profiles
 from qrepro.methods import METHODS, PTQ_METHODS
 from qrepro.cli import main
 from qrepro.train import loop
@@ -19,10 +20,16 @@ def test_every_method_passes_on_the_cpu_and_each_is_checked(capsys):
     assert not [r for r in results if r.error]
 
 
-def test_every_method_trains_under_bf16_autocast_as_on_a_gpu(monkeypatch):
-    """CUDA trains under bf16 autocast: the same on the CPU exercises every custom autograd quantizer with it."""
-    monkeypatch.setattr(loop, "autocast", lambda device, amp: torch.autocast("cpu", dtype=torch.bfloat16))
+def test_every_method_trains_under_bf16_autocast_as_on_a_cpu_with_native_bf16(monkeypatch):
+    """A CPU with AMX or AVX512-BF16 (and CUDA) trains under bf16 autocast: QREPRO_AMP=bf16 takes that code path
+    here whatever this processor has (only the capability is assumed), with every custom autograd quantizer."""
+    monkeypatch.setattr(profiles, "native_bf16", lambda device_type: True)
+    monkeypatch.setenv("QREPRO_AMP", "bf16")
+    entered = []
+    original = loop.autocast
+    monkeypatch.setattr(loop, "autocast", lambda device, amp: entered.append(amp) or original(device, amp))
     assert not [r for r in check_module.check(torch.device("cpu")) if r.error]
+    assert entered and all(entered)
 
 
 def test_a_trained_parameter_without_gradient_is_named(monkeypatch):

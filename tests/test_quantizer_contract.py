@@ -101,3 +101,23 @@ def test_every_quantizer_docstring_holds_a_doctest(cls):
 def test_doctests_pass(module):
     result = doctest.testmod(module, verbose=False, report=True)
     assert result.failed == 0, f"{result.failed} of {result.attempted} doctests failed in {module.__name__}"
+
+
+@pytest.mark.parametrize("quantizer, make_input, scale", CASES)
+def test_under_cpu_bf16_autocast_the_output_still_lies_exactly_on_the_float32_levels(quantizer, make_input, scale):
+    """Training on a CPU with native bf16 runs under autocast: weights arrive in float32 (parameters), activations
+    in bf16 (a convolution's output). Levels are computed in float32 either way, so the output is exact."""
+    levels = quantizer.levels()
+    if levels is None:
+        return
+    torch.manual_seed(quantizer.bits)
+    x = make_input()
+    if make_input is activations:
+        x = x.bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = quantizer(x).detach()
+    assert out.dtype == torch.float32
+    s = scale(x.float(), quantizer, out)
+    grid = s.reshape(-1, 1, 1) * levels
+    on_grid = (out.reshape(s.numel(), -1, 1) == grid).any(-1)
+    assert on_grid.all(), f"{on_grid.logical_not().sum()} outputs off scale * levels()"

@@ -121,8 +121,11 @@ class _Activation(torch.autograd.Function):
 
 
 def dorefa_activation(a: torch.Tensor, bits: int) -> torch.Tensor:
-    """quantize_k(clamp(a, 0, 1)); clamp(a, 0, 1) at 32 bits."""
-    return _Activation.apply(a, check_bits(bits))
+    """quantize_k(clamp(a, 0, 1)); clamp(a, 0, 1) at 32 bits. The levels are computed in float32 at least: a bf16
+    activation (autocast) is promoted first, so the output lies exactly on j / (2^k - 1)."""
+    if check_bits(bits) != FULL:
+        a = a.to(torch.promote_types(a.dtype, torch.float32))
+    return _Activation.apply(a, bits)
 
 
 class _Switchable(nn.Module):
