@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -38,7 +38,7 @@
 # %% tags=["parameters"]
 bit = "4,3,2"  # bit-widths to show; each brings its parents (32 -> 4 -> 3 -> 2; 5 from 32)
 arch = "resnet20"  # resnet20 | resnet32 | resnet56
-profile = "smoke"  # smoke (digits, CPU, seconds) | quick (CIFAR-10, GPU minutes) | paper (300 epochs/stage)
+profile = "smoke"  # smoke (digits, CPU) | lite (cifar10-jpeg, CPU, 15 epochs/stage) | quick (GPU minutes) | paper (300)
 data = ""  # empty: the data set of the profile (smoke: digits, else cifar10); or cifar10-jpeg
 data_root = ""  # empty: the default location of the data set
 epochs = 0  # 0: the epochs per stage of the profile

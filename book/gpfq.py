@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -55,7 +55,7 @@ scalar = 1.16  # alphabet scalar C of the headline runs and of the bit sweep (of
 lam = "0.01,0.02,0.05,0.1"  # lambda values of the sparse GPFQ sweep (L1 and L0), comma-separated
 batch_size = 0  # calibration images per layer; 0: the profile default (smoke 128; quick and paper 256, the seed)
 arch = ""  # empty: the profile default (smoke resnet20; quick and paper resnet18 with max-pool)
-profile = "smoke"  # smoke (digits, CPU) | quick (CIFAR-10, 30 epochs) | paper (CIFAR-10, 200 epochs)
+profile = "smoke"  # smoke (digits, CPU) | lite (cifar10-jpeg, converged ResNet-20) | quick (30 epochs) | paper (200)
 data = ""  # empty: the data set of the profile (smoke: digits, else cifar10); or cifar10-jpeg
 data_root = ""  # empty: the default location of the data set
 epochs = 0  # full-precision training epochs; 0: the profile default

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -44,7 +44,7 @@
 # Jupyter: the first phase, then the mixed-precision retraining planned from its duals.
 
 # %% tags=["parameters"]
-bit = "1"  # Table 1 bit-widths among 1, 2, 4, 8; Fig. 1 and mixed precision use the lowest (paper: 1)
+bit = ""  # Table 1 bit-widths among 1, 2, 4, 8 (empty: lite 2,4, else 1); Fig. 1 and mixed precision use the lowest
 constraint = "output,layerwise"  # PD-QAT rows beside the baseline: none, output, layerwise
 epsilon = ""  # extra output-constraint levels for the accuracy vs epsilon plot, e.g. 0.5,2 (table: paper levels)
 epsilon_layer = 0.0125  # layer-wise level of the Fig. 1 run whose duals rank the layers (paper: 0.0125)
@@ -54,7 +54,7 @@ high_precision_layers = ""  # layer indices kept at 32 bits in one extra baselin
 counts = "2,4"  # numbers of layers kept in high precision for the mixed-precision plot (paper: 1,2,4,8)
 rules = "largest,smallest,random"  # how those layers are chosen from the duals
 arch = "preact_resnet20"  # the paper model (resnet20q)
-profile = "smoke"  # smoke (digits, CPU, width 1) | quick (CIFAR-10, 20 epochs) | paper (100 epochs)
+profile = "smoke"  # smoke (digits, CPU, width 1) | lite (cifar10-jpeg, CPU, 10 epochs) | quick (20 epochs) | paper (100)
 data = ""  # empty: the data set of the profile (smoke: digits, else cifar10); or cifar10-jpeg
 data_root = ""  # empty: the default location of the data set
 epochs = 0  # 0: the epochs of the profile

@@ -7,7 +7,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -44,13 +44,13 @@ prob = "linear"  # probability function of the SQ rows: constant | linear | soft
 granularity = "filter"  # SQ unit: filter (the channel of the paper) | element | layer
 select = "quantized"  # drawn units: quantized (paper, p ~ f(1/e)) | full_precision (official code and seed, p ~ f(e))
 ratios = "0.5,0.75,0.875,1"  # SQ ratio of each stage, increasing, in (0, 1]
-arch = "vgg9,resnet20"  # table architectures: vgg9 | resnet20 | resnet32 | resnet56 | lenet5 (a quick check)
+arch = ""  # table architectures: vgg9 | resnet20 | resnet32 | resnet56 | lenet5 (empty: lite resnet20, else vgg9,resnet20)
 study_arch = "resnet20"  # architecture of the INQ and ELQ rows and of the comparisons; empty: none
 twn = "official"  # TWN: official (SQ Caffe code, per-channel alpha) | paper (TWN paper, per-layer alpha)
 threshold = 0.05  # TTQ threshold factor t between 0 and 1, Delta = t * max abs W
 wn_grad = "paper"  # TTQ gradient of W_n: paper (+sum) | official (-sum, the exact derivative)
-inq_bits = 3  # INQ bit-width (the seed: 3)
-profile = "smoke"  # smoke (digits, CPU, seconds) | quick (CIFAR-10, GPU minutes) | paper (official schedules)
+inq_bits = 5  # INQ bit-width (the INQ paper's headline: 5; the seed: 3)
+profile = "smoke"  # smoke (digits, CPU, seconds) | lite (cifar10-jpeg, 2-core CPU) | quick (GPU minutes) | paper
 data = ""  # empty: the data set of the profile (smoke: digits, else cifar10); or cifar10-jpeg
 data_root = ""  # empty: the default location of the data set
 epochs = 0  # 0: the epochs per run of the profile

@@ -155,3 +155,27 @@ def test_bad_option_values():
         models.create("resnet20", shortcut="C")
     with pytest.raises(ValueError, match="image_size >= 8"):
         models.create("vgg9", image_size=4)
+
+
+def test_batchnorms_at_bit_widths_the_parent_lacks_start_from_its_full_precision_ones():
+    """PD-QAT's b-bit BatchNorms start from the parent's 32-bit ones; the parent's 32-bit ones are left out of a
+    model that has none."""
+    from qrepro.models.preact_resnet import initialize_precisions
+
+    torch.manual_seed(0)
+    parent = models.create("preact_resnet20", width=1, bit_widths=[32])
+    for module in parent.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(module.weight)
+            torch.nn.init.uniform_(module.running_mean)
+    state = parent.state_dict()
+    for bit_widths in ([2, 32], [2]):
+        child = models.create("preact_resnet20", width=1, bit_widths=bit_widths)
+        adapted, copied, left_out = initialize_precisions(state, child)
+        result = child.load_state_dict(adapted, strict=False)
+        assert not result.missing_keys and not result.unexpected_keys
+        assert copied and all(".bns.2." in key and source == key.replace(".bns.2.", ".bns.32.")
+                              for key, source in copied.items())
+        assert torch.equal(child.blocks[4].bn1.bns["2"].weight, parent.blocks[4].bn1.bns["32"].weight)
+        assert torch.equal(child.bn.bns["2"].running_mean, parent.bn.bns["32"].running_mean)
+        assert bool(left_out) == (bit_widths == [2])

@@ -166,3 +166,29 @@ def test_activation_quantizer_equals_the_per_element_formula(bits):
     assert inside[0] and torch.equal(a.grad, upstream * inside)
     expected = (upstream * torch.where(inside, projected - x, torch.ones_like(x))).double().sum()
     assert quantizer.alpha.grad.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-3)
+
+
+def test_apot_training_keeps_every_clipping_value_positive():
+    """A step that would leave alpha <= 0 (one lite seed's went to -30.7) is projected onto ALPHA_MIN, before the
+    next step and before the evaluation; a positive alpha is left exactly as the optimizer made it."""
+    from qrepro import models
+    from qrepro.config import Schedule, TrainConfig
+    from qrepro.methods import get_method
+    from qrepro.methods.apot import ALPHA_MIN
+
+    config = TrainConfig(chapter="test", data="digits", arch="resnet20", schedule=Schedule(epochs=1), method="apot",
+                         bits=2)
+    model = models.create("resnet20", num_classes=10, in_channels=1, image_size=8)
+    method = get_method("apot")
+    method.prepare(model, config)
+    objective = method.objective(model, config)
+    quantizers = [m for m in model.modules() if isinstance(m, (APoTWeight, APoTActivation))]
+    with torch.no_grad():
+        quantizers[0].alpha.fill_(-30.7)
+        quantizers[1].alpha.fill_(2.5)
+    objective.before_step(model)
+    assert quantizers[0].alpha.item() == torch.tensor(ALPHA_MIN).item() and quantizers[1].alpha.item() == 2.5
+    with torch.no_grad():
+        quantizers[2].alpha.fill_(-1.0)
+    objective.end_epoch(model, None, 0)
+    assert all(q.alpha.item() > 0 for q in quantizers)

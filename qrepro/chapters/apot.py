@@ -4,6 +4,11 @@ Each bit-width is a full training run initialized from the next-higher one (5 fr
 per-stage learning rate and weight decay (yhhhli/APoT_Quantization CIFAR10/train_res20.sh, train_res56.sh) and
 the clipping values in their own parameter groups, decayed x0.1 at 50 % and 75 % of the epochs (150 and 225 of
 300). The method itself is ``qrepro.methods.apot``.
+
+``lite`` (a 2-core CPU) keeps the protocol at a twentieth of its length and starts from the converged
+full-precision ResNet-20 every lite chapter shares (``qrepro.chapters.parents``): option-A shortcuts, its own
+stem and classifier in full precision, instead of the official 32-bit stage (shortcut B, 8-bit stem and
+classifier). The progression 4 -> 3 -> 2, the per-stage hyper-parameters and the alpha groups are the official ones.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from ..config import Schedule, TrainConfig
 from ..methods.apot import ALPHA_GROUPS, BITS
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
+from . import parents
 from .base import WEIGHTS_AND_ACTIVATIONS, Chapter, ChapterParams, Entry, Reference, Run
 from .reference import apot as reference
 
@@ -22,7 +28,11 @@ PARENT = {32: None, 5: 32, 4: 32, 3: 4, 2: 3}  # progressive initialization
 # (learning rate, weight decay) per stage: official train_res20.sh / train_res56.sh (5 bits: as 4 bits)
 STAGE_HPARAMS = {32: (0.1, 5e-4), 5: (0.04, 1e-4), 4: (0.04, 1e-4), 3: (0.04, 1e-4), 2: (0.04, 3e-5)}
 # epochs per stage (full precision, quantized) and batch size, per profile
-PROFILE_SCHEDULE = {"smoke": (12, 6, 64), "quick": (60, 40, 128), "paper": (300, 300, 128)}
+PROFILE_SCHEDULE = {"smoke": (12, 6, 64), "lite": (parents.CONTINUED_EPOCHS, 15, 128), "quick": (60, 40, 128),
+                    "paper": (300, 300, 128)}
+# the official model quantizes a 1x1 shortcut (option B); lite's converged parent has option A's parameter-free one
+ARCH_OPTIONS = {"lite": {}}
+OFFICIAL_ARCH_OPTIONS = {"shortcut": "B"}
 ARCHS = ("resnet20", "resnet32", "resnet56")
 
 
@@ -36,6 +46,9 @@ class Params(ChapterParams):
     def check(self) -> None:
         _ = self.bits  # parses and checks the list
         expect("arch", self.arch, str, choices=ARCHS)
+        if self.profile == "lite" and self.arch != "resnet20":
+            raise ValueError(f"profile lite starts from the converged full-precision resnet20; arch={self.arch!r} "
+                             "has no converged parent on the CPU (use profile quick or paper on a GPU)")
 
     @property
     def bits(self) -> list[int]:
@@ -56,10 +69,12 @@ def stage_schedule(bits: int, profile: str, epochs: int = 0) -> Schedule:
 
 def stage_config(bits: int, arch: str, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
     """The run for ``bits``, with its chain of parents down to the full-precision model as ``init``."""
+    if bits == 32 and profile == "lite":
+        return parents.converged(arch, {}, data, seed)
     parent = PARENT[bits]
     return TrainConfig(
         chapter=CHAPTER_NAME, data=data, arch=arch, schedule=stage_schedule(bits, profile, epochs), method="apot",
-        bits=bits, arch_options={"shortcut": "B"},  # the official code's quantized 1x1 shortcut
+        bits=bits, arch_options=ARCH_OPTIONS.get(profile, OFFICIAL_ARCH_OPTIONS),
         init=stage_config(parent, arch, profile, data, epochs, seed) if parent else None, seed=seed, profile=profile,
     )
 

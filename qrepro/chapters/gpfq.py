@@ -16,6 +16,7 @@ from ..config import PTQConfig, Schedule, TrainConfig
 from ..methods.gpfq import BITS, DEFAULT_SCALAR, GPFQOptions, check_scalar
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
+from . import parents
 from .base import WEIGHTS, Chapter, ChapterParams, Entry, Reference, Run, unique
 from .reference import gpfq as reference
 
@@ -38,6 +39,10 @@ class Setup:
 SETUPS = {
     "smoke": Setup("resnet20", Schedule(epochs=8, batch_size=64, lr=0.05, weight_decay=5e-4, lr_schedule="cosine"),
                    128, (32, 64, 128, 256, 512)),
+    # lite: the converged full-precision ResNet-20 every lite chapter shares (qrepro.chapters.parents; its schedule
+    # is the parent's, not this one's)
+    "lite": Setup("resnet20", parents.full_precision_schedule(parents.CONTINUED_EPOCHS), 256,
+                  (32, 64, 128, 256, 512, 1024, 2048)),
     "quick": Setup("resnet18", Schedule(epochs=30, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
                    256, (32, 64, 128, 256, 512, 1024, 2048)),
     "paper": Setup("resnet18", Schedule(epochs=200, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
@@ -56,10 +61,13 @@ class Params(ChapterParams):
     arch: str = ""  # empty: the profile's model (smoke: resnet20, else resnet18)
     sweeps: Any = "bits,scalar,lam,calibration,patches"  # which sweeps to run besides the headline runs, or none
 
-    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "quick", "paper")
+    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "lite", "quick", "paper")
 
     def check(self) -> None:
         expect("bits", self.bits, int, choices=BITS)
+        if self.profile == "lite" and self.arch not in ("", "resnet20"):
+            raise ValueError(f"profile lite quantizes the converged full-precision resnet20; arch={self.arch!r} has "
+                             "no converged model on the CPU (use profile quick or paper on a GPU)")
         expect("scalar", self.scalar, float)
         check_scalar(self.scalar)
         if any(not value > 0 for value in self.lams):
@@ -74,7 +82,10 @@ class Params(ChapterParams):
 
 
 def fp_config(arch: str, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
-    """The full-precision model every run of the chapter quantizes (ResNet-18 with the seed's max-pool)."""
+    """The full-precision model every run of the chapter quantizes (ResNet-18 with the seed's max-pool; under lite
+    the converged ResNet-20)."""
+    if get_profile(profile).name == "lite":
+        return parents.converged(arch, {}, data, seed)
     schedule = SETUPS[profile].schedule
     if epochs:
         schedule = dataclasses.replace(schedule, epochs=epochs)

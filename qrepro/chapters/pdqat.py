@@ -8,6 +8,13 @@ the baseline with the layers those duals rank highest (or lowest, or at random) 
 Schedule (official scripts/ours_only_CE.sh, scripts/baseline_vanilla.sh, train_pd_layers.py defaults): Adam lr
 1e-3, weight decay 0, batch 128, 100 epochs, lr x0.1 at 50/75/90, 10 % of the training split held out. The
 methods are ``qrepro.methods.dorefa`` and ``qrepro.methods.pdqat``.
+
+``lite`` (a 2-core CPU) keeps this recipe at 10 epochs a run and width 1 (the paper's width 5 costs 25 times the
+multiply-adds), and starts from the converged full-precision pre-activation ResNet-20 every lite chapter shares
+(``qrepro.chapters.parents``) instead of from scratch: the chapter's full-precision model (DoReFa's tanh weights
+and clipped activations at 32 bits) is that network trained one run further by the recipe, and every b-bit run
+(baseline, PD-QAT, mixed precision) starts from it, its b-bit BatchNorms from its 32-bit ones. The table runs at 2
+and 4 bits there; the paper's 1-bit column, and Fig. 1's 1-bit study, need a GPU.
 """
 from __future__ import annotations
 
@@ -24,6 +31,7 @@ from ..methods.pdqat_constraints import CONSTRAINTS, OBJECTIVES
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
 from ..quantizers.dorefa import FULL
+from . import parents
 from .base import WEIGHTS_AND_ACTIVATIONS, Chapter, ChapterParams, Entry, Planned, Reference, Run
 from .reference import pdqat as reference
 
@@ -33,6 +41,8 @@ TABLE_BITS = (1, 2, 4, 8)  # the bit-widths of the paper's Table 1
 # the layer-wise level of the Fig. 1 runs, whose duals rank the layers (official notebooks/per_layer_l2.ipynb)
 FIG1_EPSILON_LAYER = 0.0125
 VALIDATION = 0.1  # fraction of the training split held out (official --val_frac 0.1)
+PROFILE_BITS = {"lite": "2,4"}  # the ``bit`` parameter's default per profile
+DEFAULT_BITS = "1"
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,7 @@ class ProfileSettings:
 
 PROFILES = {
     "smoke": ProfileSettings(epochs=4, batch_size=64, width=1),
+    "lite": ProfileSettings(epochs=10, batch_size=128, width=1),
     "quick": ProfileSettings(epochs=20, batch_size=128, width=5),
     "paper": ProfileSettings(epochs=100, batch_size=128, width=5),
 }
@@ -51,7 +62,7 @@ PROFILES = {
 
 @dataclass(frozen=True)
 class Params(ChapterParams):
-    bit: Any = "1"  # Table 1 bit-widths among 1, 2, 4, 8; Fig. 1 and mixed precision use the lowest (paper: 1)
+    bit: Any = ""  # Table 1 bit-widths among 1, 2, 4, 8 (empty: the profile's); Fig. 1 and mixed precision: the lowest
     constraint: Any = "output,layerwise"  # PD-QAT rows beside the baseline: none, output, layerwise
     epsilon: Any = ""  # extra output-constraint levels for the accuracy vs epsilon plot (table: paper levels)
     epsilon_layer: float = FIG1_EPSILON_LAYER  # layer-wise level of the Fig. 1 run whose duals rank the layers
@@ -62,10 +73,10 @@ class Params(ChapterParams):
     rules: Any = ",".join(SELECTION_RULES)  # how those layers are chosen from the duals
     arch: str = "preact_resnet20"  # the paper model (resnet20q)
 
-    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "quick", "paper")
+    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "lite", "quick", "paper")
 
     def check(self) -> None:
-        parse_list(self.bit, int, "bit", choices=TABLE_BITS)
+        _ = self.bits  # parses and checks the list
         parse_list(self.constraint, str, "constraint", choices=CONSTRAINTS)
         if any(e < 0 for e in self.epsilons):
             raise ValueError(f"parameter epsilon={self.epsilon!r}: constraint levels must be >= 0")
@@ -78,6 +89,11 @@ class Params(ChapterParams):
         layers = arch_layers(self.arch, {})
         self.high_precision(layers)
         mixed_choices(self.counts, self.rules, len(layers))
+
+    @property
+    def bits(self) -> list[int]:
+        """The Table 1 bit-widths: ``bit``, or the profile's default when empty."""
+        return parse_list(self.bit or PROFILE_BITS.get(self.profile, DEFAULT_BITS), int, "bit", choices=TABLE_BITS)
 
     @property
     def epsilons(self) -> list[float]:
@@ -101,12 +117,19 @@ def schedule(profile: str, epochs: int = 0) -> Schedule:
 
 def run_config(method: str, bits: int, options: dict[str, Any], *, arch: str, profile: str, data: str, epochs: int,
                seed: int) -> TrainConfig:
-    """One run of the chapter: the method's options plus the held-out fraction, the profile's width and schedule."""
+    """One run of the chapter: the method's options plus the held-out fraction, the profile's width and schedule;
+    from scratch, or under lite from the converged parent (the full-precision run) or the full-precision run."""
+    init = None
+    if get_profile(profile).name == "lite":
+        width = {"width": PROFILES["lite"].width}
+        init = (parents.converged(arch, {**width, **get_method("fp").arch_options(arch, FULL)}, data, seed)
+                if (method, bits) == ("dorefa", FULL) else
+                run_config("dorefa", FULL, {}, arch=arch, profile=profile, data=data, epochs=epochs, seed=seed))
     return TrainConfig(
         chapter=CHAPTER_NAME, data=data, arch=arch, schedule=schedule(profile, epochs), method=method, bits=bits,
         options={**options, "validation": VALIDATION},
         arch_options={"width": PROFILES[profile].width, **get_method(method).arch_options(arch, bits)},
-        seed=seed, profile=profile,
+        init=init, seed=seed, profile=profile,
     )
 
 
@@ -130,7 +153,7 @@ def plan(params: Params) -> list[Run]:
     manual:  the baseline at the lowest bit with ``high_precision_layers`` kept in high precision, if any.
     """
     p = params
-    bits = parse_list(p.bit, int, "bit", choices=TABLE_BITS)
+    bits = p.bits
     constraints = parse_list(p.constraint, str, "constraint", choices=CONSTRAINTS)
     keep = p.high_precision(arch_layers(p.arch, {}))
     data = resolve_data(p.profile, p.data)

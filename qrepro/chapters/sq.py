@@ -7,6 +7,15 @@ model), and the SQ chain of the first of BWN/TWN/TTQ asked for with each probabi
 each granularity, the other settings as in the table. Every run trains on the data set without random-crop
 augmentation (``<data>-nocrop``): the official SQ code only mirrors, and the seed does not augment at all.
 The methods are ``qrepro.methods.sq`` (SQ over BWN/TWN/TTQ) and ``qrepro.methods.inq`` (INQ, ELQ).
+
+An SQ row trains ``len(ratios)`` full stage schedules, four times its baseline's iterations; the "(SQ's epochs)"
+rows give BWN and TWN that compute in one schedule, so the table tells SQ's gain from the extra compute. The
+probability and granularity studies run for seed 0 only.
+
+``lite`` (a 2-core CPU) runs the table on ResNet-20 only (the SQ paper's VGG-9 costs four times its multiply-adds)
+and starts every chain from the converged full-precision ResNet-20 every lite chapter shares
+(``qrepro.chapters.parents``; trained with random crops) instead of from scratch: FWN is that model. Its stage
+schedule is the official ResNet-56 solver's shape (lr 0.1, x0.1 at 50 % and 75 %) at 8 epochs.
 """
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ from ..profiles import get_profile, resolve_data
 from ..quantizers import TTQ
 from ..quantizers.pow2 import INQ_BITS
 from ..quantizers.ternary import TTQ_GRADIENTS, TWN_VARIANTS
+from . import parents
 from .base import WEIGHTS, Chapter, ChapterParams, Entry, Reference
 from .reference import sq as reference
 
@@ -39,13 +49,20 @@ ARCHS = tuple(SOLVER)
 # weight decay 1e-4, lr 0.1. quick keeps the shape at a fraction of the length; smoke is a digits epoch or
 # two per run (the chapter makes about 70 runs; VGG-9 with its dropout learns little in one).
 DECAY_AT = {"vgg9": tuple(0.15 * k for k in range(1, 7)), "resnet56": (0.5, 0.75)}
-BATCH = {"smoke": {"vgg9": 64, "resnet56": 32}, "quick": {"vgg9": 100, "resnet56": 128},
-         "paper": {"vgg9": 100, "resnet56": 128}}
-EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "quick": {"vgg9": 10, "resnet56": 10},
-          "paper": {"vgg9": 200, "resnet56": 164}}
+BATCH = {"smoke": {"vgg9": 64, "resnet56": 32}, "lite": {"vgg9": 100, "resnet56": 128},
+         "quick": {"vgg9": 100, "resnet56": 128}, "paper": {"vgg9": 100, "resnet56": 128}}
+EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "lite": {"vgg9": 8, "resnet56": 8},
+          "quick": {"vgg9": 10, "resnet56": 10}, "paper": {"vgg9": 200, "resnet56": 164}}
+# the table's architectures per profile (the ``arch`` parameter's default); lite: those with a converged parent
+PROFILE_ARCHS = {"lite": "resnet20"}
+DEFAULT_ARCHS = "vgg9,resnet20"
+LITE_ARCHS = ("resnet20",)
+COMPUTE_MATCHED = ("bwn", "twn")  # the SQ paper's baselines, also trained for as many epochs as their SQ chain
 METHODS = ("bwn", "twn", "ttq", "inq", "elq")
 SQ_BASES = ("bwn", "twn", "ttq")
-ROWS = ("FWN", "BWN", "SQ-BWN", "TWN", "SQ-TWN", "TTQ", "SQ-TTQ", "INQ", "SQ-INQ", "ELQ", "SQ-ELQ")
+MATCHED = " (SQ's epochs)"  # the suffix of a compute-matched baseline's row
+ROWS = ("FWN", "BWN", f"BWN{MATCHED}", "SQ-BWN", "TWN", f"TWN{MATCHED}", "SQ-TWN", "TTQ", "SQ-TTQ", "INQ", "SQ-INQ",
+        "ELQ", "SQ-ELQ")
 
 
 @dataclass(frozen=True)
@@ -72,18 +89,21 @@ class Params(ChapterParams):
     granularity: str = "filter"  # SQ unit: layer | filter | element
     select: str = "quantized"  # what the roulette picks: quantized (paper) | full_precision (official code)
     ratios: Any = "0.5,0.75,0.875,1"  # SQ ratio of each stage
-    arch: Any = "vgg9,resnet20"  # table architectures among vgg9, resnet20, resnet32, resnet56
+    arch: Any = ""  # table architectures among vgg9, resnet20, resnet32, resnet56 (empty: the profile's)
     study_arch: str = "resnet20"  # architecture of the INQ/ELQ rows and the probability/granularity studies
     twn: str = "official"  # TWN scale: official (per-channel alpha, SQ Caffe) | paper (per-layer alpha)
     threshold: float = 0.05  # TTQ threshold factor t between 0 and 1, Delta = t * max abs W
     wn_grad: str = "paper"  # TTQ gradient of W_n: paper (+sum) | official (-sum, the exact derivative)
-    inq_bits: int = 3  # INQ bit-width (the seed: 3)
+    inq_bits: int = 5  # INQ bit-width (the INQ paper's headline: 5; the seed: 3)
 
-    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "quick", "paper")
+    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "lite", "quick", "paper")
 
     def check(self) -> None:
         parse_list(self.method, str, "method", choices=METHODS)
-        parse_list(self.arch, str, "arch", choices=ARCHS)
+        archs = self.archs
+        if self.profile == "lite" and not set(archs) | {self.study_arch} <= {"", *LITE_ARCHS}:
+            raise ValueError(f"profile lite starts from a converged full-precision model, which exists for "
+                             f"{', '.join(LITE_ARCHS)} only; got arch={self.arch!r}, study_arch={self.study_arch!r}")
         expect("sq", self.sq, bool)
         expect("prob", self.prob, str, choices=PROBS)
         expect("granularity", self.granularity, str, choices=GRANULARITIES)
@@ -95,6 +115,11 @@ class Params(ChapterParams):
         expect("threshold", self.threshold, float)
         TTQ(self.threshold, self.wn_grad)  # validates t in (0, 1)
         expect("inq_bits", self.inq_bits, int, choices=INQ_BITS)
+
+    @property
+    def archs(self) -> list[str]:
+        """The table's architectures: ``arch``, or the profile's default when empty."""
+        return parse_list(self.arch or PROFILE_ARCHS.get(self.profile, DEFAULT_ARCHS), str, "arch", choices=ARCHS)
 
 
 def milestones(epochs: int, fractions: tuple[float, ...]) -> tuple[int, ...]:
@@ -111,10 +136,20 @@ def stage_schedule(arch: str, profile: str, epochs: int = 0) -> Schedule:
                     milestones=milestones(n, DECAY_AT[kind]), gamma=0.1)
 
 
+def full_precision(arch: str, profile: str, data: str, epochs: int, seed: int) -> TrainConfig:
+    """FWN: trained from scratch by the stage schedule, or under lite the converged parent (crop augmentation)."""
+    if get_profile(profile).name == "lite":
+        return parents.converged(arch, {}, data.removesuffix(NO_CROP), seed)
+    return run_config("fp", {}, arch, profile, data, epochs, seed)
+
+
 def run_config(method: str, options: dict[str, Any], arch: str, profile: str, data: str, epochs: int, seed: int,
-               init: TrainConfig | None = None) -> TrainConfig:
-    """One training run of the chapter: ``method`` in fp/bwn/twn/ttq with ``options``."""
-    schedule = stage_schedule(arch, profile, epochs)
+               init: TrainConfig | None = None, length: int = 1) -> TrainConfig:
+    """One training run of the chapter: ``method`` in fp/bwn/twn/ttq with ``options``, from ``init`` (lite: from
+    the converged parent when None), over ``length`` times the stage schedule's epochs."""
+    if init is None and method != "fp" and get_profile(profile).name == "lite":
+        init = full_precision(arch, profile, data, epochs, seed)
+    schedule = stage_schedule(arch, profile, length * (epochs or stage_schedule(arch, profile).epochs))
     groups = get_method(method).param_groups(schedule.lr)  # TTQ's learned scales
     if groups:
         schedule = dataclasses.replace(schedule, group_overrides=groups)
@@ -149,7 +184,7 @@ def parse_ratios(ratios: Any) -> tuple[float, ...]:
 
 # INQ/ELQ per scheme: (lr, weight decay), the seed's main2.py; epochs per step per profile; batch 100 (smoke: as SQ)
 STEP_HPARAMS = {"inq": (1e-3, 3e-4), "elq": (1e-2, 1e-4)}
-STEP_EPOCHS = {"smoke": 1, "quick": 4, "paper": 4}
+STEP_EPOCHS = {"smoke": 1, "lite": 2, "quick": 4, "paper": 4}
 
 
 def step_schedule(scheme: str, arch: str, profile: str, epochs: int = 0) -> Schedule:
@@ -162,9 +197,15 @@ def step_schedule(scheme: str, arch: str, profile: str, epochs: int = 0) -> Sche
                     weight_decay=weight_decay, lr_schedule="step", milestones=tuple(range(2, n, 2)), gamma=0.5)
 
 
+def finish(scheme: str, step: float) -> dict[str, Any]:
+    """ELQ's last band step (everything frozen at its end) recalibrates the BatchNorms for the frozen weights."""
+    return {"recalibrate": True} if scheme == "elq" and step == ELQ_STEPS[-1] else {}
+
+
 def step_chain(scheme: str, stochastic: dict[str, Any] | None, parent: TrainConfig, bits: int, profile: str,
-               epochs: int) -> tuple[TrainConfig, ...]:
-    """The steps of INQ/ELQ (or their stochastic variant with ``stochastic`` SQ options) after ``parent``."""
+               epochs: int, data: str = "") -> tuple[TrainConfig, ...]:
+    """The steps of INQ/ELQ (or their stochastic variant with ``stochastic`` SQ options) after ``parent``, on
+    ``data`` (empty: the parent's)."""
     if stochastic is not None:
         steps, base = INQ_STEPS, {"partition": "stochastic", **stochastic}
         for key in stochastic:
@@ -175,9 +216,9 @@ def step_chain(scheme: str, stochastic: dict[str, Any] | None, parent: TrainConf
     chain: list[TrainConfig] = []
     for step in steps:
         chain.append(TrainConfig(
-            chapter=CHAPTER_NAME, data=parent.data, arch=parent.arch,
+            chapter=CHAPTER_NAME, data=data or parent.data, arch=parent.arch,
             schedule=step_schedule(scheme, parent.arch, profile, epochs),
-            method=scheme, bits=bits if scheme == "inq" else 2, options={**base, "step": step},
+            method=scheme, bits=bits if scheme == "inq" else 2, options={**base, "step": step, **finish(scheme, step)},
             init=chain[-1] if chain else parent, seed=parent.seed, profile=profile))
     return tuple(chain)
 
@@ -186,7 +227,7 @@ def plan(params: Params) -> list[Chain]:
     """Every chain the chapter shows for these parameters (see the module docstring)."""
     p = params
     methods = parse_list(p.method, str, "method", choices=METHODS)
-    archs = parse_list(p.arch, str, "arch", choices=ARCHS)
+    archs = p.archs
     stages = parse_ratios(p.ratios)
     profile, epochs, study_arch, sq = p.profile, p.epochs, p.study_arch, p.sq
     data = resolve_data(profile, p.data).removesuffix(NO_CROP) + NO_CROP
@@ -200,25 +241,28 @@ def plan(params: Params) -> list[Chain]:
     chains: list[Chain] = []
     for seed in range(p.seeds):
         for a in archs:
-            chains.append(Chain("table", a, "FWN", "", seed, (run_config("fp", {}, a, profile, data, epochs, seed),)))
+            chains.append(Chain("table", a, "FWN", "", seed, (full_precision(a, profile, data, epochs, seed),)))
             for m in (m for m in methods if m in SQ_BASES):
                 chains.append(Chain("table", a, m.upper(), "", seed,
                                     (run_config(m, base_options[m], a, profile, data, epochs, seed),)))
+                if sq and m in COMPUTE_MATCHED:
+                    longer = run_config(m, base_options[m], a, profile, data, epochs, seed, length=len(stages))
+                    chains.append(Chain("table", a, f"{m.upper()}{MATCHED}", "", seed, (longer,)))
                 if sq:
                     chains.append(sq_chain("table", "", a, m, seed))
         if not study_arch:
             continue
-        fwn = run_config("fp", {}, study_arch, profile, data, epochs, seed)
+        fwn = full_precision(study_arch, profile, data, epochs, seed)
         if study_arch not in archs and any(m not in SQ_BASES for m in methods):
             chains.append(Chain("table", study_arch, "FWN", "", seed, (fwn,)))
         for m in (m for m in methods if m not in SQ_BASES):
-            steps = step_chain(m, None, fwn, p.inq_bits, profile, epochs)
+            steps = step_chain(m, None, fwn, p.inq_bits, profile, epochs, data)
             chains.append(Chain("table", study_arch, m.upper(), "", seed, steps))
             if sq:
-                steps = step_chain(m, settings, fwn, p.inq_bits, profile, epochs)
+                steps = step_chain(m, settings, fwn, p.inq_bits, profile, epochs, data)
                 chains.append(Chain("table", study_arch, f"SQ-{m.upper()}", "", seed, steps))
         base = next((m for m in methods if m in SQ_BASES), None)
-        if sq and base:
+        if sq and base and seed == 0:
             chains += [sq_chain("prob", prob, study_arch, base, seed, prob=prob) for prob in PROBS]
             chains += [sq_chain("granularity", g, study_arch, base, seed, granularity=g) for g in GRANULARITIES]
     return chains
@@ -226,7 +270,7 @@ def plan(params: Params) -> list[Chain]:
 
 SQ_STAGES = tuple({"ratio": r, **SQ_DEFAULTS} for r in DEFAULT_RATIOS)
 INQ_STAGES = tuple({"partition": "magnitude", "step": s} for s in INQ_STEPS)
-ELQ_STAGES = tuple({"partition": "band", "step": s} for s in ELQ_STEPS)
+ELQ_STAGES = tuple({"partition": "band", "step": s, **finish("elq", s)} for s in ELQ_STEPS)
 SCOREBOARD = (
     Entry("INQ", "inq", "resnet20", (2, 3, 4), WEIGHTS, stages=INQ_STAGES),
     Entry("BWN", "bwn", "vgg9", (1,), WEIGHTS),

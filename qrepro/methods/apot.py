@@ -8,6 +8,11 @@ included. Each bit-width is a full training run initialized from the next-higher
 32), with the official per-stage learning rate and weight decay, and the clipping values in their own parameter
 groups (activations lr 0.1, weights lr 0.02, weight decay 1e-4), decayed with the same step schedule (x0.1 at
 50% and 75% of the epochs: 150 and 225 of 300).
+
+The quantizer is defined for alpha > 0 (levels alpha * {0, +-2^-k, ...}); the official code leaves the clipping
+values unconstrained, and one lite seed's weight alpha went to -30.7, which mirrors and then silences its layer.
+Here every alpha is projected onto alpha >= ``ALPHA_MIN`` before each step and before each evaluation (projected
+SGD: a no-op while alpha stays positive, as it does in the official runs).
 """
 from __future__ import annotations
 
@@ -17,14 +22,37 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig
+from ..data import DeviceLoader
 from ..nn import LayerQuant, quantize_, quantized_layers
 from ..quantizers import APoTActivation, APoTWeight, SymmetricUniformWeight
 from ..quantizers.apot import SUPPORTED_BITS
+from ..train import Objective
 from .base import Method
 
 BITS = (32, *sorted(SUPPORTED_BITS, reverse=True))  # 32, 5, 4, 3, 2
 # the clipping values' own (learning rate, weight decay): official CIFAR10/main.py
 ALPHA_GROUPS = {"act_quantizer.alpha": (0.1, 1e-4), "weight_quantizer.alpha": (0.02, 1e-4)}
+ALPHA_MIN = 1e-3  # the least clipping value a step may leave (weights: in units of the layer's std)
+
+
+class PositiveClipping(Objective):
+    """Cross-entropy, with every APoT clipping value projected onto alpha >= ALPHA_MIN before each step and at the
+    end of each epoch (before the evaluation)."""
+
+    def __init__(self, model: nn.Module):
+        self.alphas = [m.alpha for m in model.modules() if isinstance(m, (APoTWeight, APoTActivation))]
+
+    @torch.no_grad()
+    def project(self) -> None:
+        for alpha in self.alphas:
+            alpha.clamp_(min=ALPHA_MIN)
+
+    def before_step(self, model: nn.Module) -> None:
+        self.project()
+
+    def end_epoch(self, model: nn.Module, train_loader: DeviceLoader, epoch: int) -> dict[str, Any]:
+        self.project()
+        return {}
 
 
 class APoT(Method):
@@ -41,6 +69,9 @@ class APoT(Method):
             body = LayerQuant(weight=lambda layer: APoTWeight(config.bits),
                               act=lambda layer: APoTActivation(config.bits))
         quantize_(model, body, first=eight_bit, last=eight_bit)
+
+    def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
+        return PositiveClipping(model)
 
     def param_groups(self, lr: float) -> dict[str, tuple[float, float]]:
         """The clipping values at the official code's own rates, whatever the weights' rate."""

@@ -15,9 +15,11 @@ ELQ code exists): ternary weights alpha * (1[w > alpha/2] - 1[w < -alpha/2]) wit
 fixed from the full-precision weights; at step sigma in 0.4, 0.3, 0.2, 0.15, 0.1, 0.05, 0 it freezes the
 weights with sigma * alpha <= |w| < (1 - sigma) * alpha, a band around the decision threshold alpha/2 that
 widens to [0, alpha), and every weight with |w| > 2 alpha; after the last step all weights are frozen (the
-seed's ``finish_quantize``, before the final test). Note: this is what the seed's code does; it freezes the
-weights nearest the threshold first, while the ELQ paper (Zhou et al., CVPR 2018) is described as starting
-from the weights nearest their levels. Every free weight also moves by -1e-5 * sign(w - Q(w)) per
+seed's ``finish_quantize``, before the final test), and then, unlike the seed, which tests right after that
+freeze, the BatchNorm statistics are recomputed over one pass of the training data for the frozen weights
+(option ``recalibrate``, which the chapter sets; without it, the seed's end). Note: this is what the seed's code
+does; it freezes the weights nearest the threshold first, while the ELQ paper (Zhou et al., CVPR 2018) is
+described as starting from the weights nearest their levels. Every free weight also moves by -1e-5 * sign(w - Q(w)) per
 iteration, a pull toward its level with the sign taken at the start of the step, as the seed's optimizer
 does. lr 1e-2 (x0.5 every 2 epochs), weight decay 1e-4, 4 epochs per step.
 
@@ -48,7 +50,7 @@ from ..quantizers import elq_scale, elq_ternary, inq_exponents, inq_project, pow
 from ..quantizers.binary import filters
 from ..quantizers.pow2 import INQ_BITS
 from ..quantizers.select import select_units
-from ..train import Objective
+from ..train import Objective, recalibrate_batchnorm
 from .base import Method, Options
 from .sq import SQ_DEFAULTS, check_sq_options, expand_units, grow, quantized_count, unit_errors
 
@@ -123,6 +125,7 @@ class IncrementalOptions(Options):
     granularity: str = SQ_DEFAULTS["granularity"]  # stochastic partitions: as SQ's
     prob: str = SQ_DEFAULTS["prob"]
     select: str = SQ_DEFAULTS["select"]
+    recalibrate: bool = False  # ELQ's last band step: BatchNorm statistics recomputed after the final freeze
 
     def resolved(self, scheme: str) -> tuple[float, str]:
         """(step, partition); absent ones default to the scheme's last step and plain partition."""
@@ -180,9 +183,9 @@ def _grow_stochastic(layers: list[tuple[nn.Module, FrozenPartition]], step: floa
 class IncrementalObjective(Objective):
     """Cross-entropy; ELQ's per-iteration pull of free weights; ELQ's final freeze at the end of its last step."""
 
-    def __init__(self, model: nn.Module, pull: bool, finish_after: int | None):
+    def __init__(self, model: nn.Module, pull: bool, finish_after: int | None, recalibrate: bool = False):
         self.layers = list(partitions(model).values())
-        self.pull, self.finish_after = pull, finish_after
+        self.pull, self.finish_after, self.recalibrate = pull, finish_after, recalibrate
 
     @torch.no_grad()
     def before_step(self, model: nn.Module) -> None:
@@ -194,6 +197,8 @@ class IncrementalObjective(Objective):
         if self.finish_after is not None and epoch + 1 == self.finish_after:
             for layer, part in self.layers:
                 part.freeze_(layer.weight, torch.ones_like(part.frozen))
+            if self.recalibrate:
+                recalibrate_batchnorm(model, train_loader)
         frozen = sum(int(part.frozen.sum()) for _, part in self.layers)
         return {"frozen": frozen / sum(part.frozen.numel() for _, part in self.layers)}
 
@@ -233,9 +238,11 @@ class IncrementalMethod(Method):
         partition_(model, self.options(config))
 
     def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
-        finish = self.scheme == "elq" and self.options(config).resolved(self.scheme) == (0.0, "band")
+        options = self.options(config)
+        finish = self.scheme == "elq" and options.resolved(self.scheme) == (0.0, "band")
         return IncrementalObjective(model, pull=self.scheme == "elq",
-                                    finish_after=config.schedule.epochs if finish else None)
+                                    finish_after=config.schedule.epochs if finish else None,
+                                    recalibrate=finish and options.recalibrate)
 
     @torch.no_grad()
     def summarize(self, model: nn.Module, config: TrainConfig) -> dict[str, Any]:

@@ -49,6 +49,31 @@ class SwitchableBatchNorm2d(nn.Module):
         return f"active={self.bits}"
 
 
+def initialize_precisions(state: dict[str, torch.Tensor], model: nn.Module) -> tuple[dict[str, torch.Tensor],
+                                                                                   dict[str, str], list[str]]:
+    """A parent's ``state`` adapted to ``model``'s bit-widths: each switchable BatchNorm the model has at a bit-width
+    the parent lacks starts from the parent's BatchNorm at its highest bit-width (its 32-bit one, for a model trained
+    in full precision), and the parent's BatchNorms at bit-widths the model lacks are left out. Returns (the adapted
+    state, {copied key: from key}, [left-out keys])."""
+    wanted = model.state_dict()
+    parent_bits: dict[str, list[int]] = {}  # "prefix.bns." -> the parent's bit-widths there
+    for key in state:
+        prefix, found, rest = key.partition(".bns.")
+        if found:
+            parent_bits.setdefault(prefix + found, []).append(int(rest.split(".", 1)[0]))
+    adapted, copied = dict(state), {}
+    for key in wanted:
+        prefix, found, rest = key.partition(".bns.")
+        if not found or key in state or prefix + found not in parent_bits:
+            continue
+        source = f"{prefix}.bns.{max(parent_bits[prefix + found])}.{rest.split('.', 1)[1]}"
+        adapted[key], copied[key] = state[source].clone(), source
+    left_out = [key for key in state if ".bns." in key and key not in wanted]
+    for key in left_out:
+        del adapted[key]
+    return adapted, copied, left_out
+
+
 def set_precision(model: nn.Module, bits: int) -> None:
     """Switch every switchable BatchNorm and quantizer of ``model`` (those with ``set_bits``) to ``bits``."""
     for module in model.modules():

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.preact_resnet import initialize_precisions
 from .record import RecordError
 
 
@@ -48,7 +49,10 @@ def load_parent(model: nn.Module, parent: Parent, *, exact: bool = False) -> dic
     """Load the parent's final weights into ``model`` after checking them against the digest in its record.
 
     Every weight of the parent must find its place; the only keys left to the model's initialization are those
-    its own method or architecture adds (none when ``exact``), listed in the returned report for the record."""
+    its own method or architecture adds (none when ``exact``), listed in the returned report for the record. A
+    switchable BatchNorm at a bit-width the parent lacks starts from the parent's at its highest bit-width, and the
+    parent's at bit-widths the model lacks are not loaded (``models.preact_resnet.initialize_precisions``; the
+    report lists both)."""
     run_id = parent.record["run_id"]
     state = load_weights(parent.weights)
     digest, expected = state_digest(state), parent.record.get("weights_sha256")
@@ -56,8 +60,12 @@ def load_parent(model: nn.Module, parent: Parent, *, exact: bool = False) -> dic
         raise RecordError(f"{parent.weights} does not hold the weights that the record of {run_id} names (sha256 "
                           f"{digest}, recorded {expected}): they belong to another run or were changed. Run "
                           f"{run_id} again here (move {parent.weights.parent} away) to rebuild them")
+    state, copied, left_out = initialize_precisions(state, model)
     result = model.load_state_dict(state, strict=False)
-    if result.unexpected_keys or (exact and result.missing_keys):
+    if result.unexpected_keys or (exact and (result.missing_keys or copied)):
         raise RecordError(f"the weights of {run_id} do not fit this model: unexpected {result.unexpected_keys}, "
                           f"missing {result.missing_keys}")
-    return {"from": run_id, "weights_sha256": digest, "added_keys": result.missing_keys}
+    report = {"from": run_id, "weights_sha256": digest, "added_keys": result.missing_keys}
+    if copied or left_out:  # switchable BatchNorms at bit-widths the parent lacks start from its highest one's
+        report |= {"copied_keys": copied, "left_out_keys": left_out}
+    return report

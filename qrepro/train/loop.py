@@ -94,6 +94,24 @@ def evaluate(model: nn.Module, loader: DeviceLoader, device: torch.device) -> di
     return {"loss": loss_sum / count, "top1": 100.0 * top1 / count, "top5": 100.0 * top5 / count}
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, loader: DeviceLoader) -> None:
+    """Recompute every BatchNorm's running mean and variance as the plain average over one pass of ``loader`` in
+    training mode (the statistics of the weights as they are now; no parameter changes)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the pass
+    was_training = model.training
+    model.train()
+    for x, _ in loader:
+        model(x)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.train(was_training)
+
+
 def fit(
     model: nn.Module,
     data: ImageData,
