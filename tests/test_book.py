@@ -7,6 +7,7 @@ import pytest
 from conftest import REPO
 from helpers import assert_run_links_resolve, run_chapter, table_output
 
+from qrepro.report.tables import VERDICT
 from qrepro.cli import main
 from qrepro.runs import recorded
 
@@ -37,7 +38,7 @@ def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root,
     rows = table_output(two, "report.show_accuracy(table)")
     assert sorted(int(r["bits"]) for r in rows) == [2, 3, 4, 32]
     assert all(r["data_set"] == "digits" and r["profile"] == "smoke" for r in rows)
-    assert all(r["verdict (±1)"] == "n/a: digits is not cifar10" for r in rows)
+    assert all(r[VERDICT] == "n/a: digits is not cifar10" for r in rows)
     assert assert_run_links_resolve(two) == {r["run_id"] for r in recorded("apot")}
 
     four = run_chapter("apot", tmp_path, bit=4, profile="smoke", epochs=2)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from helpers import assert_run_links_resolve, run_chapter, table_output
 from torch import nn
 
+from qrepro.report.tables import VERDICT
 from qrepro import data as datasets
 from qrepro import models
 from qrepro.chapters import first_phase, gpfq
@@ -300,7 +301,7 @@ def test_chapter_runs_under_papermill_on_smoke_with_every_bit_width(runs_root, t
     assert sorted((int(r["bits"]), r["method"]) for r in rows) == [(b, m) for b in range(1, 9) for m in ("gpfq", "msq")]
     assert all(r["data_set"] == "digits" and r["profile"] == "smoke" for r in rows)
     assert [r["seed (CIFAR-10 ResNet-18) top-1"] for r in rows if r["method"] == "gpfq"][3] == "91.89"
-    assert all(r["verdict (±1)"] == "n/a: digits is not cifar10" for r in rows)
+    assert all(r[VERDICT] == "n/a: digits is not cifar10" for r in rows)
     headline = table_output(notebook, "gpfq_report.headline_table(")
     assert sorted(r["method"] for r in headline) == ["gpfq", "msq"]
     assert len(recorded("gpfq")) == 1 + 16  # the model and the bit sweep (which holds the headline runs)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from helpers import assert_run_links_resolve, epoch_metrics, killed_and_resumed, run_chapter, table_output
 
+from qrepro.report.tables import VERDICT
 from qrepro import data as datasets
 from qrepro.chapters import first_phase, pdqat
 from qrepro.methods import get_method
@@ -345,7 +346,7 @@ def test_chapter_runs_under_papermill_and_shows_every_table_row(runs_root, tmp_p
         ("1", "PD-QAT (i): output constraint"), ("1", "PD-QAT (ii): layer-wise + output")]
     assert all(r["data set"] == "digits" and r["profile"] == "smoke" for r in rows)
     assert rows[1]["paper top-1 (CIFAR-10)"] == "84.91 ± 0.36" and rows[1]["paper drop"] == "+6.59"
-    assert all(r["verdict (±1)"] == "n/a: digits is not cifar10" for r in rows)
+    assert all(r[VERDICT] == "n/a: digits is not cifar10" for r in rows)
     mixed = table_output(notebook, "pdqat_report.mixed_frame(")
     assert sorted((r["rule"], r["count"]) for r in mixed) == [("largest", "0"), ("largest", "1")]
     assert assert_run_links_resolve(notebook) == {r["run_id"] for r in recorded("pdqat")}

@@ -54,8 +54,9 @@ def test_the_reference_drop_is_against_its_own_full_precision_number_and_gets_a_
     assert list(reference["paper_drop"]) == pytest.approx([0.0, 0.6, -0.4])
     table = compare(RUNS, KEYS, RUNS[RUNS["bits"] == 32],
                     reference=reference[["arch", "bits", "paper_top1", "paper_drop"]])
-    assert list(table["verdict"]) == ["holds", "larger drop than the paper", "n/a: digits is not cifar10"]
-    assert table["drop_minus_paper"][1] == pytest.approx(1.4)
+    # our drop 2.0 with sd sqrt(2 + 2) = 2 over two seeds: the paper's 0.6 lies within 2.0 ± (2 * 2 + 1)
+    assert list(table["verdict"]) == ["on quick: holds (n=2)", "on quick: holds (n=2)", "n/a: digits is not cifar10"]
+    assert table["drop_minus_paper"][1] == pytest.approx(1.4) and table["drop_sd"][1] == pytest.approx(2.0)
     shown = versus_cells(table)
     assert shown["paper drop"] == ["+0.00", "+0.60", "+0.60"] and shown["drop − paper drop"][1] == "+1.40"
 
@@ -66,9 +67,19 @@ def test_a_row_without_a_reference_row_says_so_and_two_reference_rows_for_one_ro
     compared = versus(table, seed, "seed")
     assert list(compared["verdict"])[:2] == ["no seed number", "no seed number"]
     assert list(versus_cells(compared, "seed", "seed (CIFAR-10)")) == [
-        "seed (CIFAR-10) drop", "drop − seed drop", "verdict (±1)"]
+        "seed (CIFAR-10) drop", "drop − seed drop", "verdict (±2 sd + 1)"]
     with pytest.raises(pd.errors.MergeError):
         versus(table, pd.concat([seed, seed.assign(bits=2), seed.assign(bits=2)]), "seed")
+
+
+def test_the_verdict_allows_two_standard_deviations_of_our_drop_and_the_tolerance_and_names_its_scope():
+    from qrepro.report.tables import verdict
+
+    assert verdict(1.4, "cifar10-jpeg", spread=0.0, seeds=3, profile="lite") == "on lite: larger drop than the paper"
+    assert verdict(1.4, "cifar10-jpeg", spread=0.25, seeds=3, profile="lite") == "on lite: holds"  # 1.4 <= 0.5 + 1
+    assert verdict(-1.6, "cifar10-jpeg", spread=0.25, seeds=4, profile="lite") == "on lite: smaller drop than the paper"
+    assert verdict(0.3, "cifar10-jpeg", spread=float("nan"), seeds=1, profile="lite") == "on lite: holds (n=1)"
+    assert verdict(0.3, "digits", seeds=3, profile="smoke") == "n/a: digits is not cifar10"
 
 
 def test_cells_show_mean_and_std_from_two_seeds_on_and_the_runs_of_each_row():

@@ -7,6 +7,7 @@ import pytest
 import torch
 from helpers import assert_run_links_resolve, epoch_metrics, killed_and_resumed, run_chapter, table_output
 
+from qrepro.report.tables import VERDICT
 from qrepro import models
 from qrepro.chapters import sq as sq_chapter
 from qrepro.methods import get_method, sq
@@ -263,9 +264,9 @@ def test_paper_vs_ours_gives_verdicts_on_the_papers_drops_and_shows_the_seeds_be
     table = paper_vs_ours(pd.DataFrame(chains), paper_table("sq")).set_index("row")
     assert table.loc["BWN", "top-1 (%)"] == "89.50 ± 0.71" and table.loc["BWN", "seeds"] == 2
     assert table.loc["BWN", "paper drop"] == "+1.67" and table.loc["BWN", "drop − paper drop"] == "+0.33"
-    assert table.loc["BWN", "verdict (±1)"] == "holds"
-    assert table.loc["SQ-BWN", "verdict (±1)"] == "holds"  # 0.50 against the paper's 0.13
-    assert table.loc["TTQ", "verdict (±1)"] == "no paper number"  # the TTQ paper has no VGG-9 row
+    assert table.loc["BWN", VERDICT] == "on quick: holds (n=2)"
+    assert table.loc["SQ-BWN", VERDICT] == "on quick: holds (n=2)"  # 0.50 against the paper's 0.13
+    assert table.loc["TTQ", VERDICT] == "no paper number"  # the TTQ paper has no VGG-9 row
     assert table.loc["TTQ", "seed drop"] == "+10.88"  # 87.76 - 76.88, against the seed's own FWN
     assert table.loc["SQ-BWN", "run_ids"] == ["SQ-BWN-0", "SQ-BWN-1"]
 
@@ -281,7 +282,7 @@ def test_chapter_runs_under_papermill_and_its_tables_have_every_row(runs_root, t
     assert [r["row"] for r in rows] == list(sq_chapter.ROWS)
     assert all(r["data_set"] == "digits-nocrop" and r["profile"] == "smoke" and r["arch"] == "lenet5" for r in rows)
     assert all(float(r["top-1 (%)"]) > 0 for r in rows)
-    assert all(r["verdict (±1)"] == "n/a: digits-nocrop is not cifar10" for r in rows)
+    assert all(r[VERDICT] == "n/a: digits-nocrop is not cifar10" for r in rows)
     probs = table_output(notebook, 'sq_report.comparison(frame, "prob", reference)')
     assert [r["prob"] for r in probs] == list(sq.PROBS)
     granularities = table_output(notebook, 'sq_report.comparison(frame, "granularity", reference)')

@@ -4,7 +4,8 @@
       -> ``over_seeds``: mean and sample std over seeds per key (the book's one convention, report.stats), the
          seeds, whether any run is stale, and the runs of each row (``run_ids``)
       -> ``drop_against``: the drop against our own full-precision model of the same data set, profile and arch,
-             drop = mean top-1 (our full precision) - mean top-1 (quantized)
+             drop = mean top-1 (our full precision) - mean top-1 (quantized), and its standard deviation over
+             seeds, drop_sd = sqrt(sd(quantized)^2 + sd(full precision)^2) (0 from one seed)
       -> ``published_drops``: the reference's rows (a paper's, or the seed project's), each with its drop against
          the same source's own full-precision number, never against ours
       -> ``versus``: joined on the key columns they share, our drop minus theirs and the verdict (tables.verdict)
@@ -62,8 +63,10 @@ def versus(table: pd.DataFrame, reference: pd.DataFrame, name: str = "paper", da
     on = [c for c in reference.columns if c in table.columns]
     out = table.merge(reference, on=on, how="left", validate="many_to_one")
     out[f"drop_minus_{name}"] = out["drop"] - out[f"{name}_drop"]
-    differences = out[f"drop_minus_{name}"]
-    out["verdict"] = [verdict(d, data_set, data, name) for d, data_set in zip(differences, out["data_set"])]
+    spread = out["drop_sd"] if "drop_sd" in out else [0.0] * len(out)
+    profiles = out["profile"] if "profile" in out else [""] * len(out)
+    out["verdict"] = [verdict(d, data_set, data, name, sd, n, profile) for d, data_set, sd, n, profile
+                      in zip(out[f"drop_minus_{name}"], out["data_set"], spread, out["seeds"], profiles)]
     return out
 
 
@@ -75,7 +78,13 @@ def compare(runs: pd.DataFrame, keys: Sequence[str], fp: pd.DataFrame | str, by:
     of a metric that holds each run's own full-precision top-1 (a post-training run evaluates the model it
     quantizes, ``original_top1``)."""
     table = over_seeds(runs, keys, metrics, sort, **columns)
-    table["drop"] = table[f"{fp}_mean"] - table["top1_mean"] if isinstance(fp, str) else drop_against(table, fp, by)
+    if isinstance(fp, str):
+        table["drop"], fp_sd = table[f"{fp}_mean"] - table["top1_mean"], table[f"{fp}_std"]
+    else:
+        table["drop"] = drop_against(table, fp, by)
+        by = list(by)
+        fp_sd = table[by].join(fp.groupby(by)["top1"].std().rename("fp_sd"), on=by)["fp_sd"]
+    table["drop_sd"] = (table["top1_std"].fillna(0) ** 2 + fp_sd.fillna(0) ** 2) ** 0.5
     return table if reference is None else versus(table, reference, name, data)
 
 
