@@ -20,9 +20,10 @@ import pandas as pd
 import seaborn as sns
 import torch
 
+from ..data import NO_CROP
 from ..methods.inq import frozen_per_level
 from ..methods.sq import PROBS, SELECTS, selection_probabilities
-from ..chapters.sq import ROWS, Chain
+from ..chapters.sq import ROWS, SOLVER, Chain
 from ..runs.behaviour import is_stale
 from .plots import histogram_on_levels
 from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus_cells
@@ -45,7 +46,10 @@ def chain_frame(chains: Iterable[Chain], records: Iterable[dict[str, Any]]) -> p
         runs = [by_id[c.run_id] for c in chain.runs]
         final = runs[-1]
         rows.append({
-            "group": chain.group, "data_set": final["data_set"], "profile": chain.config.profile, "arch": chain.arch,
+            # the images each number is tested on: FWN may have trained with random crops (lite's converged parent),
+            # the quantized runs without them (the official SQ code), on the same test split
+            "group": chain.group, "data_set": final["data_set"].removesuffix(NO_CROP), "profile": chain.config.profile,
+            "arch": chain.arch,
             "row": chain.row, "variant": chain.variant, "seed": chain.seed, "bits": chain.config.bits,
             "top1": final["top1"], "best_test_top1": final["best_test_top1"],
             "stages": [_stage(r["config"]) for r in runs], "stage_top1": [r["top1"] for r in runs],
@@ -56,11 +60,19 @@ def chain_frame(chains: Iterable[Chain], records: Iterable[dict[str, Any]]) -> p
 
 def _paper(reference: pd.DataFrame) -> pd.DataFrame:
     """Per (arch, row), the preferred published CIFAR-10 number (PAPER_SOURCES in order): ``paper_top1``, its drop
-    against the same source's FWN number (``paper_drop``) and its ``source``."""
+    against the same source's FWN number (``paper_drop``) and its ``source`` (naming the paper's network where it is
+    not ours: a row of ours without a published number on its own network takes the one on the network whose
+    solver it follows, ``SOLVER``, e.g. ResNet-20 rows the SQ paper's ResNet-56 ones)."""
     cifar = reference[(reference["data"] == "cifar10") & reference["source"].isin(PAPER_SOURCES)]
     rows = published_drops(cifar, ["source", "arch"], cifar["row"] == "FWN")
     rows = rows.sort_values("source", key=lambda s: s.map(PAPER_SOURCES.index), kind="stable")
-    return rows.drop_duplicates(["arch", "row"])[["arch", "row", "paper_top1", "paper_drop", "source"]]
+    rows = rows.drop_duplicates(["arch", "row"])[["arch", "row", "paper_top1", "paper_drop", "source"]]
+    own = set(zip(rows["arch"], rows["row"]))
+    borrowed = [row.assign(arch=arch, source=f"{row['source'].iloc[0]}, {solver}")
+                for arch, solver in SOLVER.items() if arch != solver and arch.startswith("resnet")
+                for _, row in rows[rows["arch"] == solver].groupby("row")
+                if (arch, row["row"].iloc[0]) not in own]
+    return pd.concat([rows, *borrowed], ignore_index=True)
 
 
 def _seed(reference: pd.DataFrame, arch: str, row: str, options: dict[str, Any]) -> tuple[float, str]:

@@ -93,6 +93,26 @@ def run_chapters(chapters: Sequence[ChapterParams], data_root: str | None = "", 
             for i, (params, first, first_configs) in enumerate(zip(chapters, planned, configs))]
 
 
+def recorded_chapter(params: ChapterParams) -> Shown:
+    """What a chapter shows from the records that exist, running nothing (a page's view of a profile that trains for
+    hours): its plan, its follow-up once every first-phase run is recorded, and every record found of their runs."""
+    chapter = chapter_of(params)
+    planned = list(chapter.plan(params))
+    found = {c.run_id: record for c in with_parents(planned) if (record := find_record(c)) is not None}
+    first = [find_record(p.config) for p in planned]
+    followup: list[Planned] = []
+    if chapter.followup is not None and all(record is not None for record in first):
+        followup = list(chapter.followup(params, planned, first))
+        found |= {c.run_id: record for c in with_parents(followup) if (record := find_record(c)) is not None}
+    return Shown(params, planned, followup, list(found.values()))
+
+
+def complete(planned: Sequence[Planned], records: list[dict[str, Any]]) -> list[Planned]:
+    """The planned numbers every run of which (parents included) has a record."""
+    have = {record["run_id"] for record in records}
+    return [p for p in planned if all(c.run_id in have for c in lineage(p.config))]
+
+
 def _followup(params: ChapterParams, planned: list[Planned], configs: list[Config],
               records: dict[str, dict[str, Any]], split: bool) -> list[Planned]:
     """The chapter's follow-up phase, planned from every first-phase record (none while one is missing)."""

@@ -1,0 +1,69 @@
+"""Each chapter's lite protocol and its deviations from the paper are read from the configs the chapter plans, and
+the lite plans keep what issue-level claims rest on: converged parents, the progression, shared baselines."""
+from pathlib import Path
+
+import pytest
+
+from qrepro.chapters import CHAPTERS, apot, parents
+from qrepro.report import lite
+from qrepro.report.protocol import deviations, protocol
+
+LITE_CHAPTERS = [name for name, chapter in CHAPTERS.items()
+                 if "lite" in chapter.Params.PROFILES and name != "scoreboard"]
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+
+def rows(table):
+    return {(r.aspect, r.paper, r.lite) for r in table.itertuples()}
+
+
+def test_every_paper_chapter_has_a_lite_profile():
+    assert set(LITE_CHAPTERS) == {"apot", "sq", "pdqat", "gpfq"}
+
+
+@pytest.mark.parametrize("name", LITE_CHAPTERS)
+def test_every_quantized_lite_run_descends_from_a_converged_parent_of_its_own_architecture(name):
+    for planned in CHAPTERS[name].plan(lite.params(name)):
+        chain, config = [], planned.config
+        while config is not None:
+            chain.append(config)
+            config = getattr(config, "init", None) or getattr(config, "model", None)
+        first = chain[-1]  # trained from scratch: the first cosine cycle of the converged parent
+        assert chain[-2] == parents.converged(first.arch, first.arch_options, first.data, first.seed), chain[0].run_id
+        assert planned.config.arch == first.arch
+
+
+@pytest.mark.parametrize("name", LITE_CHAPTERS)
+def test_the_deviations_name_the_data_set_and_the_converged_starting_point(name):
+    table = deviations(lite.params(name))
+    assert ("data set" in set(table["aspect"]))
+    starts = table[table["aspect"] == "starts from"]["lite"]
+    assert any(f"{parents.FIRST_EPOCHS} + {parents.CONTINUED_EPOCHS} epochs" in value for value in starts)
+
+
+def test_the_deviations_follow_the_configs(monkeypatch):
+    assert ("epochs", "300", "15") in rows(deviations(lite.params("apot")))
+    assert ("model", "resnet20 (shortcut B)", "resnet20") in rows(deviations(lite.params("apot")))
+    monkeypatch.setitem(apot.PROFILE_SCHEDULE, "lite", (parents.CONTINUED_EPOCHS, 9, 128))
+    changed = rows(deviations(lite.params("apot")))
+    assert ("epochs", "300", "9") in changed and ("epochs", "300", "15") not in changed
+    assert set(protocol(lite.params("apot"))["epochs"]) == {"20 + 60", "9"}
+
+
+def test_apot_2_bits_descend_from_3_bits_and_pdqat_shares_model_and_schedule_with_its_baseline():
+    by_bits = {p.config.bits: p.config for p in apot.plan(lite.params("apot"))}
+    assert by_bits[2].init == by_bits[3] and by_bits[3].init == by_bits[4]
+    table = [p for p in CHAPTERS["pdqat"].plan(lite.params("pdqat")) if p.part == "table" and p.config.bits != 32]
+    for bits in {p.config.bits for p in table}:
+        runs = [p.config for p in table if p.config.bits == bits]
+        assert {p.method for p in runs} == {"dorefa", "pdqat"}
+        assert len({(c.arch, c.arch_options["width"], repr(c.schedule), c.init.run_id, c.seed) for c in runs}) == 3
+
+
+@pytest.mark.parametrize("name", LITE_CHAPTERS)
+def test_each_page_shows_its_lite_evidence_with_the_generated_protocol_before_anything_else(name):
+    text = (BOOK / f"{name}.py").read_text()
+    assert f'lite_report.evidence("{name}"' in text
+    assert "lite_report.deviations_table(lite)" in text and "lite_report.protocol_table(lite)" in text
+    first_section = text.index("\n# ## ")
+    assert text.index("On CIFAR-10 images") == first_section + len("\n# ## ")
