@@ -18,26 +18,27 @@
 # # Scoreboard: every method on one model, one data set, one schedule
 #
 # The chapters reproduce each paper on its own terms (its model, schedule and tricks). Here every method of
-# the package runs under one protocol, so their accuracy drops can be compared with each other:
+# the package runs under one protocol, so their accuracy drops can be compared with each other. Each
+# architecture's full-precision model is trained once per seed; every quantized model starts from it and trains
+# with SGD at lr 0.01, cosine, for the same budget of epochs (SQ, INQ and ELQ split it over their stages); the
+# post-training methods (GPFQ, round-to-nearest MSQ, at GPFQ's default alphabet scalar 1.16) quantize it without
+# training. PD-QAT needs one BatchNorm per precision, so it runs on its own pre-activation ResNet-20 (width 1) and
+# the full-precision model of that architecture. The drop is measured against the full-precision model of the
+# cell's own architecture and seed. Which models and bit-widths a profile runs:
 #
-# - **ResNet-20** at 2, 3 and 4 bits: APoT, DoReFa and PD-QAT (weights and activations), INQ (weights), and
-#   the post-training GPFQ and round-to-nearest MSQ (weights, at GPFQ's default alphabet scalar 1.16);
-# - **VGG-9** at 1 bit (BWN, SQ-BWN) and 2 bits, i.e. ternary (TWN, SQ-TWN, TTQ, ELQ).
+# - `quick` and `paper` (a GPU): ResNet-20 at 2, 3 and 4 bits for APoT, DoReFa, PD-QAT, INQ, GPFQ and MSQ, and
+#   VGG-9 at 1 bit (BWN, SQ-BWN) and 2 bits, i.e. ternary (TWN, SQ-TWN, TTQ, ELQ);
+# - `lite` (a 2-core CPU, `cifar10-jpeg`): every method on ResNet-20, the binary and ternary ones too (VGG-9
+#   costs about 4× ResNet-20's multiply-adds per image), at 2 and 4 bits for the multi-bit methods, from the
+#   converged full-precision models every lite chapter shares;
+# - `smoke` (what a fresh build trains): digits, a few epochs.
 #
-# Each model's full-precision version is trained once per seed (SGD, lr 0.1, cosine); every quantized model
-# starts from it and trains with SGD at lr 0.01, cosine, for the same budget of epochs. SQ, INQ and ELQ split
-# that budget over their stages. The drop is measured against that full-precision model. PD-QAT needs one
-# BatchNorm per precision, so it runs on its own pre-activation ResNet-20 (width 1) and full-precision
-# model of that architecture, under the same schedule. Numbers come from run records only: a profile
-# without a record for a cell says so.
-#
-# **The CPU profile `lite`** runs this protocol on CIFAR-10 images (the `cifar10-jpeg` copy) on a 2-core CPU:
-# full precision for 20 epochs, then a budget of 4 epochs for every quantized model (ELQ excepted: its 7
-# partitions take an epoch each, 7 epochs in all), at 2 and 4 bits for the
-# multi-bit methods, and with **the binary and ternary methods on ResNet-20 as well** (VGG-9 costs about 4× the
-# multiply-adds of ResNet-20 per image, too slow for the whole protocol on such a CPU). A 4-epoch fine-tune is
-# not any paper's schedule: these drops compare the methods with each other under that budget, they do not
-# confirm or refute a paper's numbers.
+# Each table's caption gives the schedule its records ran (read from them), the seeds, dates and devices. A
+# cell's "2 bit" means what the method makes of 2 bits: 3 levels for the ternary methods, APoT's weights and INQ
+# (whose one magnitude is fixed by the largest weight, so most weights become 0), 4 for DoReFa; the `quantized`
+# column says whether activations are quantized too. These drops compare the methods with each other under one short
+# budget: they neither confirm nor refute a paper's numbers (each chapter does that under its own protocol).
+# Numbers come from run records only: a profile without a record for a cell says so.
 
 # %% tags=["parameters"]
 profile = "smoke"  # the profile this page runs (smoke: digits, CPU); lite, quick and paper are shown from records

@@ -3,18 +3,15 @@ import re
 
 import pytest
 
-from qrepro.chapters import first_phase, scoreboard
-from qrepro.chapters import sq as sq_chapter
+from qrepro.chapters import first_phase, parents, scoreboard
 from qrepro.methods import METHODS, PTQ_METHODS
 from qrepro.report import scoreboard as scoreboard_report
 from qrepro.runs import get_or_run_all
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-
 def test_every_method_of_the_package_has_a_row():
     assert {e.method for e in scoreboard.entries()} == (set(METHODS) - {"fp"}) | set(PTQ_METHODS)
-
 
 def stages(cell: scoreboard.Cell) -> list:
     """The quantization runs of a cell's chain, from the full-precision model (excluded) to the cell's run."""
@@ -24,12 +21,10 @@ def stages(cell: scoreboard.Cell) -> list:
         config = config.init
     return chain
 
-
 def test_split_budget_sums_to_the_budget_with_at_least_one_epoch_per_stage():
     assert scoreboard.split_budget(30, 4) == [8, 8, 7, 7]
     assert scoreboard.split_budget(3, 1) == [3]
     assert scoreboard.split_budget(3, 4) == [1, 1, 1, 1]
-
 
 def test_cells_share_one_protocol_per_model():
     cells = scoreboard.plan(scoreboard.Params("quick", seeds=2))
@@ -41,7 +36,6 @@ def test_cells_share_one_protocol_per_model():
                    if not c.entry.post_training}
         assert set(budgets.values()) == {scoreboard.PROFILE_SCHEDULE["quick"][1]}, budgets
     assert {c.seed for c in cells} == {0, 1}
-
 
 def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has_no_record(runs_root):
     """Two cells run for real on digits (one epoch); every other cell of every profile says it has no record."""
@@ -68,24 +62,22 @@ def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has
     quick = scoreboard_report.scoreboard_table(frame, "quick", "cifar10").data
     assert quick["2 bit"].isin(["no quick record", ""]).all() and (quick["2 bit"] != "").any()
 
-
-def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_with_one_budget():
+def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_from_the_converged_parents_with_one_budget():
     cells = scoreboard.plan(scoreboard.Params("lite"))
     assert {c.config.data for c in cells} == {"cifar10-jpeg"}
     assert {c.entry.label for c in cells} == {e.label for e in scoreboard.entries()}  # every method has a cell
     assert {c.config.arch for c in cells} == {"resnet20", "preact_resnet20"}  # binary and ternary on ResNet-20
     assert {c.bits for c in cells if max(c.entry.bits) > 2} == {2, 4}
-    fp_epochs, budget, _, _ = scoreboard.PROFILE_SCHEDULE["lite"]
-    assert {c.baseline.schedule.epochs for c in cells} == {fp_epochs}
+    _, budget, _, _ = scoreboard.PROFILE_SCHEDULE["lite"]
+    assert all(c.baseline == parents.converged(c.baseline.arch, c.baseline.arch_options, "cifar10-jpeg", c.seed)
+               for c in cells)
     budgets = {c.entry.label: sum(config.schedule.epochs for config in stages(c)) for c in cells
                if not c.entry.post_training}
-    assert budgets.pop("ELQ") == len(sq_chapter.ELQ_STAGES) > budget  # one epoch for each of its 7 partitions
-    assert set(budgets.values()) == {budget}
+    assert set(budgets.values()) == {budget}  # ELQ's 7 partitions too
     sweep = first_phase("scoreboard", profile="lite")
     assert [c.method for c in sweep[:4]] == ["gpfq", "gpfq", "msq", "msq"]  # minutes, once the FP model exists
     assert {c.arch for c in sweep[-2:]} == {"preact_resnet20"}  # PD-QAT's own FP model last
     assert scoreboard.plan(scoreboard.Params("lite", "cifar10"))[0].config.data == "cifar10"
-
 
 def test_runs_on_cifar10_use_every_thread_and_digits_one(monkeypatch):
     from qrepro.profiles import threads_for
@@ -99,7 +91,6 @@ def test_runs_on_cifar10_use_every_thread_and_digits_one(monkeypatch):
     with pytest.raises(ValueError, match="QREPRO_THREADS"):
         threads_for("cifar10-jpeg")
 
-
 def test_cpu_runs_on_real_images_train_channels_last_and_digits_or_cuda_runs_nchw():
     from qrepro.profiles import channels_last_for
 
@@ -107,20 +98,3 @@ def test_cpu_runs_on_real_images_train_channels_last_and_digits_or_cuda_runs_nch
     assert not channels_last_for("digits", "cpu") and not channels_last_for("digits-val10", "cpu")
     assert not channels_last_for("cifar10-jpeg", "cuda")
 
-
-def test_chapter_rows_show_a_chapters_real_data_cells_with_their_protocol_and_no_verdict(runs_root):
-    """The lite protocol run for one epoch on digits stands in for CIFAR-10 here (the code path is the same)."""
-    ran = [c for c in scoreboard.plan(scoreboard.Params("lite", "digits", epochs=1))
-           if (c.entry.label, c.bits) in {("APoT", 2)}]
-    get_or_run_all([c.config for c in ran], device="cpu")
-    frame = scoreboard_report.scoreboard_frame(ran, scoreboard_report.recorded(ran))
-    assert scoreboard_report.chapter_rows(frame, "gpfq") is None
-    row = scoreboard_report.chapter_rows(frame, "apot").data.iloc[0]
-    cell = frame.iloc[0]
-    assert (row["profile"], row["data_set"], row["method"], row["bits"], row["seeds"]) == (
-        "lite", "digits", "APoT", 2, 1)
-    assert row["drop"] == f"{cell['fp_top1'] - cell['top1']:+.2f}" and row["schedule"] == "FP 1 ep, then 1 ep"
-    assert row["verdict on the paper"] == scoreboard_report.NO_VERDICT and row["runs"] == cell["run_id"]
-    caption = scoreboard_report.scoreboard_table(frame, "lite", "digits").caption
-    assert "Full precision 1 epochs; quantization-aware training 1 epochs from it" in caption
-    assert cell["date"] in caption and "post-training" not in caption

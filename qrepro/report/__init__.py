@@ -2,7 +2,6 @@
 from .compare import accuracy_table, compare, show_accuracy
 from .plots import epochs_frame, histogram_on_levels, level_sets, per_layer, training_curves
 from .reference import paper_table
-from .scoreboard import real_data_rows
 from .tables import cost_table, provenance_table, runs_frame, show_table, variant
 
 __all__ = [
@@ -15,7 +14,6 @@ __all__ = [
     "paper_table",
     "per_layer",
     "provenance_table",
-    "real_data_rows",
     "runs_frame",
     "show_accuracy",
     "show_table",

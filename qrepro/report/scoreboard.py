@@ -13,7 +13,7 @@ from pandas.io.formats.style import Styler
 from ..chapters import scoreboard
 from ..chapters.scoreboard import PROFILE_SCHEDULE, Cell, Params, entries, entry_bits, plan
 from ..runs import find_record
-from .compare import cells, over_seeds
+from .protocol import epochs
 from .stats import series_mean_std
 from .tables import run_link
 
@@ -33,7 +33,7 @@ def scoreboard_frame(cells: Iterable[Cell], records: dict[str, dict[str, Any]]) 
                      "method": c.entry.label, "quantized": c.entry.quantized, "chapter": c.entry.chapter,
                      "bits": c.bits, "seed": c.seed, "top1": run["top1"], "fp_top1": base["top1"],
                      "drop": base["top1"] - run["top1"], "run_id": run["run_id"], "fp_run_id": base["run_id"],
-                     "fp_epochs": c.baseline.schedule.epochs, "budget": budget(c), "date": run["date"][:10],
+                     "fp_epochs": epochs(c.baseline), "budget": budget(c), "date": run["date"][:10],
                      "device": run["device"], "fp_date": base["date"][:10], "fp_device": base["device"]})
     return pd.DataFrame(rows)
 
@@ -53,7 +53,7 @@ def real_data_cells(seeds: int = 3) -> list[Cell]:
 
 def protocol(frame: pd.DataFrame) -> str:
     """The schedule, seeds, dates and devices behind the rows of one profile and data set, in words."""
-    fp_epochs = "/".join(map(str, sorted(set(frame["fp_epochs"]))))
+    fp_epochs = " or ".join(map(str, sorted(set(frame["fp_epochs"]))))
     budgets = "/".join(str(b) for b in sorted({int(b) for b in frame["budget"].dropna()}))
     dates = sorted(set(frame["date"]) | set(frame["fp_date"]))
     devices = sorted(set(frame["device"]) | set(frame["fp_device"]))
@@ -96,46 +96,7 @@ def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler
     return pd.DataFrame(rows).style.hide(axis="index").set_caption(caption)
 
 
-NO_VERDICT = "none: a short fine-tune, not the paper's schedule"
-NO_VERDICT_PTQ = "none: a short CPU-trained model, not the paper's"
-
-
-def chapter_rows(frame: pd.DataFrame, chapter: str) -> Styler | None:
-    """The real-data scoreboard rows of one chapter's methods: per profile, data set, method and bits, the drop
-    against the scoreboard's full-precision model (mean ± std over seeds of each seed's drop, report.compare), top-1s,
-    schedule, date and device. The verdict column says why these drops neither confirm nor refute the paper; None
-    when there are no rows."""
-    ours = frame[frame.chapter == chapter] if len(frame) else frame
-    if not len(ours):
-        return None
-    keys = ["profile", "data_set", "arch", "method", "bits"]
-    table = over_seeds(ours, keys, ("top1", "fp_top1", "drop"), fp_epochs=("fp_epochs", "first"),
-                       budget=("budget", "first"), date=("date", "max"), device=("device", "first"))
-    trained = table["budget"].notna()
-    return table[keys].assign(**{
-        "seeds": table["seeds"], "top-1": [f"{v:.2f}" for v in table["top1_mean"]],
-        "FP top-1": [f"{v:.2f}" for v in table["fp_top1_mean"]], "drop": cells(table, "drop", signed=True),
-        "schedule": [f"FP {e} ep, then " + (f"{int(b)} ep" if t else "post-training")
-                     for e, b, t in zip(table["fp_epochs"], table["budget"], trained)],
-        "date": table["date"], "device": table["device"], "runs": [", ".join(ids) for ids in table["run_ids"]],
-        "verdict on the paper": [NO_VERDICT if t else NO_VERDICT_PTQ for t in trained],
-    }).style.hide(axis="index")
-
-
-LITE_COMMAND = "python -m qrepro run scoreboard -p profile lite --keep-going"
-
-
-def real_data_rows(chapter: str) -> Any:
-    """What a chapter page shows of the scoreboard on CIFAR-10 images: its methods' rows (``chapter_rows``) from
-    the records that exist, or (as IPython Markdown) a sentence naming the command that makes them."""
-    from IPython.display import Markdown  # pages only: the package itself runs without Jupyter
-
-    cells = real_data_cells()
-    table = chapter_rows(scoreboard_frame(cells, recorded(cells)), chapter)
-    if table is None:
-        return Markdown(f"No CIFAR-10 record of these methods yet: `{LITE_COMMAND}` makes them on any machine "
-                        "(about six hours on a 2-core CPU for one seed; see the Reproduce page).")
-    return table
+LITE_COMMAND = "python -m qrepro run scoreboard -p profile lite -p seeds 3 --keep-going"
 
 
 def real_data_tables(frame: pd.DataFrame) -> list[Any]:
