@@ -36,7 +36,7 @@ def test_every_quantized_lite_run_descends_from_a_converged_parent_of_its_own_ar
 @pytest.mark.parametrize("name", LITE_CHAPTERS)
 def test_the_deviations_name_the_data_set_and_the_converged_starting_point(name):
     table = deviations(lite.params(name))
-    assert ("data set" in set(table["aspect"]))
+    assert "data set" in set(table["aspect"])
     starts = table[table["aspect"] == "starts from"]["lite"]
     assert any(f"{parents.FIRST_EPOCHS} + {parents.CONTINUED_EPOCHS} epochs" in value for value in starts)
 
@@ -67,3 +67,19 @@ def test_each_page_shows_its_lite_evidence_with_the_generated_protocol_before_an
     assert "lite_report.deviations_table(lite)" in text and "lite_report.protocol_table(lite)" in text
     first_section = text.index("\n# ## ")
     assert text.index("On CIFAR-10 images") == first_section + len("\n# ## ")
+
+
+def test_a_page_reads_the_records_that_exist_and_trains_nothing(runs_root, monkeypatch):
+    from qrepro.chapters import apot as apot_chapter
+    from qrepro.runs import complete, get_or_run, recorded_chapter
+
+    params = apot_chapter.Params(profile="smoke", bit="4", epochs=1)
+    shown = recorded_chapter(params)
+    assert shown.records == [] and [p.config.bits for p in shown.planned] == [32, 4]
+    assert complete(shown.planned, shown.records) == []
+    get_or_run(shown.planned[0].config, device="cpu", progress=False)  # the full-precision stage only
+    shown = recorded_chapter(params)
+    assert [r["config"]["bits"] for r in shown.records] == [32]
+    assert [p.config.bits for p in complete(shown.planned, shown.records)] == [32]
+    assert not (runs_root / "apot" / shown.planned[1].config.run_id).exists()
+    assert "data set `digits`: 1 of 2 runs recorded" in lite.status(shown).replace("**", "")

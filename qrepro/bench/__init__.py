@@ -16,8 +16,8 @@ from ..atomic import write_json
 from ..runs.execute import resolve_device
 from ..runs.provenance import provenance
 from ..runs.store import runs_dir
-from . import (book_runs, brevitas_step, compile_masks, epoch_cost, gpfq_speed, pdqat_step, qat_step, quantizer_cost,
-               sq_selection)
+from . import (book_runs, brevitas_step, compile_masks, epoch_cost, gpfq_speed, pdqat_step, precision_curves, qat_step,
+               quantizer_cost, sq_selection)
 from .targets import target_table
 
 BENCHMARKS: dict[str, Callable] = {"quantizer_cost": quantizer_cost.run, "compile_masks": compile_masks.run,
@@ -25,7 +25,7 @@ BENCHMARKS: dict[str, Callable] = {"quantizer_cost": quantizer_cost.run, "compil
                                    "brevitas_step": brevitas_step.run, "epoch_cost": epoch_cost.run,
                                    "sq_selection": sq_selection.run,
                                    "pdqat_step": pdqat_step.run, "gpfq_speed": gpfq_speed.run,
-                                   "book_runs": book_runs.run}
+                                   "book_runs": book_runs.run, "precision_curves": precision_curves.run}
 
 
 def main(only: list[str] | None = None, device: str = "auto") -> None:

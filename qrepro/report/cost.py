@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
+import seaborn as sns
 from pandas.io.formats.style import Styler
 
 from ..chapters import CHAPTERS, first_phase
@@ -49,3 +51,14 @@ def benchmark_table(result: dict[str, Any]) -> Styler:
     rows = pd.DataFrame(result["rows"])
     return (rows.style.hide(axis="index").format("{:.4g}", subset=list(rows.select_dtypes("float").columns),
                                                  na_rep="–").set_caption(caption))
+
+
+def precision_plot(result: dict[str, Any]) -> plt.Figure:
+    """The ``precision_curves`` benchmark: test top-1 after every epoch under fp32 and bf16 autocast, one panel
+    per case, the two precisions side by side."""
+    rows = pd.DataFrame(result["rows"])
+    grid = sns.relplot(rows, x="epoch", y="test_top1", hue="precision", col="case", kind="line", marker="o",
+                       height=3.2, aspect=1.3, facet_kws={"sharey": False})
+    grid.set_axis_labels("epoch", "test top-1 (%), evaluated in float32")
+    grid.figure.suptitle(f"training precision on {result['device']} ({result['date'][:10]})", y=1.04)
+    return grid.figure

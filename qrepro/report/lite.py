@@ -11,7 +11,7 @@ from pandas.io.formats.style import Styler
 
 from ..chapters import CHAPTERS, chapter_of
 from ..chapters.base import ChapterParams
-from ..runs import Shown, recorded_chapter
+from ..runs import Shown, recorded, recorded_chapter
 from ..runs.shard import lineage
 from .protocol import deviations, protocol
 from .tables import runs_frame, show_table
@@ -26,8 +26,10 @@ def params(chapter: str, **values: Any) -> ChapterParams:
 
 
 def evidence(chapter: str, **values: Any) -> Shown:
-    """The chapter's lite plan and every record of it that exists (``runs.recorded_chapter``)."""
-    return recorded_chapter(params(chapter, **values))
+    """The chapter's lite plan and every record of it that exists (``runs.recorded_chapter``), for seeds 0 to
+    ``SEEDS`` - 1 and every further seed that has a lite record of the chapter: no seed that exists is left out."""
+    seeds = max([SEEDS - 1, *(r["config"]["seed"] for r in recorded(chapter) if r["config"]["profile"] == PROFILE)])
+    return recorded_chapter(params(chapter, **{"seeds": seeds + 1, **values}))
 
 
 def planned_records(shown: Shown) -> list[dict[str, Any]]:
@@ -47,7 +49,8 @@ def status(shown: Shown) -> str:
     configs = {c.run_id for p in shown.planned for c in lineage(p.config)}
     have = {record["run_id"] for record in shown.records} & configs
     seeds = sorted({record["config"]["seed"] for record in shown.records if record["run_id"] in configs})
-    text = (f"**Profile `{shown.params.profile}`, data set `cifar10-jpeg`: {len(have)} of {len(configs)} runs "
+    data = ", ".join(dict.fromkeys(p.config.data for p in shown.planned))
+    text = (f"**Profile `{shown.params.profile}`, data set `{data}`: {len(have)} of {len(configs)} runs "
             f"recorded** (seeds with a record: {', '.join(map(str, seeds)) or 'none'}).")
     if len(have) < len(configs):
         text += f" The others: `{command(shown.params)}` (resumes; never repeats a finished run)."

@@ -101,8 +101,9 @@ def deviations(params: ChapterParams, reference_profile: str = "paper") -> pd.Da
     theirs_params = chapter.Params(**{**values, "profile": reference_profile, "data": "", "epochs": 0})
     ours_plan, theirs_plan = chapter.plan(params), chapter.plan(theirs_params)
     rows = []
-    for aspect, read in (("architectures", lambda c: c.arch), ("bit-widths", lambda c: str(c.bits))):
-        ours, theirs = (", ".join(sorted({read(p.config) for p in plan})) for plan in (ours_plan, theirs_plan))
+    for aspect, read in (("architectures", lambda c: c.arch), ("bit-widths", lambda c: c.bits)):
+        ours, theirs = (", ".join(map(str, sorted({read(p.config) for p in plan})))
+                        for plan in (ours_plan, theirs_plan))
         if ours != theirs:
             rows.append({"aspect": aspect, "paper": theirs, params.profile: ours, "roles": "all"})
     ours_roles, theirs_roles = _roles(ours_plan), _roles(theirs_plan)
