@@ -121,3 +121,37 @@ def test_under_cpu_bf16_autocast_the_output_still_lies_exactly_on_the_float32_le
     grid = s.reshape(-1, 1, 1) * levels
     on_grid = (out.reshape(s.numel(), -1, 1) == grid).any(-1)
     assert on_grid.all(), f"{on_grid.logical_not().sum()} outputs off scale * levels()"
+
+
+@pytest.mark.parametrize("name", sorted(set(__import__("qrepro.methods", fromlist=["METHODS"]).METHODS) - {"fp"}))
+def test_a_methods_stated_levels_are_the_values_its_quantized_weights_take(name):
+    """``Method.levels``, what a scoreboard cell says "b bits" means, against the weights of a quantized body layer:
+    no filter takes more values than stated, and some filter takes exactly that many (per-filter scales count as one
+    level set each)."""
+    from qrepro import models
+    from qrepro.config import Schedule, TrainConfig
+    from qrepro.methods import METHODS
+    from qrepro.methods.inq import partition_
+    from qrepro.nn import quantized_layers
+
+    method = METHODS[name]
+    arch = "preact_resnet20" if name == "pdqat" else "resnet20"
+    for bits in (b for b in method.supported_bits if b != 32):
+        options = {"inq": {"step": 1.0}, "elq": {"step": 0.0}, "pdqat": {"epsilon": 0.1}}.get(name, {})
+        config = TrainConfig(chapter="test", data="digits", arch=arch, schedule=Schedule(epochs=1), method=name,
+                             bits=bits, options=options, arch_options=method.arch_options(arch, bits))
+        torch.manual_seed(0)
+        model = models.create(arch, num_classes=10, in_channels=1, image_size=8, **config.arch_options)
+        method.prepare(model, config)
+        if name in ("inq", "elq"):
+            partition_(model, method.options(config))
+        layers = list(quantized_layers(model).values())
+        layer = layers[len(layers) // 2]
+        if name == "elq":  # the final freeze at the end of the last step (everything left on its level)
+            layer.weight_quantizer.freeze_(layer.weight, torch.ones_like(layer.weight_quantizer.frozen))
+        with torch.no_grad():
+            q = layer.weight_quantizer(layer.weight)
+        per_filter = [row.unique().numel() for row in q.reshape(q.shape[0], -1)]
+        stated, _ = method.levels(bits)
+        assert max(per_filter) == stated or (max(per_filter) < stated and bits >= 4), (bits, per_filter[:4], stated)
+        assert max(per_filter) <= stated

@@ -55,12 +55,15 @@ def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has
     assert list(smoke.index) == [e.label for e in scoreboard.entries()]
     bwn = smoke.loc["BWN", "1 bit"]
     run = frame.set_index("method").loc["BWN"]
-    assert bwn.startswith(f"{run['drop']:+.2f}<br>top-1 {run['top1']:.2f}, n=1<br>")
+    assert bwn.startswith(f"{run['drop']:+.2f}<br>top-1 {run['top1']:.2f}, n=1, 2 levels<br>")
     assert re.findall(r'href="#run-([^"]+)"', bwn) == [run["run_id"]]
-    assert smoke.loc["GPFQ", "3 bit"] == "no smoke record"
+    assert smoke.loc["GPFQ", "3 bit"] == "no smoke record (9 levels)"  # 2^3 + 1, weights only
+    assert smoke.loc["APoT", "2 bit"].endswith("3 / 4 levels)")  # ternary weights, 4 activation levels
     assert smoke.loc["GPFQ", "1 bit"] == ""  # GPFQ has no 1-bit cell on the scoreboard
     quick = scoreboard_report.scoreboard_table(frame, "quick", "cifar10").data
-    assert quick["2 bit"].isin(["no quick record", ""]).all() and (quick["2 bit"] != "").any()
+    assert quick["2 bit"].str.startswith("no quick record").sum() + (quick["2 bit"] == "").sum() == len(quick)
+    assert (quick["2 bit"] != "").any()
+
 
 def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_from_the_converged_parents_with_one_budget():
     cells = scoreboard.plan(scoreboard.Params("lite"))

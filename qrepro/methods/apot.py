@@ -25,7 +25,7 @@ from ..config import TrainConfig
 from ..data import DeviceLoader
 from ..nn import LayerQuant, quantize_, quantized_layers
 from ..quantizers import APoTActivation, APoTWeight, SymmetricUniformWeight
-from ..quantizers.apot import SUPPORTED_BITS
+from ..quantizers.apot import SUPPORTED_BITS, apot_levels
 from ..train import Objective
 from .base import Method
 
@@ -72,6 +72,12 @@ class APoT(Method):
 
     def objective(self, model: nn.Module, config: TrainConfig) -> Objective:
         return PositiveClipping(model)
+
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        """Signed APoT weights (2 bits: ternary) and unsigned APoT activations."""
+        if bits == 32:
+            return None, None
+        return len(apot_levels(bits, signed=True)), len(apot_levels(bits, signed=False))
 
     def param_groups(self, lr: float) -> dict[str, tuple[float, float]]:
         """The clipping values at the official code's own rates, whatever the weights' rate."""

@@ -52,6 +52,11 @@ class Configured:
             raise ValueError(f"{self.name} has no option(s) {sorted(unknown)}; valid: {valid}")
         return self.Options(**config.options)
 
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        """How many values a quantized body layer's weights and its input activations take at ``bits`` (None:
+        full precision): what "b bits" means for this method, e.g. (3, None) for ternary weights."""
+        return None, None
+
     def check(self, config: TrainConfig | PTQConfig) -> None:
         """Raise ValueError naming the valid choices when ``config`` asks for something this method lacks."""
         if config.bits not in self.supported_bits:

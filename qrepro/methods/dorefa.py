@@ -72,6 +72,10 @@ class DoReFa(Method):
         names = arch_layers(config.arch, config.arch_options)
         check_high_precision(self.options(config).high_precision_layers, names)
 
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        """2^k uniform levels for weights and for activations."""
+        return (None, None) if bits == FULL else (2**bits, 2**bits)
+
     def split_data(self, data: ImageData, config: TrainConfig) -> tuple[ImageData, ImageData | None]:
         """Hold out ``validation`` of the training split (per seed, as the official random_split); test unchanged."""
         fraction = self.options(config).validation

@@ -245,6 +245,10 @@ class GPFQ(PTQMethod):
     supported_bits = BITS
     Options = GPFQOptions
 
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        """The alphabet {k/K}, k = -K..K, K = 2^(b-1): 2^b + 1 values with zero (``Alphabet``)."""
+        return 2**bits + 1, None
+
     def check(self, config: PTQConfig) -> None:
         super().check(config)
         if config.calibration < 1:
@@ -291,6 +295,10 @@ class MSQ(PTQMethod):
     name = "msq"
     supported_bits = BITS
     Options = MSQOptions
+
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        """GPFQ's alphabet (``GPFQ.levels``)."""
+        return 2**bits + 1, None
 
     def check(self, config: PTQConfig) -> None:
         super().check(config)

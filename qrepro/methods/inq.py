@@ -261,11 +261,18 @@ class INQMethod(IncrementalMethod):
     scheme = "inq"
     supported_bits = INQ_BITS
 
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        """0 and +-2^n for 2^(b-2) exponents n (``pow2.inq_exponents``)."""
+        return 2 ** (bits - 1) + 1, None
+
 
 class ELQMethod(IncrementalMethod):
     name = "elq"
     scheme = "elq"
     supported_bits = (2,)
+
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        return 3, None  # ternary
 
 
 METHODS = (INQMethod(), ELQMethod())

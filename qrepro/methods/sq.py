@@ -285,9 +285,13 @@ class SQMethod(Method):
     """A base quantizer on every conv and linear layer, wrapped in SQ when the options have a ``ratio``."""
 
     Options = SQOptions
+    weight_levels = 0  # the base quantizer's levels per layer (with its scale)
 
     def base(self, options: Any) -> nn.Module:
         raise NotImplementedError
+
+    def levels(self, bits: int) -> tuple[int | None, int | None]:
+        return self.weight_levels, None
 
     def quantizer(self, options: SQOptions) -> nn.Module:
         base = self.base(options)
@@ -330,6 +334,7 @@ class BWNMethod(SQMethod):
 
     name = "bwn"
     supported_bits = (1,)
+    weight_levels = 2
 
     def base(self, options: SQOptions) -> nn.Module:
         return BWN()
@@ -340,6 +345,7 @@ class TWNMethod(SQMethod):
 
     name = "twn"
     supported_bits = (2,)
+    weight_levels = 3
     Options = TWNOptions
 
     def base(self, options: TWNOptions) -> nn.Module:
@@ -357,6 +363,7 @@ class TTQMethod(SQMethod):
 
     name = "ttq"
     supported_bits = (2,)
+    weight_levels = 3
     Options = TTQOptions
 
     def base(self, options: TTQOptions) -> nn.Module:

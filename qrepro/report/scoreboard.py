@@ -12,6 +12,7 @@ from pandas.io.formats.style import Styler
 
 from ..chapters import scoreboard
 from ..chapters.scoreboard import PROFILE_SCHEDULE, Cell, Params, entries, entry_bits, plan
+from ..methods import get_method
 from ..runs import find_record
 from .protocol import epochs
 from .stats import series_mean_std
@@ -67,17 +68,25 @@ def protocol(frame: pd.DataFrame) -> str:
     return f"{'; '.join(parts)}; seeds {seeds}; run {when} on {'; '.join(devices)}"
 
 
-def _cell_text(group: pd.DataFrame) -> str:
+def levels_text(method: str, bits: int) -> str:
+    """What ``bits`` means for ``method`` (``Method.levels``): "3 levels" (weights only) or "3 / 4 levels" (weights /
+    activations)."""
+    weights, activations = get_method(method).levels(bits)
+    return f"{weights} levels" if activations is None else f"{weights} / {activations} levels"
+
+
+def _cell_text(group: pd.DataFrame, levels: str) -> str:
     drop, n = group["drop"], len(group)
     text = series_mean_std(drop, signed=True)
     links = ", ".join(run_link(i) for i in group["run_id"])
-    return f"{text}<br>top-1 {group['top1'].mean():.2f}, n={n}<br>{links}"
+    return f"{text}<br>top-1 {group['top1'].mean():.2f}, n={n}, {levels}<br>{links}"
 
 
 def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler:
     """One profile's scoreboard. Rows: model x method; columns: bits. A cell is the drop against the
-    full-precision model (mean ± std over seeds), its top-1, the seed count and links to the runs; "no record"
-    where the profile has none for that cell, and empty where the method has no such bit-width."""
+    full-precision model (mean ± std over seeds), its top-1, the seed count, how many levels its weights (and
+    activations, where quantized) take, and links to the runs; "no record" where the profile has none for that
+    cell, and empty where the method has no such bit-width."""
     all_bits = sorted({b for e in entries() for b in e.bits})
     ran = frame[frame.profile == profile] if len(frame) else frame
     rows = []
@@ -88,7 +97,8 @@ def scoreboard_table(frame: pd.DataFrame, profile: str, data_set: str) -> Styler
                 row[f"{bits} bit"] = ""
                 continue
             match = ran[(ran.method == entry.label) & (ran.bits == bits)] if len(ran) else ran
-            row[f"{bits} bit"] = _cell_text(match) if len(match) else f"no {profile} record"
+            levels = levels_text(entry.method, bits)
+            row[f"{bits} bit"] = _cell_text(match, levels) if len(match) else f"no {profile} record ({levels})"
         rows.append(row)
     caption = f"Profile {profile}, data set {data_set}: top-1 drop in points (quantized vs full precision)"
     if len(ran):
