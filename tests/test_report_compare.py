@@ -87,5 +87,6 @@ def test_cells_show_mean_and_std_from_two_seeds_on_and_the_runs_of_each_row():
     assert cells(table, "top1") == ["93.00 ± 1.41", "91.00 ± 1.41", "97.00"]
     assert cells(table, "top1", std=False, signed=True) == ["+93.00", "+91.00", "+97.00"]
     provenance = provenance_cells(table)
+    assert provenance["top-1 per seed"] == ["0: 92.00; 1: 94.00", "0: 90.00; 1: 92.00", "0: 97.00"]
     assert provenance["made by"][0] == "OLDER CODE: re-run to refresh"  # seed 1 is stale here
     assert provenance["run_ids"][2] == ["digits-q-0"]

@@ -2,7 +2,7 @@
 
     runs: one row per run (tables.runs_frame, or a chapter's frame built on it), with the chapter's key columns
       -> ``over_seeds``: mean and sample std over seeds per key (the book's one convention, report.stats), the
-         seeds, whether any run is stale, and the runs of each row (``run_ids``)
+         seeds, each seed's own top-1, whether any run is stale, and the runs of each row (``run_ids``)
       -> ``drop_against``: the drop against our own full-precision model of the same data set, profile and arch,
              drop = mean top-1 (our full precision) - mean top-1 (quantized), and its standard deviation over
              seeds, drop_sd = sqrt(sd(quantized)^2 + sd(full precision)^2) (0 from one seed)
@@ -10,7 +10,8 @@
          the same source's own full-precision number, never against ours
       -> ``versus``: joined on the key columns they share, our drop minus theirs and the verdict (tables.verdict)
       -> display cells: ``cells`` (mean ± std), ``drop_cells``, ``versus_cells`` (the verdict columns) and
-         ``provenance_cells`` ("made by" and ``run_ids``, which tables.show_table links to the provenance table).
+         ``provenance_cells`` (each seed's top-1, "made by" and ``run_ids``, which tables.show_table links to the
+         provenance table).
 
 ``compare`` runs the first four steps. ``accuracy_table`` and ``show_accuracy`` are the plain (method, bits)
 table of the APoT chapter and the command line; the other chapters (report.sq, report.pdqat, report.gpfq) choose
@@ -31,13 +32,16 @@ from .tables import GROUP, VERDICT, made_by, show_table, signed, verdict
 def over_seeds(runs: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str] = ("top1",), sort: bool = False,
                **columns: tuple[str, str]) -> pd.DataFrame:
     """One row per value of ``keys`` (in order of appearance, or sorted): each metric's mean and sample std over
-    the runs (``{metric}_mean``, ``{metric}_std``), the number of ``seeds``, whether any run is ``stale`` (where the
+    the runs (``{metric}_mean``, ``{metric}_std``), the number of ``seeds``, each seed's top-1 in seed order
+    (``per_seed``: (seed, top-1) pairs, so that no seed hides in a mean), whether any run is ``stale`` (where the
     runs say), the runs (``run_ids``), and each of ``columns`` as a pandas named aggregation, e.g.
     ``bits=("bits", "first")``."""
     aggregations = {f"{m}_{how}": (m, how) for m in metrics for how in ("mean", "std")}
     stale = {"stale": ("stale", "any")} if "stale" in runs else {}
+    runs = runs.assign(seed_top1=list(zip(runs["seed"], runs["top1"])))
     return (runs.groupby(list(keys), sort=sort)
-            .agg(**aggregations, **columns, seeds=("seed", "nunique"), **stale, run_ids=("run_id", list))
+            .agg(**aggregations, **columns, seeds=("seed", "nunique"), per_seed=("seed_top1", sorted), **stale,
+                 run_ids=("run_id", list))
             .reset_index())
 
 
@@ -109,8 +113,11 @@ def versus_cells(table: pd.DataFrame, name: str = "paper", label: str | None = N
 
 
 def provenance_cells(table: pd.DataFrame) -> dict[str, list[Any]]:
-    """The last columns of every table of runs: made by which code, and the runs (``run_ids``)."""
-    return {"made by": [made_by(s) for s in table["stale"]], "run_ids": list(table["run_ids"])}
+    """The last columns of every table of runs: each seed's top-1 ("seed: top-1", every seed, a collapsed one
+    too), made by which code, and the runs (``run_ids``)."""
+    per_seed = ["; ".join(f"{seed}: {top1:.2f}" for seed, top1 in pairs) for pairs in table["per_seed"]]
+    return {"top-1 per seed": per_seed, "made by": [made_by(s) for s in table["stale"]],
+            "run_ids": list(table["run_ids"])}
 
 
 def accuracy_table(runs: pd.DataFrame, paper: pd.DataFrame | None = None, keys: tuple[str, ...] = ("method", "bits"),
@@ -141,6 +148,7 @@ def show_accuracy(table: pd.DataFrame, links: bool = True) -> Styler:
         out = out.assign(**versus_cells(table))
     out["best test epoch (selected on test)"] = cells(table, "best_test_top1", std=False)
     provenance = provenance_cells(table)
+    out["top-1 per seed"] = provenance["top-1 per seed"]
     out["made by"] = provenance["made by"]
     if links:
         out["run_ids"] = provenance["run_ids"]
