@@ -170,6 +170,15 @@ def test_the_target_table_reads_each_target_off_the_records_with_the_devices_lim
     pdqat = table[table["target"].str.startswith("PD-QAT")]
     assert pdqat["measured"].tolist() == [1.95] * 3 and set(pdqat["met"]) == {"yes"}
 
+    # a record with both precisions compares each case with the full-precision step of its own precision
+    both = qat_step("CPU x, 2 threads", 125.0)
+    both["rows"] = [{**row, "precision": "fp32"} for row in both["rows"]] + [
+        {**row, "precision": "bf16", "ms_per_step": row["ms_per_step"] * (0.5 if row["method"] == "fp" else 0.6)}
+        for row in both["rows"]]
+    steps = target_table([both])
+    steps = steps[steps["target"].str.startswith("QAT")]
+    assert steps["worst case"].tolist() == ["apot, bf16"] and steps["measured"].tolist() == [1.5]
+
     book_runs = {"benchmark": "book_runs", "device": "CPU x, 2 threads", "date": "2026-11-30T00:00:00",
                  "rows": [{"case": "before (commit 0ebc7d2), one process per chapter", "seconds": 400.0},
                           {"case": "one process per chapter", "seconds": 300.0},

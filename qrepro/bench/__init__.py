@@ -11,8 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from ..atomic import write_json
+from ..profiles import native_bf16
 from ..runs.execute import resolve_device
 from ..runs.provenance import provenance
 from ..runs.store import runs_dir
@@ -40,11 +42,16 @@ def main(only: list[str] | None = None, device: str = "auto") -> None:
         print(pd.DataFrame(rows).to_string(index=False))
         slug = "cuda" if resolved.type == "cuda" else "cpu"
         write_json(runs_dir() / "bench" / f"{name}-{slug}.json",
-                          {"benchmark": name, "rows": rows, **provenance(resolved)})
+                   {"benchmark": name, "rows": rows, **provenance(resolved), **capability(resolved)})
     targets = target_table(recorded())
     if not targets.empty:
         print("\n## targets, from the records under runs/bench/ (latest of each benchmark)")
         print(targets.to_string(index=False))
+
+
+def capability(device: torch.device) -> dict[str, object]:
+    """What the processor offers the benchmarks: torch's CPU vector capability and whether bf16 is native."""
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": native_bf16(device.type)}
 
 
 def recorded(root: Path | None = None) -> list[dict]:

@@ -53,7 +53,8 @@ def measure(method: str, bits: int, variant: dict, data: ImageData, device: torc
         train_step(trained, objective, optimizer, x, y, device, amp)
     steps = sum(timed(lambda x=x, y=y: train_step(trained, objective, optimizer, x, y, device, amp), device)
                 for x, y in batches)
-    return {"epoch_s": round(epoch, 2), "steps_s": round(steps, 2), "first_epoch_s": round(first, 2),
+    return {"precision": "bf16" if amp else "fp32", "epoch_s": round(epoch, 2), "steps_s": round(steps, 2),
+            "first_epoch_s": round(first, 2),
             "outside_steps": f"{100 * (epoch - steps) / epoch:.0f} %",
             "ms_per_step": round(1000 * steps / len(batches), 1)}
 

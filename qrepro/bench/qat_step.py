@@ -5,7 +5,9 @@ The figure is the ratio of a quantization-aware step to the full-precision step 
 batch, i.e. what fake quantization costs (targets: <= 1.3x on CPU, <= 1.2x on a GPU). Each quantizer runs at
 its lowest bit-width; SQ at ratio 0.5 (selection and hybrid weights every step). PD-QAT's pre-activation
 model with one BatchNorm per precision is compared with the same model in full precision. Steps run as ``fit``
-runs them on CIFAR-shaped data: channels_last on a CPU, under bf16 autocast on CUDA. On a CPU each case runs in a
+runs them on CIFAR-shaped data: channels_last on a CPU; every case in fp32 and, where the device has native bf16
+(CUDA, or a CPU with AVX512-BF16 or AMX), under bf16 autocast too, each against the full-precision step of the same
+precision (the ``precision`` column; runs train in bf16 there). On a CPU each case runs in a
 fresh process (its peak memory its own), in ``ROUNDS`` interleaved rounds over the cases, and its time is the
 median of the rounds' medians, so that a drifting machine load biases no case; ``ratio_range`` is the lowest and
 highest ratio of one round (the case against the full-precision step of the same round). On a shared host the
@@ -21,7 +23,7 @@ import torch
 from ..methods import METHODS
 from ..methods.sq import SQ_DEFAULTS
 from ..config import Schedule, TrainConfig
-from ..profiles import channels_last_for, precision_for
+from ..profiles import channels_last_for, native_bf16
 from ..runs.build import CIFAR10_SHAPE, trainable
 from ..train import train_step
 from .measure import isolated, time_steps
@@ -45,8 +47,15 @@ CASES = [
 ]
 
 
-def step_time(method: str, bits: int, arch: str, arch_options: dict, options: dict, device_name: str) -> dict:
-    """Seconds per SGD step (forward, backward, update) of ``method`` at ``bits``; peak CUDA memory."""
+def precisions(device: torch.device) -> tuple[str, ...]:
+    """The training precisions a device runs: fp32, and bf16 where it has native bf16."""
+    return ("fp32", "bf16") if native_bf16(device.type) else ("fp32",)
+
+
+def step_time(method: str, bits: int, arch: str, arch_options: dict, options: dict, device_name: str,
+              precision: str) -> dict:
+    """Seconds per SGD step (forward, backward, update) of ``method`` at ``bits`` in ``precision``; peak CUDA
+    memory."""
     device = torch.device(device_name)
     torch.manual_seed(0)
     config = TrainConfig(chapter="bench", data="cifar10", arch=arch, schedule=Schedule(epochs=1), method=method,
@@ -60,8 +69,7 @@ def step_time(method: str, bits: int, arch: str, arch_options: dict, options: di
     y = torch.randint(0, 10, (BATCH,), device=device)
 
     def step() -> None:
-        train_step(model, objective, optimizer, x, y, device,
-                   amp=precision_for("cifar10", device.type) == "bf16")  # as runs on images step
+        train_step(model, objective, optimizer, x, y, device, amp=precision == "bf16")
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -73,23 +81,32 @@ def step_time(method: str, bits: int, arch: str, arch_options: dict, options: di
 
 def run(device: torch.device) -> list[dict]:
     rounds = 1 if device.type == "cuda" else ROUNDS
-    measured: dict[str, list[dict]] = {label: [] for label, *_ in CASES}
+    keys = [(label, precision) for precision in precisions(device) for label, *_ in CASES]
+    measured: dict[tuple[str, str], list[dict]] = {key: [] for key in keys}
     for _ in range(rounds):
-        for label, method, bits, arch, arch_options, options in CASES:
-            args = (method, bits, arch, arch_options, options, str(device))
-            measured[label].append(step_time(*args) if device.type == "cuda" else isolated(step_time, *args))
+        for precision in precisions(device):
+            for label, method, bits, arch, arch_options, options in CASES:
+                args = (method, bits, arch, arch_options, options, str(device), precision)
+                result = step_time(*args) if device.type == "cuda" else isolated(step_time, *args)
+                measured[(label, precision)].append(result)
     rows = []
-    for label, method, bits, arch, _, _ in CASES:
-        row = {"case": label, "method": method, "bits": bits, "arch": arch, **measured[label][0]}
-        row["ms_per_step"] = statistics.median(m["ms_per_step"] for m in measured[label])
-        if "peak_rss_mib" in row:
-            row["peak_rss_mib"] = max(m["peak_rss_mib"] for m in measured[label])
-        rows.append(row)
-    baselines = {row["arch"]: row["ms_per_step"] for row in rows if row["method"] == "fp"}
-    fp_label = {row["arch"]: row["case"] for row in rows if row["method"] == "fp"}
+    for precision in precisions(device):
+        for label, method, bits, arch, _, _ in CASES:
+            runs = measured[(label, precision)]
+            row = {"case": label, "precision": precision, "method": method, "bits": bits, "arch": arch, **runs[0]}
+            row["ms_per_step"] = statistics.median(m["ms_per_step"] for m in runs)
+            if "peak_rss_mib" in row:
+                row["peak_rss_mib"] = max(m["peak_rss_mib"] for m in runs)
+            rows.append(row)
+    baselines = {(row["arch"], row["precision"]): row for row in rows if row["method"] == "fp"}
     for row in rows:
-        row["ratio_to_fp"] = round(row["ms_per_step"] / baselines[row["arch"]], 2)
-        per_round = [case["ms_per_step"] / fp["ms_per_step"]
-                     for case, fp in zip(measured[row["case"]], measured[fp_label[row["arch"]]])]
+        fp = baselines[(row["arch"], row["precision"])]
+        row["ratio_to_fp"] = round(row["ms_per_step"] / fp["ms_per_step"], 2)
+        per_round = [case["ms_per_step"] / base["ms_per_step"]
+                     for case, base in zip(measured[(row["case"], row["precision"])],
+                                           measured[(fp["case"], row["precision"])])]
         row["ratio_range"] = f"{min(per_round):.2f}-{max(per_round):.2f}"
+        if row["precision"] == "bf16":
+            fp32 = statistics.median(m["ms_per_step"] for m in measured[(row["case"], "fp32")])
+            row["bf16_speedup"] = round(fp32 / row["ms_per_step"], 2)
     return rows

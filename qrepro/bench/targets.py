@@ -22,9 +22,14 @@ def _baseline_ratios(rows: Rows) -> list[tuple[str, float]]:
 
 
 def _step_ratios(rows: Rows) -> list[tuple[str, float]]:
-    """qat_step: each quantized step against the full-precision step of the same architecture."""
-    fp = {row["arch"]: row["ms_per_step"] for row in rows if row["method"] == "fp"}
-    return [(row["case"], row["ms_per_step"] / fp[row["arch"]]) for row in rows if row["method"] != "fp"]
+    """qat_step: each quantized step against the full-precision step of the same architecture and precision (records
+    before the precision column have one precision)."""
+    def key(row: dict[str, Any]) -> tuple[str, str]:
+        return row["arch"], row.get("precision", "")
+
+    fp = {key(row): row["ms_per_step"] for row in rows if row["method"] == "fp"}
+    return [(", ".join([row["case"], *([row["precision"]] if "precision" in row else [])]),
+             row["ms_per_step"] / fp[key(row)]) for row in rows if row["method"] != "fp"]
 
 
 def _qat_steps(rows: Rows) -> list[tuple[str, float]]:
