@@ -83,3 +83,25 @@ def test_a_page_reads_the_records_that_exist_and_trains_nothing(runs_root, monke
     assert [p.config.bits for p in complete(shown.planned, shown.records)] == [32]
     assert not (runs_root / "apot" / shown.planned[1].config.run_id).exists()
     assert "data set `digits`: 1 of 2 runs recorded" in lite.status(shown).replace("**", "")
+
+
+def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):
+    """Smoke runs stand in for lite ones (the same code path, records of another profile and data set)."""
+    from qrepro.chapters import gpfq as gpfq_chapter
+    from qrepro.report import apot as apot_report
+    from qrepro.report import gpfq as gpfq_report
+    from qrepro.report import verdicts
+    from qrepro.runs import run_chapter
+
+    apot_shown = run_chapter(apot.Params(profile="smoke", bit="2", epochs=1), device="cpu")
+    rows = apot_report.headline(apot_shown)
+    assert list(rows["row"]) == ["APoT, 4-bit weights and activations", "APoT, 3-bit weights and activations",
+                                 "APoT, 2-bit weights and activations"]
+    assert set(rows["verdict"]) == {"n/a: digits is not cifar10"} and set(rows["seeds"]) == {1}
+    gpfq_shown = run_chapter(gpfq_chapter.Params(profile="smoke", bits=2, sweeps="none", epochs=1), device="cpu")
+    rows = gpfq_report.headline(gpfq_shown)
+    assert list(rows["row"]) == ["GPFQ, 2-bit weights"] and list(rows["reference"]) == ["seed"]
+    table = verdicts.verdict_table(rows.assign(chapter="gpfq")).data
+    assert "GPFQ, 2-bit weights" in set(table["row"])
+    assert set(table[table["row"] == "no lite record yet"]["chapter"].str.extract(r">(\w+)<")[0]) == {
+        "apot", "pdqat", "sq"}

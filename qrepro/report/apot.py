@@ -8,7 +8,22 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..methods import apot
+from ..runs import Shown
+from .compare import accuracy_table, headline_rows
+from .lite import planned_runs
 from .plots import histogram_on_levels
+from .reference import paper_table
+
+
+def headline(shown: Shown) -> pd.DataFrame:
+    """The chapter's headline rows (report.compare.headline_rows): APoT at each bit-width against the paper's drop."""
+    runs = planned_runs(shown)
+    if runs.empty:
+        return headline_rows(runs, [])
+    paper = paper_table("apot")
+    table = accuracy_table(runs, paper=paper[paper.source == "paper"])
+    table = table[table["bits"] != 32].sort_values("bits", ascending=False)
+    return headline_rows(table, [f"APoT, {b}-bit weights and activations" for b in table["bits"]])
 
 
 def clipping_values(records: Iterable[dict[str, Any]]) -> pd.DataFrame:

@@ -92,6 +92,24 @@ def compare(runs: pd.DataFrame, keys: Sequence[str], fp: pd.DataFrame | str, by:
     return table if reference is None else versus(table, reference, name, data)
 
 
+HEADLINE_COLUMNS = ["row", "bits", "reference", "reference_drop", "drop", "drop_sd", "seeds", "per_seed", "verdict",
+                    "data_set", "profile", "run_ids"]
+
+
+def headline_rows(table: pd.DataFrame, rows: Sequence[str], name: str = "paper") -> pd.DataFrame:
+    """A ``versus`` table in the one shape the book's verdict table (report.verdicts) reads: the row's label, bits,
+    whose drop it is compared with, that drop, ours with its sd, the seeds and each seed's top-1, the verdict, the
+    data set, the profile and the runs (no rows for an empty ``table``)."""
+    if table.empty:
+        return pd.DataFrame(columns=HEADLINE_COLUMNS)
+    return pd.DataFrame({
+        "row": list(rows), "bits": list(table["bits"]), "reference": name,
+        "reference_drop": list(table[f"{name}_drop"]), "drop": list(table["drop"]), "drop_sd": list(table["drop_sd"]),
+        "seeds": list(table["seeds"]), "per_seed": list(table["per_seed"]), "verdict": list(table["verdict"]),
+        "data_set": list(table["data_set"]), "profile": list(table["profile"]), "run_ids": list(table["run_ids"]),
+    })
+
+
 def cells(table: pd.DataFrame, metric: str, digits: int = 2, std: bool = True, signed: bool = False,
           missing: str = "–") -> list[str]:
     """``metric``'s mean ± std over seeds per row of an ``over_seeds`` table (the mean alone without ``std``)."""

@@ -15,9 +15,14 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..chapters.gpfq import calibration_size
 from ..chapters.reference.gpfq import SEED_BEST_SCALAR
-from ..methods.gpfq import layer_facts
-from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus, versus_cells
+from ..methods.gpfq import DEFAULT_SCALAR, layer_facts
+from ..runs import Shown
+from .compare import (cells, compare, drop_cells, headline_rows, provenance_cells, published_drops, versus,
+                      versus_cells)
+from .lite import planned_records
+from .reference import paper_table
 from .stats import mean_std
 from .tables import option, runs_frame
 
@@ -90,6 +95,23 @@ def headline_table(frame: pd.DataFrame, paper: pd.DataFrame, bits: int, scalar: 
     out[f"{SEED} top-1/top-5 (C = 1.16)"] = ["not logged" if pd.isna(top1) else f"{top1:.2f} / {top5:.2f}"
                                              for top1, top5 in zip(table["seed_top1"], table["seed_top5"])]
     return _versus_seed(out, table)
+
+
+HEADLINE_BITS = (2, 3, 4)
+
+
+def headline(shown: Shown) -> pd.DataFrame:
+    """The chapter's headline rows (report.compare.headline_rows): GPFQ at 2, 3 and 4 bits (C = 1.16, the chapter's
+    calibration size) against the seed project's drops; no GPFQ paper reports CIFAR-10."""
+    records = [r for r in planned_records(shown) if r["config"]["kind"] == "ptq"]
+    if not records:
+        return headline_rows(pd.DataFrame(), [])
+    seed = _seed_bits(paper_table("gpfq"))
+    calibration = calibration_size(shown.params.profile, shown.params.batch_size)
+    frame = plain(ptq_frame(records), scalar=DEFAULT_SCALAR, calibration=calibration)
+    table = summarize(frame[frame["method"] == "gpfq"], ["bits", "method"], seed[seed.method == "gpfq"])
+    table = table[table["bits"].isin(HEADLINE_BITS)].sort_values("bits", ascending=False)
+    return headline_rows(table, [f"GPFQ, {b}-bit weights" for b in table["bits"]], "seed")
 
 
 def bit_sweep_table(frame: pd.DataFrame, paper: pd.DataFrame, scalar: float, calibration: int) -> pd.DataFrame:

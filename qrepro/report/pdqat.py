@@ -18,7 +18,8 @@ import seaborn as sns
 from ..chapters.reference import pdqat as reference
 from ..methods import pdqat
 from ..methods.dorefa import body_layer_names
-from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus_cells
+from ..runs import Shown, complete
+from .compare import cells, compare, drop_cells, headline_rows, provenance_cells, published_drops, versus_cells
 from .stats import mean_std
 from .tables import option, runs_frame
 
@@ -51,17 +52,35 @@ def _paper() -> pd.DataFrame:
     return rows[["row", "bits", "paper_top1", "paper_std", "paper_seeds", "paper_drop"]]
 
 
-def paper_vs_ours(frame: pd.DataFrame) -> pd.DataFrame:
-    """Table 1, paper vs ours (report.compare): top-1 of the last epoch (mean ± std over seeds), the drop against our
-    full-precision model, the paper's drop against its own (from its Table 1 means over 6 seeds) and a verdict on it;
-    the paper's selection (best-validation epoch) as a second column, and each row's runs (``run_ids``)."""
+def compared(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's rows through report.compare: per (data set, profile, row, bits) our top-1 over seeds, the drop
+    against our full-precision model, the paper's drop against its own (its Table 1 means over 6 seeds) and the
+    verdict; full precision first, then by bits, high to low."""
     runs = frame[frame["part"] == "table"]
     table = compare(runs, ["data_set", "profile", "row", "bits"], runs[runs["row"] == "full precision"],
                     by=["data_set", "profile"], metrics=("top1", "val_selected_top1"), reference=_paper())
     table = table.assign(data_order=table.groupby(["data_set", "profile"], sort=False).ngroup(),
                          quantized=table["bits"] != 32, minus_bits=-table["bits"],
                          row_order=table["row"].map(ROW_ORDER.index))
-    table = table.sort_values(["data_order", "quantized", "minus_bits", "row_order"]).reset_index(drop=True)
+    return table.sort_values(["data_order", "quantized", "minus_bits", "row_order"]).reset_index(drop=True)
+
+
+def headline(shown: Shown) -> pd.DataFrame:
+    """The chapter's headline rows (report.compare.headline_rows): the DoReFa baseline and PD-QAT at each bit-width
+    against the paper's Table 1 drops; the paper's claim is PD-QAT's row against the baseline's."""
+    done = [p for p in complete(shown.planned, shown.records) if p.part == "table"]
+    if not done:
+        return headline_rows(pd.DataFrame(), [])
+    table = compared(planned_frame(done, shown.records))
+    table = table[table["bits"] != 32]
+    return headline_rows(table, [f"{ROW_LABELS[row]}, {bits}-bit" for row, bits in zip(table["row"], table["bits"])])
+
+
+def paper_vs_ours(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 1, paper vs ours (``compared``): top-1 of the last epoch (mean ± std over seeds), the drop against our
+    full-precision model, the paper's drop against its own and a verdict on it; the paper's selection
+    (best-validation epoch) as a second column, and each row's runs (``run_ids``)."""
+    table = compared(frame)
     return pd.DataFrame({
         "data set": table["data_set"], "profile": table["profile"], "bits": table["bits"],
         "method": table["row"].map(ROW_LABELS), "top-1 (%), last epoch": cells(table, "top1"), "seeds": table["seeds"],

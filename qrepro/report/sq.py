@@ -26,7 +26,9 @@ from ..methods.sq import PROBS, SELECTS, selection_probabilities
 from ..chapters.sq import ROWS, SOLVER, Chain
 from ..runs.behaviour import is_stale
 from .plots import histogram_on_levels
-from .compare import cells, compare, drop_cells, provenance_cells, published_drops, versus_cells
+from ..runs import Shown, complete
+from .compare import cells, compare, drop_cells, headline_rows, provenance_cells, published_drops, versus_cells
+from .reference import paper_table
 from .stats import mean_std
 from .tables import signed
 
@@ -115,6 +117,19 @@ def paper_vs_ours(frame: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
         "best test epoch (selected on test)": cells(table, "best_test_top1", std=False),
         **provenance_cells(table),
     })
+
+
+def headline(shown: Shown) -> pd.DataFrame:
+    """The chapter's headline rows (report.compare.headline_rows): every table row but FWN against the paper's drop
+    (the source says which paper and network), the compute-matched baselines and SQ-TTQ included."""
+    chains = [c for c in complete(shown.planned, shown.records) if c.group == "table"]
+    if not chains:
+        return headline_rows(pd.DataFrame(), [])
+    table = _compared(chain_frame(chains, shown.records), "table", _paper(paper_table("sq")))
+    table = table[table["row"] != "FWN"].assign(order=lambda t: t["row"].map(ROWS.index)).sort_values("order")
+    rows = headline_rows(table, [f"{row}, {bits}-bit weights" for row, bits in zip(table["row"], table["bits"])])
+    return rows.assign(reference=[f"paper ({source})" if isinstance(source, str) else "paper"
+                                  for source in table["source"]])
 
 
 def comparison(frame: pd.DataFrame, group: str, reference: pd.DataFrame) -> pd.DataFrame:

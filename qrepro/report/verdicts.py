@@ -1,0 +1,72 @@
+"""The book's answer first: every paper's headline rows on real data, in one table and one figure.
+
+Each chapter's report module may define ``headline(shown)`` (rows in report.compare.headline_rows' shape) over its
+``lite`` evidence (report.lite); this module finds them by the chapter's name, so a fifth paper's rows join by
+defining its own. Nothing here trains: a chapter without records says so.
+"""
+from __future__ import annotations
+
+import importlib
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from ..chapters import CHAPTERS
+from . import lite
+from .stats import mean_std
+from .tables import VERDICT, show_table, signed
+
+
+def headlines() -> pd.DataFrame:
+    """Every chapter's headline rows on its lite evidence, one frame, with the chapter's name."""
+    frames = []
+    for name in CHAPTERS:
+        module = importlib.import_module(f"{__package__}.{name}")
+        if hasattr(module, "headline"):
+            frames.append(module.headline(lite.evidence(name)).assign(chapter=name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def verdict_table(rows: pd.DataFrame) -> Styler:
+    """The introduction's table: chapter, row, the reference drop, ours (mean ± sd over n seeds, each seed's top-1),
+    the verdict, and where the number comes from; a chapter without records has one row saying so."""
+    shown = []
+    for name in CHAPTERS:
+        ours = rows[rows["chapter"] == name] if len(rows) else rows
+        link = f'<a href="{name}.html">{name}</a>'
+        if not len(ours):
+            if hasattr(importlib.import_module(f"{__package__}.{name}"), "headline"):
+                shown.append({"chapter": link, "row": "no lite record yet", "reference drop": "–", "our drop": "–",
+                              "n": 0, "top-1 per seed": "–", VERDICT: "–", "data": "–"})
+            continue
+        for r in ours.itertuples():
+            shown.append({"chapter": link, "row": r.row,
+                          "reference drop": f"{signed(r.reference_drop)} ({r.reference})",
+                          "our drop": mean_std(r.drop, r.drop_sd, r.seeds, signed=True), "n": r.seeds,
+                          "top-1 per seed": "; ".join(f"{s}: {t:.2f}" for s, t in r.per_seed), VERDICT: r.verdict,
+                          "data": f"{r.profile}, {r.data_set}"})
+    return show_table(pd.DataFrame(shown))
+
+
+def drop_figure(rows: pd.DataFrame) -> plt.Figure:
+    """Every headline row's drop against bits: ours with ±2 sd error bars, the reference's as a marker, one panel per
+    chapter."""
+    chapters = list(dict.fromkeys(rows["chapter"])) if len(rows) else []
+    fig, axes = plt.subplots(1, max(1, len(chapters)), figsize=(4.2 * max(1, len(chapters)), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], chapters):
+        ours = rows[rows["chapter"] == name]
+        for i, r in enumerate(ours.itertuples()):
+            x = r.bits + 0.12 * (i % 4 - 1.5)
+            ax.errorbar(x, r.drop, yerr=2 * (r.drop_sd or 0), fmt="o", capsize=3, label=r.row)
+            if pd.notna(r.reference_drop):
+                ax.plot(x, r.reference_drop, marker="x", color="black", markersize=8)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set(title=name, xlabel="bits", ylabel="accuracy drop (points)")
+        ax.legend(fontsize=6, loc="best")
+    if not chapters:
+        axes[0][0].text(0.5, 0.5, "no lite record yet", ha="center", va="center")
+        axes[0][0].set_axis_off()
+    fig.suptitle("ours (dots, ±2 sd) against the reference's drop (x), lite profile, cifar10-jpeg", fontsize=9)
+    fig.tight_layout()
+    return fig
