@@ -83,6 +83,11 @@ def test_a_page_reads_the_records_that_exist_and_trains_nothing(runs_root, monke
     assert [p.config.bits for p in complete(shown.planned, shown.records)] == [32]
     assert not (runs_root / "apot" / shown.planned[1].config.run_id).exists()
     assert "data set `digits`: 1 of 2 runs recorded" in lite.status(shown).replace("**", "")
+    path = runs_root / "apot" / shown.planned[0].config.run_id / "record.json"
+    path.write_text(path.read_text().replace('"top1": ', '"top1": 1', 1))  # an edited number
+    shown = recorded_chapter(params)
+    assert shown.records == [] and "is invalid" in shown.invalid[0]
+    assert "Invalid record, not shown" in lite.status(shown)
 
 
 def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):

@@ -316,3 +316,44 @@ def test_a_copy_without_git_records_the_commit_it_is_given(tmp_path, monkeypatch
     result = {"benchmark": "b", "device": "d", "torch": "t", "commit": None, "dirty": False, "date": "2026-11-29",
               "rows": [{"case": "fp", "ms": 1.0}]}
     assert "commit unknown" in benchmark_table(result).caption  # a record without a commit still renders
+
+
+# --- record values ---
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda r: r.update(top1=r["top1"] + 5.0), "is not the last epoch's evaluation"),
+    (lambda r: r.pop("top1"), "has no top1"),
+    (lambda r: r.update(top1="91.0"), "not an accuracy in percent"),
+    (lambda r: r.update(top1=1e6), "not an accuracy in percent"),
+    (lambda r: r.update(top1=None), "not an accuracy in percent"),
+    (lambda r: r.update(best_test_top1=-3.0), "best_test_top1 = -3.0"),
+    (lambda r: r.update(wall_time_s=-1.0), "wall_time_s"),
+    (lambda r: r["epochs"].append(dict(r["epochs"][-1])), "epochs recorded for a schedule of 1"),
+])
+def test_an_edited_number_is_refused_as_invalid_never_shown(runs_root, one_thread, capsys, edit, reason):
+    from qrepro.cli import main
+    from qrepro.runs import recorded, unreadable
+
+    config = lenet()
+    get_or_run(config, progress=False)
+    path = run_dir(config) / "record.json"
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    with pytest.raises(RecordError, match="invalid"):
+        find_record(config)
+    assert recorded("t") == [] and reason in unreadable("t")[0]
+    main(["records", "t"])
+    out = capsys.readouterr()
+    assert "no records for chapter t" in out.out and reason in out.err
+
+
+def test_a_record_under_another_chapters_folder_is_not_that_chapters(runs_root, one_thread):
+    from qrepro.runs import recorded, unreadable
+
+    config = lenet()
+    get_or_run(config, progress=False)
+    moved = runs_root / "apot" / config.run_id
+    moved.parent.mkdir(parents=True)
+    run_dir(config).rename(moved)
+    assert recorded("apot") == [] and "its config is chapter 't'" in unreadable("apot")[0]

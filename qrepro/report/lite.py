@@ -54,6 +54,8 @@ def status(shown: Shown) -> str:
             f"recorded** (seeds with a record: {', '.join(map(str, seeds)) or 'none'}).")
     if len(have) < len(configs):
         text += f" The others: `{command(shown.params)}` (resumes; never repeats a finished run)."
+    for reason in shown.invalid:
+        text += f"\n\n**Invalid record, not shown:** {reason}"
     return text
 
 

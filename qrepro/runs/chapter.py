@@ -6,13 +6,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..chapters import ChapterParams, Planned, chapter_of
 from ..chapters.base import Config
 from .pool import RunPool
 from .shard import lineage, shared_ancestors, split
+from .record import RecordError
 from .store import find_record, get_or_run_all
 
 
@@ -24,6 +25,7 @@ class Shown:
     planned: list[Planned]
     followup: list[Planned]
     records: list[dict[str, Any]]
+    invalid: list[str] = field(default_factory=list)  # why a record found was refused (recorded_chapter)
 
 
 def run_chapter(params: ChapterParams, data_root: str | None = "", device: str = "auto", progress: bool | None = None,
@@ -98,13 +100,22 @@ def recorded_chapter(params: ChapterParams) -> Shown:
     hours): its plan, its follow-up once every first-phase run is recorded, and every record found of their runs."""
     chapter = chapter_of(params)
     planned = list(chapter.plan(params))
-    found = {c.run_id: record for c in with_parents(planned) if (record := find_record(c)) is not None}
-    first = [find_record(p.config) for p in planned]
+    invalid: list[str] = []
+
+    def valid(config: Config) -> dict[str, Any] | None:
+        try:
+            return find_record(config)
+        except RecordError as err:  # shown as invalid with its reason, never as a number
+            invalid.append(str(err))
+            return None
+
+    found = {c.run_id: record for c in with_parents(planned) if (record := valid(c)) is not None}
+    first = [found.get(p.config.run_id) for p in planned]
     followup: list[Planned] = []
     if chapter.followup is not None and all(record is not None for record in first):
         followup = list(chapter.followup(params, planned, first))
-        found |= {c.run_id: record for c in with_parents(followup) if (record := find_record(c)) is not None}
-    return Shown(params, planned, followup, list(found.values()))
+        found |= {c.run_id: record for c in with_parents(followup) if (record := valid(c)) is not None}
+    return Shown(params, planned, followup, list(found.values()), list(dict.fromkeys(invalid)))
 
 
 def complete(planned: Sequence[Planned], records: list[dict[str, Any]]) -> list[Planned]:

@@ -44,7 +44,45 @@ def read_record(path: Path, expected: TrainConfig | PTQConfig | None = None) -> 
                           "a foreign or edited record")
     if expected is not None and stored.hash != expected.hash:
         raise RecordError(f"{path} was written for another config than {expected.run_id}; move it away to re-run")
+    problem = invalid_values(record, stored, path.parent.parent.name)
+    if problem:
+        raise RecordError(f"{path} is invalid: {problem}; an edited or damaged record is never shown as a number "
+                          "(restore it from git, or move it away to re-run)")
     return record
+
+
+ACCURACIES = ("top1", "top5", "best_test_top1", "val_selected_top1", "original_top1", "original_top5")
+
+
+def invalid_values(record: dict[str, Any], config: TrainConfig | PTQConfig, folder: str) -> str | None:
+    """Why the numbers a record shows cannot be what its run measured, or None: its chapter folder, the types and
+    ranges of its accuracies (percent) and times, and, for a training run, top-1/top-5 equal to its last epoch's
+    evaluation and no more epochs than its schedule."""
+    if folder != config.chapter:
+        return f"it lies under the chapter folder {folder!r}, but its config is chapter {config.chapter!r}"
+    if "top1" not in record:
+        return "it has no top1"
+    for name in ACCURACIES:
+        value = record.get(name)
+        if value is None and name != "top1":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            return f"{name} = {value!r} is not an accuracy in percent (a number in [0, 100])"
+    wall = record.get("wall_time_s")
+    if isinstance(wall, bool) or not isinstance(wall, (int, float)) or wall < 0:
+        return f"wall_time_s = {wall!r} is not a time in seconds >= 0"
+    if isinstance(config, TrainConfig):
+        epochs = record.get("epochs")
+        if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
+            return "a training record without its epochs"
+        if len(epochs) > config.schedule.epochs:
+            return f"{len(epochs)} epochs recorded for a schedule of {config.schedule.epochs}"
+        last = epochs[-1]
+        for name in ("top1", "top5"):
+            if record.get(name) != last.get(f"test_{name}"):
+                return (f"{name} = {record.get(name)!r} is not the last epoch's evaluation "
+                        f"({last.get(f'test_{name}')!r})")
+    return None
 
 
 def record_config(record: dict[str, Any]) -> TrainConfig | PTQConfig:
