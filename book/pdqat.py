@@ -105,6 +105,24 @@ if lite_done:
     display(report.show_table(pdqat_report.binding_table(lite_runs, lite.records)))
 
 # %% [markdown]
+# The duals per layer of the layer-wise runs at the lowest bit-width over training (mean over seeds), and the
+# accuracy against the output constraint's level:
+
+# %%
+lite_fig1 = [p for p in lite_done if (p.part, p.row) == ("fig1", "layerwise")]
+if lite_fig1:
+    pdqat_report.dual_plot(pdqat_report.dual_history([r for r in lite.records if r["run_id"] in
+                                                      {p.config.run_id for p in lite_fig1}]),
+                           title="lowest bit-width, cifar10-jpeg (lite)")
+    plt.show()
+if lite_done and (lite_runs["part"] == "epsilon").any():
+    lite_levels = pdqat_report.epsilon_frame(lite_runs)
+    lite_low = lite_runs[lite_runs.part == "epsilon"].bits.min()
+    pdqat_report.epsilon_plot(lite_levels, lite_runs[(lite_runs.row == "baseline") & (lite_runs.bits == lite_low)]
+                              .top1.mean(), title=f"{lite_low}-bit, cifar10-jpeg (lite)")
+    plt.show()
+
+# %% [markdown]
 # How these runs differ from the paper's protocol (its `paper` profile here), one row per difference, and what
 # they did:
 
