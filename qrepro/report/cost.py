@@ -57,7 +57,8 @@ def precision_plot(result: dict[str, Any]) -> plt.Figure:
     """The ``precision_curves`` benchmark: test top-1 after every epoch under fp32 and bf16 autocast, one panel
     per case, the two precisions side by side."""
     rows = pd.DataFrame(result["rows"])
-    grid = sns.relplot(rows, x="epoch", y="test_top1", hue="precision", col="case", kind="line", marker="o",
+    rows["run"] = [f"{p}, seed {s}" for p, s in zip(rows["precision"], rows.get("seed", [0] * len(rows)))]
+    grid = sns.relplot(rows, x="epoch", y="test_top1", hue="run", col="case", kind="line", marker="o",
                        height=3.2, aspect=1.3, facet_kws={"sharey": False})
     grid.set_axis_labels("epoch", "test top-1 (%), evaluated in float32")
     grid.figure.suptitle(f"training precision on {result['device']} ({result['date'][:10]})", y=1.04)
