@@ -11,6 +11,7 @@ set its numbers come from.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -60,6 +61,11 @@ def threads_for(data: str) -> int | None:
         threads = os.environ["QREPRO_THREADS"]
         if not threads.isdigit() or int(threads) < 1:
             raise ValueError(f"QREPRO_THREADS must be a whole number >= 1, got {threads!r}")
+        cores = os.cpu_count() or 1
+        if int(threads) > cores:
+            warnings.warn(f"QREPRO_THREADS={threads} is more than this machine's {cores} CPU threads; using {cores}",
+                          stacklevel=2)
+            return cores
         return int(threads)
     return 1 if _base_data(data) in TINY_DATA else None
 

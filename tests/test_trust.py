@@ -357,3 +357,18 @@ def test_a_record_under_another_chapters_folder_is_not_that_chapters(runs_root, 
     moved.parent.mkdir(parents=True)
     run_dir(config).rename(moved)
     assert recorded("apot") == [] and "its config is chapter 't'" in unreadable("apot")[0]
+
+
+def test_an_argument_error_leaves_no_empty_run_folder(runs_root):
+    config = lenet(method="apot", bits=7)  # APoT has no 7 bits
+    with pytest.raises(ValueError, match="supports bits"):
+        get_or_run(config, progress=False)
+    assert not run_dir(config).exists()
+
+
+def test_more_threads_than_the_machine_has_are_capped_with_a_warning(monkeypatch):
+    from qrepro.profiles import threads_for
+
+    monkeypatch.setenv("QREPRO_THREADS", str((os.cpu_count() or 1) + 5))
+    with pytest.warns(UserWarning, match="more than this machine"):
+        assert threads_for("cifar10-jpeg") == (os.cpu_count() or 1)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from ..train.checkpoint import CheckpointError
 from ..train.distributed import barrier, init_from_environment, is_main
 from .behaviour import is_stale
 from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, load_data, resolve_device
-from .lock import run_lock
+from .lock import LOCK_FILE, run_lock
 from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, read_record
 from .shard import lineage, parent_of
@@ -85,6 +87,18 @@ def check_writable(directory: Path) -> None:
         raise RecordError(f"the run directory {directory} is not writable: set QREPRO_RUNS to a writable folder")
 
 
+@contextlib.contextmanager
+def leave_no_empty_folder(directory: Path) -> Iterator[None]:
+    """Remove ``directory`` again when what runs inside fails before writing anything but its lock (a bad argument, a
+    missing parent); a run that failed after an epoch keeps its checkpoint, to resume."""
+    try:
+        yield
+    except BaseException:
+        if directory.is_dir() and {p.name for p in directory.iterdir()} <= {LOCK_FILE}:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
 def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, device: str | torch.device = "auto",
                root: Path | None = None, progress: bool = True, compile: bool = False) -> dict[str, Any]:
     """Return the record of ``config``; run it first (and the runs it is initialized from) if it has none.
@@ -109,7 +123,7 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
 
     resolved = init_from_environment(resolve_device(device))
     check_writable(directory)
-    with run_lock(directory) if is_main() else contextlib.nullcontext():  # the main process writes, and locks
+    with leave_no_empty_folder(directory), run_lock(directory) if is_main() else contextlib.nullcontext():
         record = usable_record(config, root, fingerprint)  # another process may have finished it meanwhile
         if record is not None:
             return record
