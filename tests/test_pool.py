@@ -1,4 +1,7 @@
 """Training the runs of a sweep in worker processes (runs.pool), and keeping behaviour fingerprints on disk."""
+import os
+from pathlib import Path
+
 import pytest
 from helpers import forget_fingerprints
 
@@ -74,3 +77,38 @@ def test_fingerprints_are_kept_per_source_and_read_back(tmp_path, monkeypatch):
     behaviour_fingerprint(config, shape)
     assert not (tmp_path / "other").exists()  # nothing kept for code this process may not run
     forget_fingerprints()
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_pool_leaves_no_worker_behind(tmp_path):
+    """The parent of `run all --workers 2` stopped by SIGTERM stops its workers too (they resume next time)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "QREPRO_RUNS": str(tmp_path / "runs"), "QREPRO_THREADS": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "qrepro", "run", "all", "--workers", "2", "--quiet"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            except OSError:
+                continue
+            if fields.get("PPid", "").strip() == str(parent.pid):
+                found.append(int(status.parent.name))
+        return found
+
+    deadline = time.time() + 120
+    while len(children()) < 2 and time.time() < deadline:  # both workers started (and training)
+        time.sleep(0.5)
+    workers = children()
+    assert len(workers) >= 2
+    time.sleep(5)
+    parent.send_signal(signal.SIGTERM)
+    parent.wait(timeout=60)
+    time.sleep(2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
@@ -38,6 +40,12 @@ def _share_threads(threads: int) -> None:
     os.environ.setdefault("QREPRO_THREADS", str(threads))
 
 
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM as an exception in the main process, so that the pool stops its workers (as on Ctrl-C) instead of
+    leaving them behind."""
+    raise SystemExit(128 + signum)
+
+
 class RunPool:
     """Worker processes that make the records of the runs added to them (and of the runs those start from).
 
@@ -60,6 +68,9 @@ class RunPool:
         threads = max(1, usable_workers("auto") // workers)
         self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_share_threads, initargs=(threads,))
+        self.previous_handler = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous_handler = signal.signal(signal.SIGTERM, _exit_on_signal)
 
     def add(self, configs: list[Config]) -> None:
         """Queue ``configs`` and the runs they start from (each run once)."""
@@ -97,6 +108,8 @@ class RunPool:
         return self
 
     def __exit__(self, kind: type | None, *exc: Any) -> None:
+        if self.previous_handler is not None:
+            signal.signal(signal.SIGTERM, self.previous_handler)
         if kind is None:
             self.close()
         else:
