@@ -53,10 +53,10 @@ BATCH = {"smoke": {"vgg9": 64, "resnet56": 32}, "lite": {"vgg9": 100, "resnet56"
          "quick": {"vgg9": 100, "resnet56": 128}, "paper": {"vgg9": 100, "resnet56": 128}}
 EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "lite": {"vgg9": 8, "resnet56": 8},
           "quick": {"vgg9": 10, "resnet56": 10}, "paper": {"vgg9": 200, "resnet56": 164}}
-# the table's architectures per profile (the ``arch`` parameter's default); lite: those with a converged parent
-PROFILE_ARCHS = {"lite": "resnet20"}
+LITE_ARCHS = ("resnet20",)  # the architectures with a converged parent on the CPU (qrepro.chapters.parents)
+# the table's architectures per profile (the ``arch`` parameter's default)
+PROFILE_ARCHS = {"lite": ",".join(LITE_ARCHS)}
 DEFAULT_ARCHS = "vgg9,resnet20"
-LITE_ARCHS = ("resnet20",)
 COMPUTE_MATCHED = ("bwn", "twn")  # the SQ paper's baselines, also trained for as many epochs as their SQ chain
 METHODS = ("bwn", "twn", "ttq", "inq", "elq")
 SQ_BASES = ("bwn", "twn", "ttq")
