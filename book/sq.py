@@ -112,9 +112,10 @@ lite_report.protocol_table(lite)
 # Accuracy after every SQ stage, and the probability functions and granularities (seed 0):
 
 # %%
-if lite_chains:
+if lite_chains and len(sq_report.stage_frame(lite_frame[lite_frame["group"] == "table"])):
     sq_report.stage_plot(lite_frame, title="ResNet-20, cifar10-jpeg (lite)")
     plt.show()
+if lite_chains:
     for group in ("prob", "granularity"):
         if (lite_frame["group"] == group).any():
             display(report.show_table(sq_report.comparison(lite_frame, group, reference)))

@@ -167,7 +167,7 @@ def stage_frame(frame: pd.DataFrame) -> pd.DataFrame:
              "stage": i + 1, "setting": setting, "top1": top1}
             for r in frame.itertuples() if len(r.stages) > 1
             for i, (setting, top1) in enumerate(zip(r.stages, r.stage_top1))]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["arch", "row", "variant", "group", "seed", "stage", "setting", "top1"])
 
 
 def stage_plot(frame: pd.DataFrame, title: str = "") -> plt.Figure:
