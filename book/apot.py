@@ -45,12 +45,12 @@ epochs = 0  # 0: the epochs per stage of the profile
 seeds = 1  # seeds 0 .. seeds-1; tables show mean ± std
 device = "auto"  # auto | cpu | cuda
 
-# %%
+# %% tags=["remove-input"]
 from qrepro.chapters import notebook_parameters
 
 params, runtime = notebook_parameters("apot", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -59,10 +59,7 @@ from qrepro.quantizers import apot_levels
 from qrepro.report.apot import clipping_plot, lowest_bit_histogram
 from qrepro.runs import run_chapter
 
-records = run_chapter(params, **runtime).records
-runs = report.runs_frame(records)
-display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, "
-                 f"{arch}, seeds: {seeds}); every number below comes from their records."))
+report.show_tables("apot")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
 # ## On CIFAR-10 images: does the paper's drop hold?
@@ -72,7 +69,7 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs
 # Compare the **drop**, not the absolute accuracy. Read from committed records only: this page never trains on
 # CIFAR-10. The tables below are built from the runs' configs and records.
 
-# %%
+# %% tags=["hide-input"]
 from qrepro.report import lite as lite_report
 
 paper = report.paper_table("apot")
@@ -85,20 +82,20 @@ if len(lite_runs):
 # %% [markdown]
 # How these runs differ from the paper's protocol (its `paper` profile here), one row per difference:
 
-# %%
+# %% tags=["hide-input"]
 lite_report.deviations_table(lite)
 
 # %% [markdown]
 # What the runs did, stage by stage:
 
-# %%
+# %% tags=["hide-input"]
 lite_report.protocol_table(lite)
 
 # %% [markdown]
 # Accuracy after each progressive stage, and the learned clipping values $\alpha$ per layer (weights in units of
 # the layer's weight std; every $\alpha$ is kept $\geq 10^{-3}$, as the quantizer requires $\alpha > 0$):
 
-# %%
+# %% tags=["hide-input"]
 lite_records = lite_report.planned_records(lite)
 if any(r["config"]["method"] == "apot" for r in lite_records):
     report.training_curves(lite_records, hue="bits", title="ResNet-20, APoT, cifar10-jpeg (lite)")
@@ -107,23 +104,42 @@ if any(r["config"]["method"] == "apot" for r in lite_records):
     plt.show()
 
 # %% [markdown]
+# The runs behind these rows, their parents included (each record names the run it started from):
+
+# %% tags=["hide-input"]
+lite_report.provenance(lite)
+
+# %% [markdown]
 # ## The level sets
 # Normalized levels ($\alpha = 1$) of weights (signed, $b-1$ magnitude bits) and activations (unsigned).
 
-# %%
+# %% tags=["hide-input"]
 report.level_sets({f"{b}-bit weights": apot_levels(b, signed=True).tolist() for b in (2, 3, 4, 5)}
                   | {f"{b}-bit activations": apot_levels(b, signed=False).tolist() for b in (2, 3, 4, 5)})
 plt.show()
 
 # %% [markdown]
-# ## Paper vs ours
+# ## What a fresh build runs: this page's own parameters
+# Everything below shows the runs of the parameters cell at the top. With its defaults (profile `smoke`:
+# 8×8 `digits`, seconds on a CPU) they are what a fresh build trains to prove that the code runs end to end;
+# their numbers say nothing about the paper. `papermill book/apot.ipynb out.ipynb -p profile quick` makes
+# them CIFAR-10 runs on a GPU (see [Reproduce](reproduce.md)).
+
+# %% tags=["hide-input"]
+records = run_chapter(params, **runtime).records
+runs = report.runs_frame(records)
+display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, "
+                 f"{arch}, seeds: {seeds}); every number below comes from their records."))
+
+# %% [markdown]
+# ### Paper vs ours
 # Top-1 of the **last** epoch, mean ± std over seeds. The drop is against our own full-precision model
 # (same code, data and schedule; 8-bit stem and classifier, as in the paper's code), and the paper's
 # drop against the paper's. Paper numbers are CIFAR-10; compare drops, not accuracies, when our data set
 # is another. The best-test-epoch column is test-set selection, shown only because the official code
 # reports it.
 
-# %%
+# %% tags=["hide-input"]
 paper = report.paper_table("apot")
 table = report.accuracy_table(runs, paper=paper[paper.source == "paper"])
 report.show_accuracy(table)
@@ -132,39 +148,39 @@ report.show_accuracy(table)
 # Published CIFAR-10 numbers we compare against (the paper's, the official code's and the seed
 # project's), with their sources:
 
-# %%
+# %% tags=["hide-input"]
 paper.pivot_table(index=["source", "arch"], columns="bits", values="top1").sort_index(axis=1, ascending=False)
 
-# %%
+# %% tags=["hide-input"]
 paper[["source", "citation"]].drop_duplicates().style.hide(axis="index")
 
 # %% [markdown]
-# ## Training curves
+# ### Training curves
 # Each quantized stage starts from the weights of the stage above it.
 
-# %%
+# %% tags=["hide-input"]
 report.training_curves(records, hue="bits", title=f"{arch}, APoT, {runs.data_set.iloc[0]} ({profile})")
 plt.show()
 
 # %% [markdown]
-# ## Quantized weights on the APoT grid
+# ### Quantized weights on the APoT grid
 # How many weights of all quantized layers sit on each level, for the lowest bit-width run here.
 
-# %%
+# %% tags=["hide-input"]
 lowest_bit_histogram(records)
 plt.show()
 
 # %% [markdown]
-# ## Learned clipping values
+# ### Learned clipping values
 # $\alpha$ per layer for weights (in units of the layer's weight std) and activations, per bit-width.
 
-# %%
+# %% tags=["hide-input"]
 clipping_plot(records)
 plt.show()
 
 # %% [markdown]
-# ## Provenance
+# ### Provenance
 # Every run behind the numbers on this page. Records made by older package code are flagged `stale`.
 
-# %%
+# %% tags=["hide-input"]
 report.provenance_table(runs)

@@ -63,12 +63,12 @@ seeds = 1  # seeds 0 .. seeds-1 (each trains its own model); tables show mean an
 sweeps = "bits,scalar,lam,calibration,patches"  # which sweeps to run besides the headline runs, or none
 device = "auto"  # auto | cpu | cuda
 
-# %%
+# %% tags=["remove-input"]
 from qrepro.chapters import notebook_parameters
 
 params, runtime = notebook_parameters("gpfq", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -78,15 +78,7 @@ from qrepro.methods.gpfq import DEFAULT_SCALAR, Alphabet, linspace_alphabet
 from qrepro.report import gpfq as gpfq_report
 from qrepro.runs import run_chapter
 
-records = run_chapter(params, **runtime).records
-chosen = gpfq.chosen_sweeps(sweeps)
-runs = report.runs_frame(records)
-frame = gpfq_report.ptq_frame(records)
-paper = report.paper_table("gpfq")
-calibration = gpfq.calibration_size(profile, batch_size)
-display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, "
-                 f"{runs.arch.iloc[0]}, {calibration} calibration images per layer, seeds: {seeds}); "
-                 "every number below comes from their records."))
+report.show_tables("gpfq")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
 # ## On CIFAR-10 images: does the drop hold?
@@ -96,7 +88,7 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs
 # compare the **drop**, not the absolute accuracy. The reference is the seed project's CIFAR-10 ResNet-18 (no
 # GPFQ paper reports CIFAR-10). Read from committed records only.
 
-# %%
+# %% tags=["hide-input"]
 from qrepro.report import lite as lite_report
 
 paper = report.paper_table("gpfq")
@@ -118,9 +110,15 @@ if any(r["config"]["kind"] == "ptq" for r in lite_records):
 # How these runs differ from the seed project's protocol (this chapter's `paper` profile), one row per
 # difference, and what they did:
 
-# %%
+# %% tags=["hide-input"]
 display(lite_report.deviations_table(lite))
 lite_report.protocol_table(lite)
+
+# %% [markdown]
+# The runs behind these rows, their parents included (each record names the run it started from):
+
+# %% tags=["hide-input"]
+lite_report.provenance(lite)
 
 # %% [markdown]
 # ## The alphabet, then and now
@@ -128,13 +126,48 @@ lite_report.protocol_table(lite)
 # zero, so 1 bit is ternary. The code behind the 2022 ImageNet logs used `linspace(-1, 1, 2^b)` plus zero
 # (the JMLR code the same without the extra zero, with $R$ the median $|W|$ of the layer).
 
-# %%
+# %% tags=["hide-input"]
 report.level_sets({f"{b} bits, since 2023": Alphabet(b, 1.0, 1.0).levels().tolist() for b in (1, 2, 3, 4)}
                   | {f"{b} bits, 2022 logs": linspace_alphabet(b).tolist() for b in (1, 2, 3, 4)})
 plt.show()
 
 # %% [markdown]
-# ## Original vs quantized
+# ## Published numbers
+# The JMLR code's CIFAR-10 CNN (analog 89.22 %): GPFQ, with MSQ in parentheses, per bit-width and $C$ (its
+# alphabet: `linspace(-1, 1, 2^b)` times $C$ times the median $|W|$; "1.58 bits" is ternary).
+
+# %% tags=["hide-input"]
+gpfq_report.jmlr_table(paper)
+
+# %% [markdown]
+# The official ImageNet logs at the largest calibration size of each model (older alphabet):
+
+# %% tags=["hide-input"]
+gpfq_report.imagenet_table(paper)
+
+# %% tags=["hide-input"]
+paper[["source", "citation"]].drop_duplicates().style.hide(axis="index")
+
+# %% [markdown]
+# ## What a fresh build runs: this page's own parameters
+# Everything below shows the runs of the parameters cell at the top. With its defaults (profile `smoke`:
+# 8×8 `digits`, seconds on a CPU) they are what a fresh build trains to prove that the code runs end to end;
+# their numbers say nothing about the paper. `papermill book/gpfq.ipynb out.ipynb -p profile quick` makes
+# them CIFAR-10 runs on a GPU (see [Reproduce](reproduce.md)).
+
+# %% tags=["hide-input"]
+records = run_chapter(params, **runtime).records
+chosen = gpfq.chosen_sweeps(sweeps)
+runs = report.runs_frame(records)
+frame = gpfq_report.ptq_frame(records)
+paper = report.paper_table("gpfq")
+calibration = gpfq.calibration_size(profile, batch_size)
+display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, "
+                 f"{runs.arch.iloc[0]}, {calibration} calibration images per layer, seeds: {seeds}); "
+                 "every number below comes from their records."))
+
+# %% [markdown]
+# ### Original vs quantized
 # Top-1 and top-5 of the full-precision model and of its GPFQ and MSQ quantizations at the chosen bit-width,
 # $C$ and calibration size, mean ± std over seeds. The drop is against our own full-precision model. No paper
 # reports this model on CIFAR-10, so the reference is the seed project's CIFAR-10 ResNet-18 logs (at
@@ -142,16 +175,16 @@ plt.show()
 # set is another. The verdict says whether the seed's drop holds here, within the tolerance of the
 # [introduction](intro.md); `runs` links every row to its runs in the provenance table at the end of the page.
 
-# %%
+# %% tags=["hide-input"]
 report.show_table(gpfq_report.headline_table(frame, paper, bits, scalar, calibration))
 
 # %% [markdown]
-# ## Bit-width
+# ### Bit-width
 # GPFQ against MSQ for 1 to 8 bits at $C$ = `scalar`, with the seed project's GPFQ sweep beside ours.
 # Sparsity is the share of zeros among all weights and biases of the convolution and linear layers, as the
 # official code and the seed logs count it. The seed logged GPFQ only: MSQ rows get no verdict.
 
-# %%
+# %% tags=["hide-input"]
 if "bits" in chosen:
     bit_runs = gpfq_report.plain(frame, scalar=scalar, calibration=calibration)
     gpfq_report.sweep_plot(bit_runs, paper, "bits", f"bit-width sweep, C = {scalar}")
@@ -159,7 +192,7 @@ if "bits" in chosen:
     display(report.show_table(gpfq_report.bit_sweep_table(frame, paper, scalar, calibration)))
 
 # %% [markdown]
-# ## The alphabet scalar $C$
+# ### The alphabet scalar $C$
 # $C = 1.00, 1.05, \dots, 2.00$ at `bits` bits. The seed project found $C = 1.37$ best at 4 bits (92.18 %
 # against 91.72 % at the default 1.16), picking the best of about forty runs on the CIFAR-10 test set. Its own
 # logs show how much of that is noise: the 4-bit, $C = 1.16$ run scored 91.89 % in the bit sweep and 91.72 % in
@@ -168,7 +201,7 @@ if "bits" in chosen:
 # default and best $C$ beside the seed's (GPFQ at 4 bits, the only setting it swept), each with a verdict on the
 # seed's drop.
 
-# %%
+# %% tags=["hide-input"]
 if "scalar" in chosen:
     scalar_runs = gpfq_report.plain(frame, bits=bits, calibration=calibration)
     gpfq_report.sweep_plot(scalar_runs[scalar_runs.scalar.isin(gpfq.SCALARS)], paper, "scalar",
@@ -177,7 +210,7 @@ if "scalar" in chosen:
     display(report.show_table(gpfq_report.best_scalar_table(frame, paper, bits, calibration, DEFAULT_SCALAR)))
 
 # %% [markdown]
-# ## Non-overlapping patches zero the kernel entries that only meet padding
+# ### Non-overlapping patches zero the kernel entries that only meet padding
 # With stride = kernel size, a $3\times3$ convolution (padding 1) on a $2\times2$ input has a single patch,
 # whose first row and column are padding: those five kernel entries have $\tilde X_t = 0$, so GPFQ sets them
 # to zero, whatever the bit-width. This hits the last five convolutions of ResNet-20 on 8x8 digits (69 % of
@@ -186,7 +219,7 @@ if "scalar" in chosen:
 # 8 bits. The ablation quantizes with patches at the convolution's own stride, its real receptive fields
 # (not in the official code).
 
-# %%
+# %% tags=["hide-input"]
 if "patches" in chosen:
     display(report.show_table(gpfq_report.patches_table(frame, scalar, calibration), precision=3))
 
@@ -194,55 +227,38 @@ if "patches" in chosen:
 # Per layer, for the headline GPFQ run: calibration rows $m$, inputs $d$, radius $R$, step $\delta$, relative
 # output error $\|U\|_F / \|XW^\top\|_F$ and the share of zero weights.
 
-# %%
+# %% tags=["hide-input"]
 headline = gpfq_report.find_run(records, "gpfq", bits, calibration, scalar=scalar, regularizer="none",
                                 patches="kernel")
 report.show_table(gpfq_report.layer_table(headline), precision=4, runs={"headline GPFQ run": [headline["run_id"]]})
 
 # %% [markdown]
-# ## Sparse GPFQ: accuracy and zeros against $\lambda$
+# ### Sparse GPFQ: accuracy and zeros against $\lambda$
 # The official code thresholds the normalized argument with $\lambda$ itself (in weight units). L1 widens
 # the zero bin from $\delta/2$ to $\lambda + \delta/2$; L0 zeroes $|z| \le \lambda$ only, so it adds zeros only
 # once $\lambda > \delta/2$ (and below that it has *fewer* zeros than plain GPFQ, its smallest nonzero level
 # being $\lambda$).
 
-# %%
+# %% tags=["hide-input"]
 if "lam" in chosen:
     gpfq_report.lambda_plot(frame, bits, scalar, calibration)
     plt.show()
     display(report.show_table(gpfq_report.lambda_table(frame, bits, scalar, calibration), formats={"lam": "{:g}"}))
 
 # %% [markdown]
-# ## Calibration images per layer
+# ### Calibration images per layer
 # The official ImageNet logs (older alphabet) show accuracy rising steeply with the images per layer; ours
 # at `bits` bits and $C$ = `scalar`.
 
-# %%
+# %% tags=["hide-input"]
 if "calibration" in chosen:
     gpfq_report.calibration_plot(frame, paper, bits, scalar)
     plt.show()
 
 # %% [markdown]
-# ## Published numbers
-# The JMLR code's CIFAR-10 CNN (analog 89.22 %): GPFQ, with MSQ in parentheses, per bit-width and $C$ (its
-# alphabet: `linspace(-1, 1, 2^b)` times $C$ times the median $|W|$; "1.58 bits" is ternary).
-
-# %%
-gpfq_report.jmlr_table(paper)
-
-# %% [markdown]
-# The official ImageNet logs at the largest calibration size of each model (older alphabet):
-
-# %%
-gpfq_report.imagenet_table(paper)
-
-# %%
-paper[["source", "citation"]].drop_duplicates().style.hide(axis="index")
-
-# %% [markdown]
-# ## Provenance
+# ### Provenance
 # Every run behind the numbers on this page (the full-precision model first). Records made by older package
 # code are flagged `stale`.
 
-# %%
+# %% tags=["hide-input"]
 report.provenance_table(runs)

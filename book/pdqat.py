@@ -61,12 +61,12 @@ epochs = 0  # 0: the epochs of the profile
 seeds = 1  # seeds 0 .. seeds-1; tables show mean ± std
 device = "auto"  # auto | cpu | cuda
 
-# %%
+# %% tags=["remove-input"]
 from qrepro.chapters import notebook_parameters
 
 params, runtime = notebook_parameters("pdqat", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -75,12 +75,7 @@ from qrepro.chapters import pdqat
 from qrepro.report import pdqat as pdqat_report
 from qrepro.runs import run_chapter
 
-shown = run_chapter(params, **runtime)  # both phases: the mixed-precision runs are planned from the first's duals
-records = shown.records
-runs = pdqat_report.planned_frame(shown.planned, records)
-data_set = runs.data_set.iloc[0]
-display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{data_set}`, {arch}, objective "
-                 f"`{objective}`, seeds: {seeds}); every number below comes from their records."))
+report.show_tables("pdqat")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
 # ## On CIFAR-10 images: does the paper's claim hold?
@@ -92,7 +87,7 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{data
 # seeds on `cifar10-jpeg` (a JPEG copy of CIFAR-10: compare the **drop**, not the absolute accuracy). Read from
 # committed records only.
 
-# %%
+# %% tags=["hide-input"]
 from qrepro.runs import complete
 from qrepro.report import lite as lite_report
 
@@ -108,7 +103,7 @@ if lite_done:
 # The duals per layer of the layer-wise runs at the lowest bit-width over training (mean over seeds), and the
 # accuracy against the output constraint's level:
 
-# %%
+# %% tags=["hide-input"]
 lite_fig1 = [p for p in lite_done if (p.part, p.row) == ("fig1", "layerwise")]
 if lite_fig1:
     pdqat_report.dual_plot(pdqat_report.dual_history([r for r in lite.records if r["run_id"] in
@@ -126,90 +121,15 @@ if lite_done and (lite_runs["part"] == "epsilon").any():
 # How these runs differ from the paper's protocol (its `paper` profile here), one row per difference, and what
 # they did:
 
-# %%
+# %% tags=["hide-input"]
 display(lite_report.deviations_table(lite))
 lite_report.protocol_table(lite)
 
 # %% [markdown]
-# ## Table 1: paper vs ours, this page's runs
-# Top-1 of the **last** epoch, mean ± std over seeds; the drop is against our own full-precision model (the
-# 32-bit path of the same network, code, data and schedule), the paper's drop against the paper's. Paper
-# numbers are CIFAR-10 (6 seeds, each at its best-validation epoch); compare drops, not accuracies, when our
-# data set is another. Our number at the best-validation epoch (10% of the training split held out, as in the
-# paper) is the second column, shown because it is the paper's selection rule. The verdict says whether the
-# paper's drop (its Table 1 means, 6 seeds each) holds here, within the tolerance of the
-# [introduction](intro.md); `runs` links every row to its runs in the provenance table at the end of the page.
+# The runs behind these rows, their parents included (each record names the run it started from):
 
-# %%
-report.show_table(pdqat_report.paper_vs_ours(runs))
-
-# %% [markdown]
-# ## Do the layer-wise constraints bind?
-# Both sides of a layer constraint lie in $[0, 1]$, so their mean squared difference can never exceed 1: the
-# paper's level $\epsilon_l = 1$ at 1 bit cannot bind. Its levels at 2, 4 and 8 bits (1/3, 0.5, 0.1) bind only
-# where a layer's mean squared error exceeds them. A layer dual that stays at 0 leaves the run an output-only
-# run (same gradients, hence the same numbers). For every layer-wise run here: the largest per-layer error it
-# recorded and how many layer duals ended above 0. The Fig. 1 run uses the tight level `epsilon_layer`.
-
-# %%
-report.show_table(pdqat_report.binding_table(runs, records))
-
-# %% [markdown]
-# ## Fig. 1a: how far the low-precision activations drift, per layer
-# Final-epoch mean squared difference between each layer's 32-bit and $b$-bit outputs (same quantized input)
-# in the output-only run and in the layer-wise run of Fig. 1, beside the paper's values for the four layers it
-# shows (CIFAR-10, 1 bit, read off the plot).
-
-# %%
-mse = pdqat_report.layer_mse_frame(runs, records)
-low_bit = int(runs[runs.part == "fig1"].bits.min())
-pdqat_report.layer_mse_plot(mse, title=f"{low_bit}-bit, {data_set} ({profile})")
-plt.show()
-report.show_table(mse, precision=4, runs=pdqat_report.fig1_runs(runs))
-
-# %% [markdown]
-# ## Dual variables over training
-# The layer duals of the Fig. 1 run after each epoch's dual step (mean over seeds), and the output dual.
-
-# %%
-selection = pdqat.fig1_selection(shown.planned, records)
-pdqat_report.dual_plot(pdqat_report.dual_history(selection), title=f"({low_bit} bit, eps_l = {epsilon_layer})")
-plt.show()
-
-# %% [markdown]
-# ## Accuracy against the constraint level
-# Test top-1 of the output-only runs at each $\epsilon_{out}$ and of the layer-wise runs at each $\epsilon_l$
-# (lowest bit-width), against the baseline at the same bit-width.
-
-# %%
-levels = pdqat_report.epsilon_frame(runs)
-baseline_top1 = runs[(runs.row == "baseline") & (runs.bits == low_bit)].top1.mean()
-pdqat_report.epsilon_plot(levels, baseline_top1, title=f"{low_bit}-bit, {data_set} ({profile})")
-plt.show()
-report.show_table(levels, formats={"level": "{:g}"})
-
-# %% [markdown]
-# ## Mixed precision from the duals (Fig. 1b/c)
-# Layers ranked by their final dual in the Fig. 1 run (mean over seeds), beside the paper's 1-bit ranking:
-
-# %%
-duals = pdqat.mean_layer_duals(selection)
-if max(duals) == 0:
-    display(Markdown("**Every layer dual is 0**: no layer constraint bound, so the ranking below is only the "
-                     "layer order (ties keep the lower index). Lower `epsilon_layer` to make them bind."))
-report.show_table(pdqat_report.ranking_table(selection, duals), precision=4,
-                  runs={"our dual": [r["run_id"] for r in selection]})
-
-# %% [markdown]
-# The baseline is retrained from scratch with the `counts` layers of largest duals kept at 32 bits (the paper's
-# rule), with those of smallest duals (the paper's control) and with randomly drawn ones; 0 layers is the
-# baseline itself. The plot shows the gain over the all-quantized model, ours and the paper's.
-
-# %%
-mixed_table = pdqat_report.mixed_frame(pdqat_report.planned_frame(shown.planned + shown.followup, records))
-pdqat_report.mixed_plot(mixed_table, title=f"({low_bit} bit, {data_set}, {profile})")
-plt.show()
-report.show_table(mixed_table)
+# %% tags=["hide-input"]
+lite_report.provenance(lite)
 
 # %% [markdown]
 # ## What we do differently from the official code
@@ -238,8 +158,104 @@ report.show_table(mixed_table)
 #   from a converged model instead of from scratch; its deviations table lists every difference.
 
 # %% [markdown]
-# ## Provenance
+# ## What a fresh build runs: this page's own parameters
+# Everything below shows the runs of the parameters cell at the top. With its defaults (profile `smoke`:
+# 8×8 `digits`, seconds on a CPU) they are what a fresh build trains to prove that the code runs end to end;
+# their numbers say nothing about the paper. `papermill book/pdqat.ipynb out.ipynb -p profile quick` makes
+# them CIFAR-10 runs on a GPU (see [Reproduce](reproduce.md)).
+
+# %% tags=["hide-input"]
+shown = run_chapter(params, **runtime)  # both phases: the mixed-precision runs are planned from the first's duals
+records = shown.records
+runs = pdqat_report.planned_frame(shown.planned, records)
+data_set = runs.data_set.iloc[0]
+display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{data_set}`, {arch}, objective "
+                 f"`{objective}`, seeds: {seeds}); every number below comes from their records."))
+
+# %% [markdown]
+# ### Table 1: paper vs ours, this page's runs
+# Top-1 of the **last** epoch, mean ± std over seeds; the drop is against our own full-precision model (the
+# 32-bit path of the same network, code, data and schedule), the paper's drop against the paper's. Paper
+# numbers are CIFAR-10 (6 seeds, each at its best-validation epoch); compare drops, not accuracies, when our
+# data set is another. Our number at the best-validation epoch (10% of the training split held out, as in the
+# paper) is the second column, shown because it is the paper's selection rule. The verdict says whether the
+# paper's drop (its Table 1 means, 6 seeds each) holds here, within the tolerance of the
+# [introduction](intro.md); `runs` links every row to its runs in the provenance table at the end of the page.
+
+# %% tags=["hide-input"]
+report.show_table(pdqat_report.paper_vs_ours(runs))
+
+# %% [markdown]
+# ### Do the layer-wise constraints bind?
+# Both sides of a layer constraint lie in $[0, 1]$, so their mean squared difference can never exceed 1: the
+# paper's level $\epsilon_l = 1$ at 1 bit cannot bind. Its levels at 2, 4 and 8 bits (1/3, 0.5, 0.1) bind only
+# where a layer's mean squared error exceeds them. A layer dual that stays at 0 leaves the run an output-only
+# run (same gradients, hence the same numbers). For every layer-wise run here: the largest per-layer error it
+# recorded and how many layer duals ended above 0. The Fig. 1 run uses the tight level `epsilon_layer`.
+
+# %% tags=["hide-input"]
+report.show_table(pdqat_report.binding_table(runs, records))
+
+# %% [markdown]
+# ### Fig. 1a: how far the low-precision activations drift, per layer
+# Final-epoch mean squared difference between each layer's 32-bit and $b$-bit outputs (same quantized input)
+# in the output-only run and in the layer-wise run of Fig. 1, beside the paper's values for the four layers it
+# shows (CIFAR-10, 1 bit, read off the plot).
+
+# %% tags=["hide-input"]
+mse = pdqat_report.layer_mse_frame(runs, records)
+low_bit = int(runs[runs.part == "fig1"].bits.min())
+pdqat_report.layer_mse_plot(mse, title=f"{low_bit}-bit, {data_set} ({profile})")
+plt.show()
+report.show_table(mse, precision=4, runs=pdqat_report.fig1_runs(runs))
+
+# %% [markdown]
+# ### Dual variables over training
+# The layer duals of the Fig. 1 run after each epoch's dual step (mean over seeds), and the output dual.
+
+# %% tags=["hide-input"]
+selection = pdqat.fig1_selection(shown.planned, records)
+pdqat_report.dual_plot(pdqat_report.dual_history(selection), title=f"({low_bit} bit, eps_l = {epsilon_layer})")
+plt.show()
+
+# %% [markdown]
+# ### Accuracy against the constraint level
+# Test top-1 of the output-only runs at each $\epsilon_{out}$ and of the layer-wise runs at each $\epsilon_l$
+# (lowest bit-width), against the baseline at the same bit-width.
+
+# %% tags=["hide-input"]
+levels = pdqat_report.epsilon_frame(runs)
+baseline_top1 = runs[(runs.row == "baseline") & (runs.bits == low_bit)].top1.mean()
+pdqat_report.epsilon_plot(levels, baseline_top1, title=f"{low_bit}-bit, {data_set} ({profile})")
+plt.show()
+report.show_table(levels, formats={"level": "{:g}"})
+
+# %% [markdown]
+# ### Mixed precision from the duals (Fig. 1b/c)
+# Layers ranked by their final dual in the Fig. 1 run (mean over seeds), beside the paper's 1-bit ranking:
+
+# %% tags=["hide-input"]
+duals = pdqat.mean_layer_duals(selection)
+if max(duals) == 0:
+    display(Markdown("**Every layer dual is 0**: no layer constraint bound, so the ranking below is only the "
+                     "layer order (ties keep the lower index). Lower `epsilon_layer` to make them bind."))
+report.show_table(pdqat_report.ranking_table(selection, duals), precision=4,
+                  runs={"our dual": [r["run_id"] for r in selection]})
+
+# %% [markdown]
+# The baseline is retrained from scratch with the `counts` layers of largest duals kept at 32 bits (the paper's
+# rule), with those of smallest duals (the paper's control) and with randomly drawn ones; 0 layers is the
+# baseline itself. The plot shows the gain over the all-quantized model, ours and the paper's.
+
+# %% tags=["hide-input"]
+mixed_table = pdqat_report.mixed_frame(pdqat_report.planned_frame(shown.planned + shown.followup, records))
+pdqat_report.mixed_plot(mixed_table, title=f"({low_bit} bit, {data_set}, {profile})")
+plt.show()
+report.show_table(mixed_table)
+
+# %% [markdown]
+# ### Provenance
 # Every run behind the numbers on this page. Records made by older package code are flagged `stale`.
 
-# %%
+# %% tags=["hide-input"]
 report.provenance_table(report.runs_frame(records))

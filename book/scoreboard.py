@@ -48,12 +48,12 @@ epochs = 0  # 0: the epochs of the profile (full precision and quantization budg
 seeds = 1  # seeds 0 .. seeds-1; cells show mean ± std
 device = "auto"  # auto | cpu | cuda
 
-# %%
+# %% tags=["remove-input"]
 from qrepro.chapters import notebook_parameters
 
 params, runtime = notebook_parameters("scoreboard", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -61,6 +61,9 @@ from qrepro import report
 from qrepro.report import scoreboard as scoreboard_report
 from qrepro.runs import run_chapter
 
+report.show_tables("scoreboard")  # every table scrolls in its own box, with a CSV download
+
+# %% tags=["hide-input"]
 run_chapter(params, **runtime)
 page = scoreboard_report.page(params)
 real, smoke = page.real, page.smoke
@@ -75,11 +78,11 @@ display(Markdown(f"**{len(page.records)} runs** behind this page: "
 # (mean ± std over seeds), the quantized model's top-1, the number of seeds, and links to the runs. The caption
 # gives the schedule, the seeds, the dates and the devices.
 
-# %%
+# %% tags=["hide-input"]
 for table in scoreboard_report.real_data_tables(real):
     display(table)
 
-# %%
+# %% tags=["hide-input"]
 for (real_profile, data_set), group in real.groupby(["profile", "data_set"], sort=False) if len(real) else []:
     scoreboard_report.drop_plot(group, title=f"{real_profile} profile, {data_set}")
     plt.show()
@@ -89,10 +92,10 @@ for (real_profile, data_set), group in real.groupby(["profile", "data_set"], sor
 # Smoke numbers come from 8×8 digits and a few epochs on a CPU: they show that every method runs end to end
 # under one protocol, not how the methods rank on CIFAR-10.
 
-# %%
+# %% tags=["hide-input"]
 display(scoreboard_report.scoreboard_table(smoke, "smoke", page.smoke_data))
 
-# %%
+# %% tags=["hide-input"]
 scoreboard_report.drop_plot(smoke, title=f"smoke profile, {page.smoke_data}")
 plt.show()
 
@@ -100,5 +103,5 @@ plt.show()
 # ## Provenance
 # Every run behind the numbers on this page, the full-precision models included.
 
-# %%
+# %% tags=["hide-input"]
 report.provenance_table(report.runs_frame(page.records.values()))

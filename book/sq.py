@@ -57,12 +57,12 @@ epochs = 0  # 0: the epochs per run of the profile
 seeds = 1  # seeds 0 .. seeds-1; tables show mean ± std
 device = "auto"  # auto | cpu | cuda
 
-# %%
+# %% tags=["remove-input"]
 from qrepro.chapters import notebook_parameters
 
 params, runtime = notebook_parameters("sq", globals())  # an unknown parameter (e.g. a misspelt -p) stops here
 
-# %%
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -70,13 +70,7 @@ from qrepro import report
 from qrepro.report import sq as sq_report
 from qrepro.runs import run_chapter
 
-shown = run_chapter(params, **runtime)
-records = shown.records
-frame = sq_report.chain_frame(shown.planned, records)
-runs = report.runs_frame(records)
-reference = report.paper_table("sq")
-display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, seeds: "
-                 f"{seeds}); every number below comes from their records."))
+report.show_tables("sq")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
 # ## On CIFAR-10 images: does the paper's drop hold?
@@ -88,7 +82,7 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs
 # extra compute. Where the paper has no number on ResNet-20, a row is compared with the SQ paper's ResNet-56 one
 # (whose solver these runs follow; the source column names it). Read from committed records only.
 
-# %%
+# %% tags=["hide-input"]
 from qrepro.runs import complete
 from qrepro.report import lite as lite_report
 
@@ -104,14 +98,14 @@ if lite_chains:
 # How these runs differ from the paper's protocol (its `paper` profile here), one row per difference, and what
 # they did:
 
-# %%
+# %% tags=["hide-input"]
 display(lite_report.deviations_table(lite))
 lite_report.protocol_table(lite)
 
 # %% [markdown]
 # Accuracy after every SQ stage, and the probability functions and granularities (seed 0):
 
-# %%
+# %% tags=["hide-input"]
 if lite_chains and len(sq_report.stage_frame(lite_frame[lite_frame["group"] == "table"])):
     sq_report.stage_plot(lite_frame, title="ResNet-20, cifar10-jpeg (lite)")
     plt.show()
@@ -121,76 +115,20 @@ if lite_chains:
             display(report.show_table(sq_report.comparison(lite_frame, group, reference)))
 
 # %% [markdown]
+# The runs behind these rows, their parents included (each record names the run it started from):
+
+# %% tags=["hide-input"]
+lite_report.provenance(lite)
+
+# %% [markdown]
 # ## Who gets quantized
 # The roulette's probabilities for four hand-made channel errors, per probability function. Left, the
 # paper's direction: the channels to quantize are drawn, favouring small errors. Right, the official
 # code's and the seed's: the channels that stay in full precision are drawn, favouring large errors
 # (the official code has only the linear function). Unlike the seed, the sigmoid is normalized too.
 
-# %%
+# %% tags=["hide-input"]
 sq_report.probability_plot([0.05, 0.1, 0.2, 0.4])
-plt.show()
-
-# %% [markdown]
-# ## Paper vs ours
-# Top-1 of the **last** epoch of each row's last run (the 100 % SQ stage, the last INQ/ELQ step), mean ± std
-# over seeds. The drop is against our own full-precision model (FWN: same code, data and schedule), the
-# paper's drop against the paper's own FWN number. Paper and seed numbers are CIFAR-10; compare drops, not
-# accuracies, when our data set is another. The seed's numbers come from its own VGG-9 (a different network)
-# and mostly from its best test epoch (test-set selection, labelled); ours have that number only in the
-# last column, for comparison with them. SQ rows train one full schedule per ratio, as in the official code,
-# and the "(SQ's epochs)" rows give their baselines the same number of epochs. INQ (at `inq_bits`: powers of
-# two) and ELQ (ternary) start from our FWN model and follow the seed's recipe, on the study architecture
-# only; ELQ's last step recalibrates the BatchNorm statistics for its frozen weights; SQ-INQ and SQ-ELQ grow
-# their frozen part by SQ's roulette.
-# On the `smoke` profile (one or two digits epochs per run) the four-times-longer SQ chains are the only
-# rows that train for more than a moment: those numbers show that the code runs, not what the paper claims.
-#
-# The verdict compares our drop with the paper's where the paper has a number (see the
-# [introduction](intro.md) for the tolerance); the seed's drop, against its own FWN number, is shown for
-# comparison and gets no verdict. `runs` links each row to the last run of its chain, one per seed, in the
-# provenance table at the end of the page (each run's record names the run it started from).
-
-# %%
-report.show_table(sq_report.paper_vs_ours(frame, reference))
-
-# %% [markdown]
-# ## Accuracy per stage
-# Each point is the last-epoch test accuracy of one run of a chain; an SQ stage is evaluated with every
-# channel quantized (the network one would deploy after that stage), INQ and ELQ with their frozen part
-# quantized and the rest in full precision.
-
-# %%
-sq_report.stage_plot(frame, title=f"{runs.data_set.iloc[0]} ({profile})")
-plt.show()
-
-# %% [markdown]
-# ## Probability functions
-# The SQ chain on the study architecture with each probability function, the other settings as in the
-# table.
-# The paper found the choice matters little and used the linear one, with no number per function, so these
-# rows get no verdict. The seed compared them with its own directions (best test epoch, one seed each; its
-# drops against its own FWN number).
-
-# %%
-report.show_table(sq_report.comparison(frame, "prob", reference))
-
-# %% [markdown]
-# ## Granularity
-# The same chain with channels (filters), single weights or whole layers as the units. The paper found
-# channel-wise partition better than element-wise; the seed compared layers and filters.
-
-# %%
-report.show_table(sq_report.comparison(frame, "granularity", reference))
-
-# %% [markdown]
-# ## INQ and ELQ weights
-# INQ's frozen weights sit on $\{0, \pm 2^{n_2}, \dots, \pm 2^{n_1}\}$ per layer, ELQ's on
-# $\{-\alpha, 0, \alpha\}$; after the last step every weight is frozen. Counts over all layers of the last
-# run, levels in units of each layer's largest one.
-
-# %%
-figures = sq_report.level_plots(frame, records)
 plt.show()
 
 # %% [markdown]
@@ -223,15 +161,93 @@ plt.show()
 # ## Published numbers
 # Every published number used above, with its source and how it was selected:
 
-# %%
+# %% tags=["hide-input"]
 report.show_table(sq_report.published(reference))
 
-# %%
+# %% tags=["hide-input"]
 reference[["source", "selection", "citation"]].drop_duplicates().style.hide(axis="index")
 
 # %% [markdown]
-# ## Provenance
+# ## What a fresh build runs: this page's own parameters
+# Everything below shows the runs of the parameters cell at the top. With its defaults (profile `smoke`:
+# 8×8 `digits`, seconds on a CPU) they are what a fresh build trains to prove that the code runs end to end;
+# their numbers say nothing about the paper. `papermill book/sq.ipynb out.ipynb -p profile quick` makes
+# them CIFAR-10 runs on a GPU (see [Reproduce](reproduce.md)).
+
+# %% tags=["hide-input"]
+shown = run_chapter(params, **runtime)
+records = shown.records
+frame = sq_report.chain_frame(shown.planned, records)
+runs = report.runs_frame(records)
+reference = report.paper_table("sq")
+display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs.data_set.iloc[0]}`, seeds: "
+                 f"{seeds}); every number below comes from their records."))
+
+# %% [markdown]
+# ### Paper vs ours
+# Top-1 of the **last** epoch of each row's last run (the 100 % SQ stage, the last INQ/ELQ step), mean ± std
+# over seeds. The drop is against our own full-precision model (FWN: same code, data and schedule), the
+# paper's drop against the paper's own FWN number. Paper and seed numbers are CIFAR-10; compare drops, not
+# accuracies, when our data set is another. The seed's numbers come from its own VGG-9 (a different network)
+# and mostly from its best test epoch (test-set selection, labelled); ours have that number only in the
+# last column, for comparison with them. SQ rows train one full schedule per ratio, as in the official code,
+# and the "(SQ's epochs)" rows give their baselines the same number of epochs. INQ (at `inq_bits`: powers of
+# two) and ELQ (ternary) start from our FWN model and follow the seed's recipe, on the study architecture
+# only; ELQ's last step recalibrates the BatchNorm statistics for its frozen weights; SQ-INQ and SQ-ELQ grow
+# their frozen part by SQ's roulette.
+# On the `smoke` profile (one or two digits epochs per run) the four-times-longer SQ chains are the only
+# rows that train for more than a moment: those numbers show that the code runs, not what the paper claims.
+#
+# The verdict compares our drop with the paper's where the paper has a number (see the
+# [introduction](intro.md) for the tolerance); the seed's drop, against its own FWN number, is shown for
+# comparison and gets no verdict. `runs` links each row to the last run of its chain, one per seed, in the
+# provenance table at the end of the page (each run's record names the run it started from).
+
+# %% tags=["hide-input"]
+report.show_table(sq_report.paper_vs_ours(frame, reference))
+
+# %% [markdown]
+# ### Accuracy per stage
+# Each point is the last-epoch test accuracy of one run of a chain; an SQ stage is evaluated with every
+# channel quantized (the network one would deploy after that stage), INQ and ELQ with their frozen part
+# quantized and the rest in full precision.
+
+# %% tags=["hide-input"]
+sq_report.stage_plot(frame, title=f"{runs.data_set.iloc[0]} ({profile})")
+plt.show()
+
+# %% [markdown]
+# ### Probability functions
+# The SQ chain on the study architecture with each probability function, the other settings as in the
+# table.
+# The paper found the choice matters little and used the linear one, with no number per function, so these
+# rows get no verdict. The seed compared them with its own directions (best test epoch, one seed each; its
+# drops against its own FWN number).
+
+# %% tags=["hide-input"]
+report.show_table(sq_report.comparison(frame, "prob", reference))
+
+# %% [markdown]
+# ### Granularity
+# The same chain with channels (filters), single weights or whole layers as the units. The paper found
+# channel-wise partition better than element-wise; the seed compared layers and filters.
+
+# %% tags=["hide-input"]
+report.show_table(sq_report.comparison(frame, "granularity", reference))
+
+# %% [markdown]
+# ### INQ and ELQ weights
+# INQ's frozen weights sit on $\{0, \pm 2^{n_2}, \dots, \pm 2^{n_1}\}$ per layer, ELQ's on
+# $\{-\alpha, 0, \alpha\}$; after the last step every weight is frozen. Counts over all layers of the last
+# run, levels in units of each layer's largest one.
+
+# %% tags=["hide-input"]
+figures = sq_report.level_plots(frame, records)
+plt.show()
+
+# %% [markdown]
+# ### Provenance
 # Every run behind the numbers on this page. Records made by older package code are flagged `stale`.
 
-# %%
+# %% tags=["hide-input"]
 report.provenance_table(runs)

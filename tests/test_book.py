@@ -31,6 +31,22 @@ def test_chapter_has_one_parameters_cell(py: Path):
     assert len(tagged) == 1
 
 
+@pytest.mark.parametrize("py", CHAPTERS, ids=lambda p: p.stem)
+def test_a_reader_sees_the_parameters_cell_and_no_other_code_unless_they_open_it(py: Path):
+    code = [c for c in jupytext.read(py).cells if c.cell_type == "code"]
+    for cell in code:
+        tags = set(cell.metadata.get("tags", []))
+        assert len(tags & {"parameters", "hide-input", "remove-input"}) == 1, f"{py.name}: {cell.source[:60]!r}"
+
+
+@pytest.mark.parametrize("py", [p for p in CHAPTERS if p.stem != "scoreboard"], ids=lambda p: p.stem)
+def test_the_page_runs_its_own_parameters_only_after_the_real_data_evidence(py: Path):
+    text = py.read_text()
+    fresh = text.index("# ## What a fresh build runs")
+    assert text.index("# ## On CIFAR-10 images") < fresh < text.index("run_chapter(params")
+    assert "\n# ## " not in text[fresh + 1:], "the page's own runs are subsections of that last section"
+
+
 @pytest.mark.slow
 def test_papermill_bit_parameter_runs_only_what_it_needs_and_shows_it(runs_root, tmp_path):
     two = run_chapter("apot", tmp_path, bit=2, profile="smoke", epochs=2)

@@ -2,10 +2,12 @@
 shows no error output, and has no broken internal link. Needs the book built (make book) and Chromium
 (make setup installs Debian's chromium where apt-get exists); CI sets QREPRO_REQUIRE_BROWSER=1 so that a
 missing browser or book fails instead of skipping."""
+import json
 import os
 import re
 import shutil
 import subprocess
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -84,6 +86,8 @@ def test_chapter_page_has_tables_figures_and_no_error_output(browser, page):
     for marker in ("Traceback (most recent call last)", "Error:", "Warning:", "failed to load",
                    "Math Processing Error"):
         assert marker not in re.sub(r"<[^>]+>", " ", dom), f"{page}: page shows {marker!r}"
+    results = len(re.findall(r'<table[^>]*(?:class="dataframe|id="T_)', dom))  # pandas' tables: frames, stylers
+    assert dom.count('class="qrepro-csv"') == results, f"{page}: a results table without its CSV download"
     formulas = len(re.findall(r'class="math notranslate', dom))  # Sphinx's math, before MathJax
     typeset = len(re.findall(r'class="MathJax[" ]', dom))  # MathJax's rendering of one formula
     assert typeset >= formulas, f"{page}: MathJax typeset {typeset} of {formulas} formulas"
@@ -116,3 +120,53 @@ def test_no_broken_internal_links(browser):
                 if url.fragment not in ids:
                     broken.append(f"{path.relative_to(HTML)} -> {href} (no such anchor)")
     assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+OVERFLOW_CHECK = """<script>
+// Written by tests/test_html.py into a copy of the page: after the page's scripts (MathJax) ran, list every
+// element of the text column that reaches past the column's right edge (the outermost one of each) without a
+// scroll box (overflow-x auto or scroll) that itself fits in the column.
+setTimeout(function () {
+  var column = document.querySelector("article.bd-article") || document.querySelector("main");
+  var edge = column.getBoundingClientRect().right + 1, found = [];
+  column.querySelectorAll("*").forEach(function (el) {
+    var box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= edge || el.parentElement.getBoundingClientRect().right > edge) return;
+    for (var p = el.parentElement; p && p !== column; p = p.parentElement) {
+      var x = getComputedStyle(p).overflowX;
+      if ((x === "auto" || x === "scroll") && p.getBoundingClientRect().right <= edge) return;
+    }
+    var text = Array.from((el.textContent || "").trim()).slice(0, 50).join("");
+    found.push(el.tagName.toLowerCase() + "." + String(el.className).split(" ")[0] + " (" +
+               Math.round(box.right - edge) + " px): " + text);
+  });
+  var out = document.createElement("pre");
+  out.id = "qrepro-overflow";
+  out.textContent = JSON.stringify(found);
+  document.body.appendChild(out);
+}, 10000);
+</script>"""
+
+
+def overflowing(browser: list[str], page: str, width: int) -> list[str]:
+    """Elements of a built page's text column that stick out of it at a window ``width`` px wide."""
+    source = HTML / f"{page}.html"
+    probe = source.with_name(f"overflow-probe-{source.name}")  # beside the page, so its relative links resolve
+    probe.write_text(source.read_text().replace("</body>", OVERFLOW_CHECK + "</body>"))
+    try:
+        dom = subprocess.run([*browser, f"--window-size={width},900", f"--virtual-time-budget={SCRIPT_TIME_MS}",
+                              "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120,
+                             check=True).stdout
+    finally:
+        probe.unlink()
+    found = re.search(r'<pre id="qrepro-overflow">(.*?)</pre>', dom, re.S)
+    assert found, f"{page}: the overflow check did not run"
+    return json.loads(unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("width", [1300, 390])
+@pytest.mark.parametrize("page", toc_pages())
+def test_nothing_sticks_out_of_the_text_column(browser, page, width):
+    """Wide tables scroll in their own box, display equations and code lines scroll or wrap: nothing is clipped
+    at a desktop width or at a phone's."""
+    assert overflowing(browser, page, width) == []

@@ -14,7 +14,7 @@ from ..chapters.base import ChapterParams
 from ..runs import Shown, recorded, recorded_chapter
 from ..runs.shard import lineage
 from .protocol import deviations, protocol
-from .tables import runs_frame, show_table
+from .tables import provenance_table, runs_frame, show_table
 
 PROFILE = "lite"
 SEEDS = 3  # every headline row of a lite page: seeds 0, 1 and 2
@@ -82,3 +82,13 @@ def _short(roles: str, most: int = 6) -> str:
 def planned_runs(shown: Shown) -> pd.DataFrame:
     """tables.runs_frame of ``planned_records``."""
     return runs_frame(planned_records(shown))
+
+
+def provenance(shown: Shown) -> Styler | Any:
+    """Every lite record behind the section's numbers, parents included: the targets of its tables' run links
+    (or, as IPython Markdown, a line saying that none exists yet)."""
+    if not shown.records:
+        from IPython.display import Markdown  # pages only: the package itself runs without Jupyter
+
+        return Markdown("No lite record yet.")
+    return provenance_table(runs_frame(shown.records))
