@@ -62,7 +62,7 @@ from qrepro.runs import run_chapter
 report.show_tables("apot")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
-# ## On CIFAR-10 images: does the paper's drop hold?
+# ## On CIFAR-10 images (profile lite, data set cifar10-jpeg): does the paper's drop hold?
 # The paper's protocol (progressive 4 → 3 → 2 bits, the official per-stage learning rates, weight decays and
 # clipping-value groups) at a 2-core CPU's length, from a converged full-precision ResNet-20, three seeds, on
 # `cifar10-jpeg`: a JPEG copy of CIFAR-10 on which converged models score lower than on the official arrays.

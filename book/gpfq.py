@@ -81,7 +81,7 @@ from qrepro.runs import run_chapter
 report.show_tables("gpfq")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
-# ## On CIFAR-10 images: does the drop hold?
+# ## On CIFAR-10 images (profile lite, data set cifar10-jpeg): does the drop hold?
 # GPFQ and round-to-nearest (MSQ) quantize the converged full-precision ResNet-20 after training, with no
 # retraining: 256 calibration images per layer, the bit-widths 1 to 8 and (seed 0) the alphabet scalar $C$
 # from 1.00 to 2.00. Three seeds (three full-precision models) on `cifar10-jpeg`, a JPEG copy of CIFAR-10:

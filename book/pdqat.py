@@ -78,7 +78,7 @@ from qrepro.runs import run_chapter
 report.show_tables("pdqat")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
-# ## On CIFAR-10 images: does the paper's claim hold?
+# ## On CIFAR-10 images (profile lite, data set cifar10-jpeg): does the paper's claim hold?
 # The paper's claim is PD-QAT against DoReFa at the same bit-width. Here both run the official recipe (Adam,
 # lr 1e-3, dual lr 0.01, 10 % of the training split held out) at a 2-core CPU's length and width 1, on the same
 # model, data and schedule: the full-precision row is the converged pre-activation ResNet-20 trained one run

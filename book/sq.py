@@ -73,7 +73,7 @@ from qrepro.runs import run_chapter
 report.show_tables("sq")  # every table scrolls in its own box, with a CSV download
 
 # %% [markdown]
-# ## On CIFAR-10 images: does the paper's drop hold?
+# ## On CIFAR-10 images (profile lite, data set cifar10-jpeg): does the paper's drop hold?
 # Every row at a 2-core CPU's length on ResNet-20 (the SQ paper's VGG-9 costs four times its multiply-adds),
 # each chain starting from a converged full-precision ResNet-20 instead of from scratch, three seeds, on
 # `cifar10-jpeg` (a JPEG copy of CIFAR-10: compare the **drop**, not the absolute accuracy). An SQ row trains one
