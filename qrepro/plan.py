@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from .atomic import atomic_path
 from .chapters import first_phase
 from .config import PTQConfig, TrainConfig
 from .runs import find_record, get_or_run, read_record, run_dir
@@ -173,32 +176,87 @@ def plan(out: Path, minutes: float, *, profile: str = "quick", data: str = "", d
     return outcome
 
 
+RECORD_LIMIT = 4 * 2**20  # bytes: a record is small (a few hundred kB at most); larger is not a record
+
+
 def import_results(out: Path, runs_root: Path | None = None) -> list[str]:
-    """Put the records (and weights) a ``plan`` call left in ``out`` under runs/; return what was added."""
+    """Put the records (and weights) a ``plan`` call left in ``out`` under runs/; return what was added.
+
+    All or nothing: every member is read (at most ``RECORD_LIMIT`` or ``WEIGHTS_LIMIT`` bytes, checked before
+    reading) and validated in a temporary folder first: a record as ``read_record`` reads it, weights against the
+    digest their run's record names. Only when all pass is anything written under runs/; otherwise RecordError
+    names the first member that failed and runs/ is left as it was (so importing the same tar again refuses
+    again)."""
+    import tempfile
+
     from .runs import runs_dir
 
     root = runs_root or runs_dir()
-    added = []
-    for name in (RECORDS_TAR, WEIGHTS_TAR):
-        path = out / name
+    incoming = _read_members(out)
+    with tempfile.TemporaryDirectory() as staging:
+        records = {}
+        for name, payload in incoming.items():
+            if name.endswith(RECORD_FILE):
+                path = Path(staging) / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(payload)
+                records[str(Path(name).parent)] = read_record(path)  # a foreign or damaged record is refused
+    for name, payload in incoming.items():
+        if name.endswith(WEIGHTS_FILE):
+            _check_weights(name, payload, records.get(str(Path(name).parent)), root)
+    new = {}
+    for name, payload in incoming.items():
+        target = root / name
+        if target.exists() and target.read_bytes() != payload:
+            raise RecordError(f"{target} exists with other contents than {out}:{name}; move one away (nothing "
+                              "was imported)")
+        if not target.exists():
+            new[name] = payload
+    for name, payload in new.items():
+        with atomic_path(root / name) as tmp:
+            tmp.write_bytes(payload)
+    return list(new)
+
+
+def _read_members(out: Path) -> dict[str, bytes]:
+    """Every member of the tars in ``out`` by name, each checked to be a run file of bounded size before it is
+    read."""
+    members: dict[str, bytes] = {}
+    for tar_name, file_name, limit in ((RECORDS_TAR, RECORD_FILE, RECORD_LIMIT), (WEIGHTS_TAR, WEIGHTS_FILE,
+                                                                                 WEIGHTS_LIMIT)):
+        path = out / tar_name
         if not path.exists():
             continue
         with tarfile.open(path) as tar:
             for member in tar.getmembers():
-                target = root / member.name
-                if member.name.startswith("/") or ".." in Path(member.name).parts or not member.isfile():
-                    raise RecordError(f"{path}: member {member.name!r} is not a run file; nothing after it imported")
-                payload = tar.extractfile(member).read()
-                if target.exists() and target.read_bytes() == payload:
-                    continue
-                if target.exists():
-                    raise RecordError(f"{target} exists with other contents than {path}:{member.name}; move one away")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(payload)
-                if target.name == RECORD_FILE:
-                    read_record(target)  # a foreign or damaged record is refused, never kept silently
-                added.append(str(target.relative_to(root)))
-    return added
+                parts = Path(member.name).parts
+                if (member.name.startswith("/") or ".." in parts or len(parts) != 3 or parts[2] != file_name
+                        or not member.isfile()):
+                    raise RecordError(f"{path}: member {member.name!r} is not a run's {file_name} "
+                                      "(chapter/run-id/file); nothing was imported")
+                if member.size > limit:
+                    raise RecordError(f"{path}: member {member.name!r} is {member.size} bytes, more than a "
+                                      f"{file_name} may be ({limit}); nothing was imported")
+                members[member.name] = tar.extractfile(member).read(limit + 1)
+    return members
+
+
+def _check_weights(name: str, payload: bytes, record: dict[str, Any] | None, root: Path) -> None:
+    """Weights are imported only beside their run's record (in the tar or already here) and only when they are
+    the weights that record names."""
+    from .runs.weights import state_digest
+
+    if record is None and (root / Path(name).parent / RECORD_FILE).exists():
+        record = read_record(root / Path(name).parent / RECORD_FILE)
+    if record is None:
+        raise RecordError(f"{name}: weights without their run's record; nothing was imported")
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable payload is refused the same way
+        raise RecordError(f"{name}: not a readable state dict ({err}); nothing was imported") from err
+    if not isinstance(state, dict) or state_digest(state) != record.get("weights_sha256"):
+        raise RecordError(f"{name}: not the weights its record names (sha256 {record.get('weights_sha256')}); "
+                          "nothing was imported")
 
 
 def summary(outcome: dict[str, list[str]]) -> str:

@@ -372,3 +372,77 @@ def test_more_threads_than_the_machine_has_are_capped_with_a_warning(monkeypatch
     monkeypatch.setenv("QREPRO_THREADS", str((os.cpu_count() or 1) + 5))
     with pytest.warns(UserWarning, match="more than this machine"):
         assert threads_for("cifar10-jpeg") == (os.cpu_count() or 1)
+
+
+# --- import ---
+
+def pack(out: Path, members: dict[str, bytes], tar_name: str = "records.tar") -> Path:
+    import io
+    import tarfile
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(out / tar_name, "a") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return out
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def made_run() -> tuple[TrainConfig, bytes, bytes]:
+    """A one-epoch run recorded here: its config, record and weights as bytes."""
+    config = lenet()
+    get_or_run(config, progress=False)
+    folder = run_dir(config)
+    return config, (folder / "record.json").read_bytes(), (folder / WEIGHTS_FILE).read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["edited record", "foreign weights", "oversized member", "path outside"])
+def test_a_refused_import_leaves_runs_byte_identical_and_refuses_again(runs_root, tmp_path, one_thread, damage):
+    from qrepro.plan import RECORD_LIMIT, import_results
+
+    config, record, weights = made_run()
+    good = f"t/{config.run_id}"
+    members = {f"{good}/record.json": record}
+    weights_members = {f"{good}/{WEIGHTS_FILE}": weights}
+    if damage == "edited record":
+        edited = json.loads(record)
+        edited["top1"] += 5.0
+        members[f"{good}/record.json"] = json.dumps(edited).encode()
+    elif damage == "foreign weights":
+        state = torch.load(run_dir(config) / WEIGHTS_FILE, weights_only=True)
+        state[next(iter(state))] = state[next(iter(state))] + 1
+        import io
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        weights_members = {f"{good}/{WEIGHTS_FILE}": buffer.getvalue()}
+    elif damage == "oversized member":
+        members[f"t/{lenet(seed=1).run_id}/record.json"] = b" " * (RECORD_LIMIT + 1)
+    else:
+        members["../escape/record.json"] = record
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "kept.txt").write_text("already here")
+    out = pack(pack(tmp_path / "out", members), weights_members, "weights.tar")
+    before = snapshot(here)
+    for _ in range(2):  # a second import of a refused tar refuses again
+        with pytest.raises(RecordError, match="nothing was imported|invalid"):
+            import_results(out, here)
+        assert snapshot(here) == before
+
+
+def test_a_sound_import_adds_the_record_and_its_weights_once(runs_root, tmp_path, one_thread):
+    from qrepro.plan import import_results
+
+    config, record, weights = made_run()
+    good = f"t/{config.run_id}"
+    out = pack(pack(tmp_path / "out", {f"{good}/record.json": record}), {f"{good}/{WEIGHTS_FILE}": weights},
+               "weights.tar")
+    here = tmp_path / "here"
+    assert sorted(import_results(out, here)) == [f"{good}/{WEIGHTS_FILE}", f"{good}/record.json"]
+    assert import_results(out, here) == []
+    assert (here / good / "record.json").read_bytes() == record
