@@ -446,3 +446,20 @@ def test_a_sound_import_adds_the_record_and_its_weights_once(runs_root, tmp_path
     assert sorted(import_results(out, here)) == [f"{good}/{WEIGHTS_FILE}", f"{good}/record.json"]
     assert import_results(out, here) == []
     assert (here / good / "record.json").read_bytes() == record
+
+
+def test_a_full_disk_is_named_with_the_file_instead_of_torchs_raw_message(runs_root, one_thread, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from qrepro import atomic
+
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(atomic.torch, "save", full)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: namedtuple("usage", "total used free")(10, 10, 0))
+    config = lenet()
+    with pytest.raises(OSError, match=r"no space left to write .*checkpoint\.pt .*run the same command again"):
+        get_or_run(config, progress=False)
+    assert not list(run_dir(config).glob(".*.tmp"))  # no temporary file left behind
