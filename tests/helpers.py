@@ -1,5 +1,6 @@
 """Helpers of the tests: executing a chapter notebook under papermill and reading its tables back; killing a run
 mid-training and resuming it."""
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,12 @@ def forget_fingerprints() -> None:
     """Drop the behaviour fingerprints this process remembers (the store on disk stays)."""
     behaviour._stored_fingerprint.cache_clear()
     behaviour._fingerprint.cache_clear()
+    behaviour._lifecycle.cache_clear()
+
+
+def rewrite_record(path: Path, record: dict) -> None:
+    """Write ``record`` to ``path`` as the run itself would have (its content digest recomputed): a legitimate record
+    made by other code, not an edit of one."""
+    from qrepro.runs.record import content_digest
+
+    path.write_text(json.dumps({**record, "digest": content_digest(record)}))

@@ -3,6 +3,7 @@ import json
 
 import pytest
 from conftest import REPO
+from helpers import rewrite_record
 
 from qrepro.chapters import first_phase
 from qrepro.config import Schedule, TrainConfig, config_from_dict
@@ -73,7 +74,7 @@ def test_stale_records_rerun_only_for_cheap_profiles(runs_root, monkeypatch):
     quick = lenet(profile="quick")  # pretend a GPU run was recorded and committed: a copy under its own id
     folder = run_dir(quick)
     folder.mkdir(parents=True)
-    (folder / "record.json").write_text(json.dumps({**record, "run_id": quick.run_id, "config": quick.to_dict()}))
+    rewrite_record(folder / "record.json", {**record, "run_id": quick.run_id, "config": quick.to_dict()})
     assert get_or_run(quick, progress=False)["run_id"] == quick.run_id
     assert calls == [1]  # quick: kept (and flagged by the report), never re-run silently
 

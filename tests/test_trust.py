@@ -18,7 +18,7 @@ from qrepro.runs.behaviour import DataShape, behaviour_fingerprint
 from qrepro.runs.execute import CHECKPOINT_FILE, WEIGHTS_FILE
 from qrepro.train import loop
 from qrepro.train.checkpoint import CheckpointError
-from helpers import forget_fingerprints
+from helpers import forget_fingerprints, rewrite_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,7 +115,8 @@ def test_a_checkpoint_of_code_that_computes_differently_is_never_resumed(runs_ro
 
     def die_after_first(path, state):
         original(path, state)
-        raise KeyboardInterrupt
+        if path.parent == run_dir(config):  # not the fingerprints' own short runs
+            raise KeyboardInterrupt
 
     monkeypatch.setattr(loop, "save_checkpoint", die_after_first)
     with pytest.raises(KeyboardInterrupt):
@@ -136,7 +137,7 @@ def test_a_smoke_run_starts_afresh_from_a_leftover_checkpoint_of_other_code(runs
     stale = get_or_run(config, progress=False)
     folder = run_dir(config)
     torch.save({"history": stale["epochs"], "version": {"behaviour": "0" * 12}}, folder / CHECKPOINT_FILE)
-    (folder / "record.json").write_text(json.dumps({**stale, "code": {**stale["code"], "behaviour": "0" * 12}}))
+    rewrite_record(folder / "record.json", {**stale, "code": {**stale["code"], "behaviour": "0" * 12}})
     fresh = get_or_run(config, progress=False)
     assert fresh["date"] >= stale["date"] and fresh["code"]["behaviour"] == stale["code"]["behaviour"]
     assert len(fresh["epochs"]) == 2 and not (folder / CHECKPOINT_FILE).exists()
@@ -463,3 +464,116 @@ def test_a_full_disk_is_named_with_the_file_instead_of_torchs_raw_message(runs_r
     with pytest.raises(OSError, match=r"no space left to write .*checkpoint\.pt .*run the same command again"):
         get_or_run(config, progress=False)
     assert not list(run_dir(config).glob(".*.tmp"))  # no temporary file left behind
+
+
+# --- what one short epoch cannot see: the lifecycle fingerprint, and a re-run parent ---
+
+def milestones_one_later(optimizer, schedule):
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, [m + 1 for m in schedule.milestones], schedule.gamma)
+
+
+def keep_the_partial_batch(monkeypatch):
+    from qrepro.data import loader
+
+    original = loader.DeviceLoader.__init__
+    monkeypatch.setattr(loader.DeviceLoader, "__init__",
+                        lambda self, *args, **kwargs: original(self, *args, **{**kwargs, "drop_last": False}))
+
+
+def clamp_crop_offsets(monkeypatch):
+    from qrepro.data import loader
+
+    original = loader.crop
+    monkeypatch.setattr(loader, "crop", lambda x, offsets, pad: original(x, offsets.clamp(max=6), pad))
+
+
+def forget_the_loader_position_on_resume(monkeypatch):
+    from qrepro.data import loader
+
+    monkeypatch.setattr(loader.DeviceLoader, "load_state_dict", lambda self, state: None)
+
+
+def edit_a_kernel(monkeypatch, tmp_path):
+    import shutil
+
+    copy = tmp_path / "package"
+    shutil.copytree(behaviour.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    source = copy / "quantizers" / "cpu_kernels.cpp"
+    source.write_text(source.read_text().replace("nearbyint", "round", 1))
+    monkeypatch.setattr(behaviour, "PACKAGE_DIR", copy)
+
+
+@pytest.mark.parametrize("edit", ["milestones", "partial batch", "crop offsets at pad 4", "resume", "kernel source"])
+def test_each_edit_one_epoch_cannot_see_changes_the_lifecycle_fingerprint(edit, monkeypatch, tmp_path):
+    from qrepro.runs.behaviour import lifecycle_fingerprint
+    from qrepro.train import optim
+
+    config = TrainConfig(chapter="t", data="cifar10-jpeg", arch="lenet5", method="apot", bits=4, profile="lite",
+                         schedule=Schedule(epochs=15, batch_size=128, lr_schedule="step", milestones=(7, 11)))
+    shape = DataShape(3, 32, 10)
+    monkeypatch.setattr(behaviour, "store_dir", lambda: None)  # this test patches the package: keep nothing
+    forget_fingerprints()
+    before = behaviour_fingerprint(config, shape), lifecycle_fingerprint(config, shape)
+    if edit == "milestones":
+        for module in (optim, loop, behaviour):
+            monkeypatch.setattr(module, "build_scheduler", lambda o, s: milestones_one_later(o, s)
+                                if s.lr_schedule == "step" else optim.build_scheduler(o, s), raising=False)
+    elif edit == "partial batch":
+        keep_the_partial_batch(monkeypatch)
+    elif edit == "crop offsets at pad 4":
+        clamp_crop_offsets(monkeypatch)
+    elif edit == "resume":
+        forget_the_loader_position_on_resume(monkeypatch)
+    else:
+        edit_a_kernel(monkeypatch, tmp_path)
+    forget_fingerprints()
+    after = behaviour_fingerprint(config, shape), lifecycle_fingerprint(config, shape)
+    forget_fingerprints()
+    assert after[1] != before[1], "the lifecycle fingerprint missed the edit"
+    if edit != "partial batch":  # the one-epoch fingerprint's data divides evenly: it cannot see this one either
+        assert after[0] == before[0] or edit == "resume", "(the one-epoch fingerprint already saw this edit)"
+
+
+def test_a_record_with_a_lifecycle_is_stale_when_it_differs_and_one_without_is_checked_as_before(runs_root,
+                                                                                                  one_thread):
+    record = get_or_run(lenet(), progress=False)
+    assert "lifecycle" in record["code"] and not is_stale(record)
+    assert is_stale({**record, "code": {**record["code"], "lifecycle": "0" * 12}})
+    legacy = {key: value for key, value in record["code"].items() if key != "lifecycle"}
+    assert not is_stale({**record, "code": legacy})  # made before lifecycle fingerprints: the first one decides
+
+
+def test_a_re_run_parent_makes_its_children_and_their_children_stale(runs_root, one_thread, monkeypatch):
+    import shutil
+
+    parent = lenet(profile="quick")
+    child = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=1), method="bwn", bits=1,
+                        init=parent, profile="quick")
+    grandchild = TrainConfig(chapter="t", data="digits", arch="lenet5", schedule=Schedule(epochs=1), method="bwn",
+                             bits=1, init=child, profile="quick", options={"ratio": 0.5})
+    for config in (parent, child, grandchild):
+        get_or_run(config, progress=False)
+    assert not any(is_stale(find_record(c)) for c in (parent, child, grandchild))
+    shutil.rmtree(run_dir(parent))
+    seed = torch.manual_seed
+    monkeypatch.setattr(torch, "manual_seed", lambda s: seed(s + 1))  # the parent re-run computes other weights
+    get_or_run(parent, progress=False)
+    monkeypatch.setattr(torch, "manual_seed", seed)
+    assert not is_stale(find_record(parent))
+    assert is_stale(find_record(child)) and is_stale(find_record(grandchild))
+
+
+def test_any_edited_field_of_a_digested_record_makes_it_invalid(runs_root, one_thread, capsys):
+    from qrepro.cli import main
+
+    config = lenet()
+    record = get_or_run(config, progress=False)
+    assert find_record(config) == record and len(record["digest"]) == 16
+    path = run_dir(config) / "record.json"
+    edited = json.loads(path.read_text())
+    edited["epochs"][0]["lr"] = 0.5  # no range or consistency check covers it: the digest does
+    path.write_text(json.dumps(edited))
+    with pytest.raises(RecordError, match="does not match its digest"):
+        find_record(config)
+    main(["records", "t"])
+    assert "does not match its digest" in capsys.readouterr().err

@@ -20,12 +20,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from .cifar10 import load_cifar10, load_cifar10_jpeg
-from .dataset import ImageData
+from .dataset import AUGMENTATION, ImageData
 from .digits import load_digits
 from .imagefolder import load_imagefolder
 from .loader import DeviceLoader
 
-__all__ = ["DeviceLoader", "ImageData", "available", "load"]
+__all__ = ["DeviceLoader", "ImageData", "augmentation", "available", "load"]
 
 DEFAULT_CIFAR10_JPEG = Path(__file__).resolve().parents[2] / "data" / "cifar10-jpeg"
 
@@ -80,6 +80,15 @@ def available() -> list[str]:
 
 
 NO_CROP = "-nocrop"
+
+
+def augmentation(name: str) -> tuple[int, bool]:
+    """(random-crop padding, horizontal flip) that data set ``name`` trains with, as ``load`` would build it; a
+    data set without a family of its own (imagefolder, a reader's own) as CIFAR-10's, the default of
+    load_imagefolder."""
+    base = name.removesuffix(NO_CROP)
+    pad, flip = AUGMENTATION["digits" if base == "digits" else "cifar10"]
+    return (0 if base != name else pad), flip
 
 
 def load(name: str, root: str | Path | None = None) -> ImageData:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .dataset import ImageData, channel_stats
+from .dataset import AUGMENTATION, ImageData, channel_stats
 from .imagefolder import load_imagefolder
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -46,9 +46,11 @@ def load_cifar10(root: str | Path) -> ImageData:
     train_x, train_y, classes = _split(root, train=True)
     test_x, test_y, _ = _split(root, train=False)
     mean, std = channel_stats(train_x)
-    return ImageData("cifar10", train_x, train_y, test_x, test_y, classes, mean, std, crop_pad=4, flip=True)
+    crop_pad, flip = AUGMENTATION["cifar10"]
+    return ImageData("cifar10", train_x, train_y, test_x, test_y, classes, mean, std, crop_pad=crop_pad, flip=flip)
 
 
 def load_cifar10_jpeg(root: str | Path) -> ImageData:
     """CIFAR-10 re-encoded as JPEG in an ImageFolder tree; its class folders must be CLASSES."""
-    return load_imagefolder(root, name="cifar10-jpeg", expected_classes=CLASSES, crop_pad=4, flip=True)
+    crop_pad, flip = AUGMENTATION["cifar10"]  # the same images, re-encoded: the same augmentation
+    return load_imagefolder(root, name="cifar10-jpeg", expected_classes=CLASSES, crop_pad=crop_pad, flip=flip)

@@ -26,6 +26,11 @@ def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]
     return tuple(mean.tolist()), tuple(var.clamp(min=0).sqrt().tolist())
 
 
+# The standard training augmentation of each data set family, (random-crop padding, horizontal flip): the loaders
+# build their data with it, and the behaviour fingerprint trains its synthetic images with it.
+AUGMENTATION = {"digits": (1, False), "cifar10": (4, True)}
+
+
 @dataclass(frozen=True, eq=False)
 class ImageData:
     """A data set's train and test splits as uint8 tensors, with its normalization and augmentation."""

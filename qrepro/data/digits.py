@@ -6,7 +6,7 @@ fixed stratified split (360 test images, seed 0), so every machine trains on the
 
 import torch
 
-from .dataset import ImageData, channel_stats
+from .dataset import AUGMENTATION, ImageData, channel_stats
 
 TEST_SIZE = 360
 SPLIT_SEED = 0
@@ -34,6 +34,6 @@ def load_digits() -> ImageData:
         classes=tuple(str(int(c)) for c in bunch.target_names),
         mean=mean,
         std=std,
-        crop_pad=1,
-        flip=False,
+        crop_pad=AUGMENTATION["digits"][0],
+        flip=AUGMENTATION["digits"][1],
     )

@@ -10,6 +10,13 @@ calibration images instead. Any change to the quantizers, layers, models, optimi
 run uses changes the fingerprint; code the run does not use does not. Values are rounded to 9 significant
 digits, so that the float64 result of one machine equals another's.
 
+One short epoch cannot see what happens over a run's life. A training run's record therefore also keeps a
+second identity, ``lifecycle_fingerprint``: the learning rate of every epoch of its real schedule, two epochs on
+synthetic images with the augmentation of its real data set, a partial last batch in each split and a learning
+rate that changes between the epochs, stopped after the first and resumed from the checkpoint, and the bytes of
+the compiled CPU kernels' sources (the float64 runs never reach them). A record made before this identity
+existed is checked by the first one only.
+
 Computing one takes 0.05-0.3 s, and every chapter checks every record it shows, so fingerprints are kept on disk
 (``store_dir``), under the hash of the package's source bytes as this process loaded them and the torch version:
 the same bytes on the same torch compute the same, and any edit of the package starts an empty store. A process
@@ -21,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -32,28 +40,32 @@ import torch
 from ..atomic import atomic_path
 from ..cache import cache_dir
 from ..methods import get_method
-from ..config import PTQConfig, TrainConfig, config_from_dict
-from ..data import DeviceLoader, ImageData
+from ..config import PTQConfig, Schedule, TrainConfig, config_from_dict
+from ..data import DeviceLoader, ImageData, augmentation
 from ..data.dataset import channel_stats
 from ..threads import torch_threads
 from ..train import evaluate, fit
+from ..train.optim import build_optimizer, build_scheduler
 from .build import DataShape, prepared_model, trainable
-from .provenance import LOADED_SOURCE, files_changed_since_import
+from .provenance import LOADED_SOURCE, PACKAGE_DIR, files_changed_since_import
 
 SIGNIFICANT_DIGITS = 9
 TRAIN_IMAGES, TEST_IMAGES, BATCH = 8, 4, 4
 
 
-def synthetic_data(shape: DataShape) -> ImageData:
+LIFECYCLE_TRAIN, LIFECYCLE_TEST = 10, 6  # with BATCH 4, the last batch of each split is partial
+
+
+def synthetic_data(shape: DataShape, train: int = TRAIN_IMAGES, test: int = TEST_IMAGES, crop_pad: int = 1,
+                   flip: bool = True) -> ImageData:
     """Fixed random uint8 images of ``shape`` (at most 16 x 16: the code path, not the image, is what counts)."""
     size = min(shape.image_size, 16)
     g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (TRAIN_IMAGES + TEST_IMAGES, shape.in_channels, size, size), generator=g,
-                           dtype=torch.uint8)
-    labels = torch.arange(TRAIN_IMAGES + TEST_IMAGES) % shape.num_classes
-    mean, std = channel_stats(images[:TRAIN_IMAGES])
-    return ImageData("synthetic", images[:TRAIN_IMAGES], labels[:TRAIN_IMAGES], images[TRAIN_IMAGES:],
-                     labels[TRAIN_IMAGES:], tuple(str(c) for c in range(shape.num_classes)), mean, std, 1, True)
+    images = torch.randint(0, 256, (train + test, shape.in_channels, size, size), generator=g, dtype=torch.uint8)
+    labels = torch.arange(train + test) % shape.num_classes
+    mean, std = channel_stats(images[:train])
+    return ImageData("synthetic", images[:train], labels[:train], images[train:], labels[train:],
+                     tuple(str(c) for c in range(shape.num_classes)), mean, std, crop_pad, flip)
 
 
 @contextmanager
@@ -85,6 +97,44 @@ def _train_values(config: TrainConfig, data: ImageData) -> list[float]:
     return metrics + list(_values(model.state_dict()))
 
 
+def schedule_trace(schedule: Schedule) -> list[float]:
+    """The learning rate of every epoch of ``schedule``, as a run's optimizer and scheduler step it."""
+    optimizer = build_optimizer(torch.nn.Linear(1, 1), schedule)
+    scheduler = build_scheduler(optimizer, schedule)
+    rates = []
+    for _ in range(schedule.epochs):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def _lifecycle_values(config: TrainConfig, data: ImageData) -> list[float]:
+    """Two epochs whose learning rate changes between them, stopped after the first and resumed from its checkpoint
+    by a fresh model (as a new process resumes a killed run): the metrics of both epochs and the final state."""
+    short = dataclasses.replace(config.schedule, epochs=2, batch_size=BATCH,
+                                milestones=(1,) if config.schedule.milestones else ())
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = Path(folder) / "checkpoint.pt"
+        history = []
+        for stop_after in (1, None):
+            torch.manual_seed(config.seed)
+            model, objective, _ = trainable(config, data)
+            history = fit(model, data, short, device=torch.device("cpu"), seed=config.seed, objective=objective,
+                          checkpoint=checkpoint, progress=False, amp=False, stop_after=stop_after)
+    metrics = [v for epoch in history for key, v in sorted(epoch.items())
+               if key != "seconds" and isinstance(v, (int, float))]
+    return metrics + list(_values(model.state_dict()))
+
+
+def kernel_sources() -> str:
+    """sha256 (12 hex digits) of the compiled CPU kernels' C++ sources."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.cpp")) + sorted(PACKAGE_DIR.rglob("*.h")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _ptq_values(config: PTQConfig, data: ImageData) -> list[float]:
     parent = config.model
     torch.manual_seed(config.seed)
@@ -102,17 +152,19 @@ def store_dir() -> Path | None:
 
 
 @lru_cache(maxsize=1024)
-def _stored_fingerprint(config_json: str, shape: DataShape) -> str:
-    """``_fingerprint`` read from the store when this source has computed it before, else computed and kept."""
+def _stored_fingerprint(kind: str, config_json: str, shape: DataShape) -> str:
+    """``_fingerprint`` (kind "behaviour") or ``_lifecycle`` (kind "lifecycle"), read from the store when this source
+    has computed it before, else computed and kept."""
+    compute = {"behaviour": _fingerprint, "lifecycle": _lifecycle}[kind]
     store = store_dir()
     if store is None:
-        return _fingerprint(config_json, shape)
+        return compute(config_json, shape)
     key = hashlib.sha256(f"{config_json}|{dataclasses.astuple(shape)}".encode()).hexdigest()[:32]
-    path = store / f"{key}.txt"
+    path = store / (f"{key}.txt" if kind == "behaviour" else f"{key}.{kind}.txt")
     kept = path.read_text().strip() if path.exists() else ""
     if re.fullmatch(r"[0-9a-f]{12}", kept):
         return kept
-    fingerprint = _fingerprint(config_json, shape)
+    fingerprint = compute(config_json, shape)
     if not files_changed_since_import():  # kept only while the files are still the code this process runs
         with atomic_path(path) as tmp:
             tmp.write_text(fingerprint)
@@ -129,16 +181,63 @@ def _fingerprint(config_json: str, shape: DataShape) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+@lru_cache(maxsize=256)
+def _lifecycle(config_json: str, shape: DataShape) -> str:
+    config = config_from_dict(json.loads(config_json))
+    crop_pad, flip = augmentation(config.data)
+    data = synthetic_data(shape, LIFECYCLE_TRAIN, LIFECYCLE_TEST, crop_pad, flip)
+    with float64_one_thread():
+        values, ending = schedule_trace(config.schedule), ""
+        try:
+            values += _lifecycle_values(config, data)
+        except FloatingPointError as err:  # a run that diverges here (e.g. a huge learning rate) does so each time
+            ending = f"|{err}"
+    text = ",".join(f"{v:.{SIGNIFICANT_DIGITS - 1}e}" for v in values) + ending + f"|kernels {kernel_sources()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def lifecycle_fingerprint(config: TrainConfig, shape: DataShape) -> str:
+    """12 hex digits that change when what a training run does over its life (schedule, batches, augmentation,
+    resume, compiled kernels) changes; see the module."""
+    return _stored_fingerprint("lifecycle", json.dumps(config.to_dict(), sort_keys=True), shape)
+
+
 def behaviour_fingerprint(config: TrainConfig | PTQConfig, shape: DataShape) -> str:
     """12 hex digits that change when the code this run uses computes something else (see the module)."""
-    return _stored_fingerprint(json.dumps(config.to_dict(), sort_keys=True), shape)
+    return _stored_fingerprint("behaviour", json.dumps(config.to_dict(), sort_keys=True), shape)
 
 
 def is_stale(record: dict[str, Any]) -> bool:
-    """True when the code here computes something other than what made the record (its behaviour fingerprint)."""
+    """True when the code here computes something other than what made the record (its behaviour fingerprint, and
+    its lifecycle fingerprint where it has one), or when the run it started from has been run again since."""
     from .record import record_config
 
     code = record.get("code") or {}
     if "behaviour" not in code or "data_shape" not in record:
         return True
-    return code["behaviour"] != behaviour_fingerprint(record_config(record), DataShape(**record["data_shape"]))
+    config, shape = record_config(record), DataShape(**record["data_shape"])
+    if code["behaviour"] != behaviour_fingerprint(config, shape):
+        return True
+    if "lifecycle" in code and code["lifecycle"] != lifecycle_fingerprint(config, shape):
+        return True
+    return parent_rerun(record)
+
+
+def parent_rerun(record: dict[str, Any]) -> bool:
+    """True when the run this record's run started from (or one further up its chain) has been run again: its
+    record here names other weights than those this run was started from."""
+    from .record import RecordError, record_config
+    from .shard import parent_of
+    from .store import find_record
+
+    started_from = (record.get("init") or {}).get("weights_sha256")
+    parent_config = parent_of(record_config(record))
+    if not started_from or parent_config is None:
+        return False
+    try:
+        parent = find_record(parent_config)
+    except RecordError:
+        return True  # a parent record that is no longer valid vouches for nothing
+    if parent is None:  # not on this machine: nothing to compare with
+        return False
+    return parent.get("weights_sha256") != started_from or parent_rerun(parent)

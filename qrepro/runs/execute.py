@@ -17,7 +17,7 @@ from ..data import DeviceLoader
 from ..profiles import channels_last_for, precision_for
 from ..train import evaluate, fit
 from ..train.distributed import rank_and_world
-from .behaviour import behaviour_fingerprint
+from .behaviour import behaviour_fingerprint, lifecycle_fingerprint
 from .build import DataShape, prepared_model, trainable
 from .provenance import LOADED_SOURCE, provenance
 from .record import RECORD_SCHEMA
@@ -47,9 +47,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def code_version(config: TrainConfig | PTQConfig, data: datasets.ImageData) -> dict[str, str]:
-    """The version of the code a run starts with: its behaviour fingerprint (what decides whether the record stays
-    current) and the hash of the package source (provenance)."""
-    return {"behaviour": behaviour_fingerprint(config, DataShape.of(data)), "source_hash": LOADED_SOURCE}
+    """The version of the code a run starts with: its behaviour and (training runs) lifecycle fingerprints (what
+    decides whether the record stays current) and the hash of the package source (provenance)."""
+    shape = DataShape.of(data)
+    lifecycle = {"lifecycle": lifecycle_fingerprint(config, shape)} if isinstance(config, TrainConfig) else {}
+    return {"behaviour": behaviour_fingerprint(config, shape), **lifecycle, "source_hash": LOADED_SOURCE}
 
 
 def data_facts(data: datasets.ImageData) -> dict[str, Any]:

@@ -4,10 +4,12 @@ A record holds the config, the data it ran on (name and fingerprint of the pixel
 metrics, the final top-1/top-5 (of the last epoch, never the best one), the best test top-1 (a labelled second
 number), wall time, device, torch version, git commit, the code's behaviour fingerprint and source hashes, the
 digest of its final weights and of its parent's, date, and a method-specific summary (e.g. learned clipping
-values). Records are strict JSON (no NaN or Infinity).
+values). Records are strict JSON (no NaN or Infinity). A record written since content digests exist carries
+``digest``, the hash of the rest of its content: an edit of any field after the run wrote it makes it invalid.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,8 @@ ACCURACIES = ("top1", "top5", "best_test_top1", "val_selected_top1", "original_t
 
 def invalid_values(record: dict[str, Any], config: TrainConfig | PTQConfig, folder: str) -> str | None:
     """Why the numbers a record shows cannot be what its run measured, or None: its chapter folder, the types and
-    ranges of its accuracies (percent) and times, and, for a training run, top-1/top-5 equal to its last epoch's
-    evaluation and no more epochs than its schedule."""
+    ranges of its accuracies (percent) and times, for a training run top-1/top-5 equal to its last epoch's
+    evaluation and no more epochs than its schedule, and its content digest where it has one."""
     if folder != config.chapter:
         return f"it lies under the chapter folder {folder!r}, but its config is chapter {config.chapter!r}"
     if "top1" not in record:
@@ -82,7 +84,15 @@ def invalid_values(record: dict[str, Any], config: TrainConfig | PTQConfig, fold
             if record.get(name) != last.get(f"test_{name}"):
                 return (f"{name} = {record.get(name)!r} is not the last epoch's evaluation "
                         f"({last.get(f'test_{name}')!r})")
+    if "digest" in record and record["digest"] != content_digest(record):
+        return f"its content does not match its digest {record['digest']!r} (a field was edited after the run)"
     return None
+
+
+def content_digest(record: dict[str, Any]) -> str:
+    """sha256 (16 hex digits) of the record's canonical JSON (sorted keys), its own ``digest`` left out."""
+    body = {key: value for key, value in record.items() if key != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()[:16]
 
 
 def record_config(record: dict[str, Any]) -> TrainConfig | PTQConfig:

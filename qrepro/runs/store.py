@@ -28,7 +28,7 @@ from .behaviour import is_stale
 from .execute import CHECKPOINT_FILE, WEIGHTS_FILE, execute_ptq, execute_train, load_data, resolve_device
 from .lock import LOCK_FILE, run_lock
 from .provenance import PACKAGE_DIR
-from .record import RECORD_FILE, RecordError, read_record
+from .record import RECORD_FILE, RecordError, content_digest, read_record
 from .shard import lineage, parent_of
 from .weights import Parent, state_digest
 
@@ -138,6 +138,7 @@ def get_or_run(config: Config, *, data_root: str | os.PathLike | None = None, de
             for leftover in directory.glob(".*.tmp"):  # of a writer killed mid-write (this one holds the lock)
                 leftover.unlink()
             record["weights_sha256"] = state_digest(weights)
+            record["digest"] = content_digest(record)
             save_tensors(weights, directory / WEIGHTS_FILE)
             write_json(directory / RECORD_FILE, record)
             (directory / CHECKPOINT_FILE).unlink(missing_ok=True)

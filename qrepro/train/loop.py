@@ -128,6 +128,7 @@ def fit(
     description: str = "train",
     validation: ImageData | None = None,
     version: dict[str, str] | None = None,
+    stop_after: int | None = None,
 ) -> list[dict[str, Any]]:
     """Train ``model`` for ``schedule.epochs`` and return one metrics dict per epoch.
 
@@ -138,7 +139,8 @@ def fit(
     (images held out of training), its test split is evaluated every epoch too. ``version`` (the code's
     ``behaviour`` fingerprint and ``source_hash``) is kept in the checkpoint: a checkpoint of code that computes
     differently is never resumed, and each epoch's metrics name the source that trained it. A non-finite training
-    loss stops the run with an error naming the epoch and the first bad batch.
+    loss stops the run with an error naming the epoch and the first bad batch. ``stop_after`` ends the call after
+    that epoch of the schedule, leaving the checkpoint to resume the rest (the schedule is still the whole one).
     """
     objective = objective or Objective()
     rank, world = rank_and_world()
@@ -173,8 +175,9 @@ def fit(
         set_rng_state(state["rng"])
         history = state["history"]
 
-    epochs = tqdm(range(len(history), schedule.epochs), desc=description, initial=len(history),
-                  total=schedule.epochs, disable=not progress, unit="epoch")
+    last = min(stop_after or schedule.epochs, schedule.epochs)
+    epochs = tqdm(range(len(history), last), desc=description, initial=len(history), total=schedule.epochs,
+                  disable=not progress, unit="epoch")
     for epoch in epochs:
         start = time.perf_counter()
         model.train()
