@@ -66,3 +66,28 @@ def test_cli_refuses_what_several_chapters_or_workers_cannot_do(capsys, monkeypa
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["run", "apot", "--workers", "2"]) == 2
     assert "not under torchrun" in capsys.readouterr().err
+
+
+def test_a_kernel_cache_that_cannot_be_created_trains_eager_with_one_warning(tmp_path, monkeypatch):
+    import warnings
+
+    from qrepro.quantizers import cpu_kernels
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr(cpu_kernels, "BUILD_DIRECTORY", blocker / "torch_extensions")
+    monkeypatch.setenv("QREPRO_KERNELS", "auto")
+    cpu_kernels._build.cache_clear()
+    cpu_kernels._warn_once.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert cpu_kernels.kernels() is None and cpu_kernels.kernels() is None
+        warned = [str(w.message) for w in caught if "did not build" in str(w.message)]
+        assert len(warned) == 1 and "Not a directory" in warned[0]  # once, with the reason
+        monkeypatch.setenv("QREPRO_KERNELS", "compiled")
+        with pytest.raises(RuntimeError, match="QREPRO_KERNELS=compiled, but the fused CPU kernels did not build"):
+            cpu_kernels.kernels()
+    finally:
+        cpu_kernels._build.cache_clear()
+        cpu_kernels._warn_once.cache_clear()

@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import require_kernels
 
 from qrepro.config import TrainConfig, config_from_dict
-from qrepro.quantizers import cpu_kernels
 from qrepro.runs.behaviour import BATCH, synthetic_data
 from qrepro.runs.build import CIFAR10_SHAPE, trainable
 from qrepro.threads import torch_threads
 from qrepro.train import fit
 
-if isinstance(cpu_kernels._build(), Exception):  # CI and `make test` have a compiler; say so where one is missing
-    pytest.skip(f"the fused CPU kernels did not build here: {cpu_kernels._build()}", allow_module_level=True)
+require_kernels()
 
 RUNS = Path(__file__).resolve().parents[1] / "runs"
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from helpers import require_kernels
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from qrepro.methods.inq import FrozenPartition
@@ -13,8 +14,7 @@ from qrepro.quantizers import BWN, TTQ, TWN, APoTWeight, DoReFaWeight, Symmetric
 from qrepro.quantizers.dorefa import FULL
 from qrepro.quantizers.select import select_units
 
-if isinstance(cpu_kernels._build(), Exception):  # CI and `make test` have a compiler; say so where one is missing
-    pytest.skip(f"the fused CPU kernels did not build here: {cpu_kernels._build()}", allow_module_level=True)
+require_kernels()
 
 SHAPE = (16, 8, 3, 3)
 

@@ -73,13 +73,14 @@ def _build() -> ModuleType | Exception:
     scripts = str(Path(sys.executable).parent)  # pip's ninja lands beside the interpreter, maybe not on PATH
     if shutil.which("ninja") is None and shutil.which("ninja", path=scripts):
         os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
-    BUILD_DIRECTORY.mkdir(parents=True, exist_ok=True)
-    if not any(BUILD_DIRECTORY.glob("*.so")):
-        print("qrepro: compiling the fused CPU quantizer kernels (once per machine, about a minute)", file=sys.stderr)
-    try:
+    try:  # any failure, from the build directory on (one that cannot be created), is a build that did not happen
+        BUILD_DIRECTORY.mkdir(parents=True, exist_ok=True)
+        if not any(BUILD_DIRECTORY.glob("*.so")):
+            print("qrepro: compiling the fused CPU quantizer kernels (once per machine, about a minute)",
+                  file=sys.stderr)
         return load("qrepro_cpu_kernels", [str(source) for source in SOURCES], extra_cflags=FLAGS, extra_ldflags=OPENMP,
                     build_directory=str(BUILD_DIRECTORY))
-    except Exception as err:  # a missing compiler or ninja, a failed build: the message says which
+    except Exception as err:  # a directory, a missing compiler or ninja, a failed build or load: the message says which
         return err
 
 
