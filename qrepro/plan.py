@@ -3,11 +3,11 @@
     python -m qrepro plan --minutes 9 --out OUT --data cifar10-jpeg --data-root data/cifar10-jpeg
     python -m qrepro plan --import OUT          # back on the developer's machine: records (and weights) into runs/
 
-``plan`` runs the self-check (``qrepro.check``), then every missing run of ``PRIORITY`` (each paper's headline
-rows at one seed, then seeds 1 and 2, then the scoreboard), highest value first, in ``--workers`` processes
-sharing the device. Runs that start from one another (a chain: full precision -> 4 -> 3 -> 2 bits, or every
-post-training run of one trained model) form one job, run by one worker in order, so no weights travel between
-workers. A run starts only when its estimate (its epochs times the epoch time measured on its model, once one
+``plan`` runs the self-check (``qrepro.check``), then every missing run of ``PRIORITY``, which the chapters declare
+(``Chapter.gpu_plan``: each paper's headline rows at one seed, then seeds 1 and 2, then the scoreboard), highest
+value first, in ``--workers`` processes sharing the device. Runs that start from one another (a chain: full
+precision -> 4 -> 3 -> 2 bits, or every post-training run of one trained model) form one job, run by one worker in
+order, so no weights travel between workers. A run starts only when its estimate (its epochs times the epoch time measured on its model, once one
 epoch of that model has run) fits before the deadline; at the deadline the workers are stopped, and a run cut
 there loses only itself. Each finished record, and the final weights of each run a later job or call will start
 from, are appended to ``OUT/records.tar`` and ``OUT/weights.tar`` as they finish (two files: what comes back
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from .atomic import atomic_path
-from .chapters import first_phase
+from .chapters import CHAPTERS, first_phase
 from .config import PTQConfig, TrainConfig
 from .runs import find_record, get_or_run, read_record, run_dir
 from .runs.execute import WEIGHTS_FILE
@@ -42,17 +42,14 @@ RECORDS_TAR, WEIGHTS_TAR = "records.tar", "weights.tar"
 WEIGHTS_LIMIT = 16 * 2**20  # bytes: the largest file that comes back from a device
 # (chapter, parameters) in order of value: each paper's headline rows at one seed, then three seeds, then the
 # scoreboard; profile and data are added by plan()
-PRIORITY: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("apot", {"bit": "4,3,2"}),
-    ("sq", {"study_arch": ""}),
-    ("pdqat", {"bit": "4,2,1"}),
-    ("gpfq", {"sweeps": "bits,scalar"}),
-    ("apot", {"bit": "4,3,2", "seeds": 3}),
-    ("sq", {"study_arch": "", "seeds": 3}),
-    ("pdqat", {"bit": "4,2,1", "seeds": 3}),
-    ("gpfq", {"sweeps": "bits,scalar", "seeds": 3}),
-    ("scoreboard", {}),
-)
+def priority() -> tuple[tuple[str, dict[str, Any]], ...]:
+    """(chapter, parameters) of every chapter's GPU plan (``Chapter.gpu_plan``), round by round, chapters by rank."""
+    steps = [(step, chapter.rank, name, dict(parameters)) for name, chapter in CHAPTERS.items()
+             for step, parameters in chapter.gpu_plan]
+    return tuple((name, parameters) for _, _, name, parameters in sorted(steps, key=lambda s: s[:2]))
+
+
+PRIORITY = priority()
 
 
 @dataclass(frozen=True)

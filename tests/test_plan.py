@@ -67,3 +67,14 @@ def test_the_cli_plans_and_imports(runs_root, tmp_path, monkeypatch, capsys):
 @pytest.fixture(autouse=True)
 def one_cpu_thread(one_thread):
     yield
+
+
+def test_the_gpu_plan_is_what_the_chapters_declare_in_the_order_it_had_as_a_hand_written_list():
+    from qrepro.chapters import CHAPTERS
+    from qrepro.plan import PRIORITY
+
+    assert {name for name, _ in PRIORITY} == {name for name, chapter in CHAPTERS.items() if chapter.gpu_plan}
+    assert PRIORITY == (("apot", {"bit": "4,3,2"}), ("sq", {"study_arch": ""}), ("pdqat", {"bit": "4,2,1"}),
+                        ("gpfq", {"sweeps": "bits,scalar"}), ("apot", {"bit": "4,3,2", "seeds": 3}),
+                        ("sq", {"study_arch": "", "seeds": 3}), ("pdqat", {"bit": "4,2,1", "seeds": 3}),
+                        ("gpfq", {"sweeps": "bits,scalar", "seeds": 3}), ("scoreboard", {}))

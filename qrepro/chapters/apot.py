@@ -93,4 +93,5 @@ def plan(params: Params) -> list[Run]:
 
 
 CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES),
-                  scoreboard=(Entry("APoT", "apot", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS),))
+                  scoreboard=(Entry("APoT", "apot", "resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS),),
+                  gpu_plan=((0, {"bit": "4,3,2"}), (1, {"bit": "4,3,2", "seeds": 3})), rank=0)

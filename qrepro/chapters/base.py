@@ -131,6 +131,10 @@ class Chapter:
     followup: Callable[[Any, Sequence[Planned], list[dict[str, Any]]], Sequence[Planned]] | None = None
     reference: Reference | None = None
     scoreboard: tuple[Entry, ...] = ()  # the paper's methods on the scoreboard
+    # the chapter's runs on a lent GPU (qrepro.plan), as (round, parameters): round 0 one seed of its headline rows,
+    # round 1 three seeds, round 2 the rest; within a round chapters go by ``rank``, lowest (most valuable) first
+    gpu_plan: tuple[tuple[int, Mapping[str, Any]], ...] = ()
+    rank: int = 0
 
     def params(self, **values: Any) -> ChapterParams:
         """The chapter's parameters from names and values; an unknown name is a clear error naming the valid ones."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..config import PTQConfig, Schedule, TrainConfig
+from ..methods import get_method
+from ..methods.base import EVAL_BATCH
 from ..methods.gpfq import BITS, DEFAULT_SCALAR, GPFQOptions, check_scalar
 from ..params import expect, parse_list
 from ..profiles import get_profile, resolve_data
@@ -50,7 +52,6 @@ SETUPS = {
 }
 SCALARS = tuple(round(1 + 0.05 * i, 2) for i in range(21))  # 1.00, 1.05, ..., 2.00 (the seed's grid)
 SWEEP_NAMES = ("bits", "scalar", "lam", "calibration", "patches")
-EVAL_BATCH = 500
 
 @dataclass(frozen=True)
 class Params(ChapterParams):
@@ -101,8 +102,8 @@ def ptq_config(model: TrainConfig, method: str, bits: int, scalar: float, calibr
         options |= {"regularizer": regularizer, "lam": lam, "retain_rate": GPFQOptions.retain_rate,
                     "patches": patches}
     return PTQConfig(chapter=CHAPTER_NAME, data=model.data, arch=model.arch, model=model, method=method, bits=bits,
-                     options=options, calibration=calibration if method == "gpfq" else 0, batch_size=EVAL_BATCH,
-                     seed=model.seed, profile=model.profile)
+                     options=options, calibration=calibration if get_method(method).calibrates else 0,
+                     batch_size=EVAL_BATCH, seed=model.seed, profile=model.profile)
 
 
 def calibration_size(profile: str, batch_size: int = 0) -> int:
@@ -147,4 +148,5 @@ def plan(params: Params) -> list[Run]:
 SCOREBOARD = (Entry("GPFQ", "gpfq", "resnet20", (2, 3, 4), WEIGHTS, post_training=True),
               Entry("MSQ (round to nearest)", "msq", "resnet20", (2, 3, 4), WEIGHTS, post_training=True))
 CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES),
-                  scoreboard=SCOREBOARD)
+                  scoreboard=SCOREBOARD,
+                  gpu_plan=((0, {"sweeps": "bits,scalar"}), (1, {"sweeps": "bits,scalar", "seeds": 3})), rank=3)

@@ -241,4 +241,5 @@ SCOREBOARD = (
     Entry("PD-QAT (output constraint)", "pdqat", "preact_resnet20", (2, 3, 4), WEIGHTS_AND_ACTIVATIONS,
           options={"constraint": "output"}, arch_options={"width": 1}),
 )
-CHAPTER = Chapter(CHAPTER_NAME, Params, plan, followup, Reference(reference.ROWS, reference.SOURCES), SCOREBOARD)
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan, followup, Reference(reference.ROWS, reference.SOURCES), SCOREBOARD,
+                  gpu_plan=((0, {"bit": "4,2,1"}), (1, {"bit": "4,2,1", "seeds": 3})), rank=2)

@@ -23,9 +23,8 @@ from typing import Any, ClassVar
 
 from ..config import PTQConfig, Schedule, TrainConfig
 from ..methods import get_method
-from ..methods.pdqat import paper_epsilon
 from ..profiles import get_profile, resolve_data
-from . import gpfq, parents
+from . import parents
 from .base import Chapter, ChapterParams, Entry
 
 CHAPTER_NAME = "scoreboard"
@@ -66,10 +65,8 @@ def schedule(epochs: int, batch_size: int, full_precision: bool) -> Schedule:
 
 
 def method_options(entry: Entry, bits: int) -> dict[str, Any]:
-    """The entry's fixed options plus what depends on the bit-width (PD-QAT's constraint level)."""
-    if entry.method == "pdqat":
-        return {**entry.options, "epsilon": paper_epsilon(bits)}
-    return dict(entry.options)
+    """The entry's fixed options plus what its method takes at the bit-width (``Method.scoreboard_options``)."""
+    return {**entry.options, **get_method(entry.method).scoreboard_options(bits)}
 
 
 def arch_options(entry: Entry, bits: int | None, model: str) -> dict[str, Any]:
@@ -111,9 +108,9 @@ def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: in
     """The chain of runs behind one scoreboard number, ending with the run that reports it."""
     baseline = full_precision(entry, profile, data, epochs, seed)
     _, budget, batch_size, calibration = PROFILE_SCHEDULE[profile]
-    if entry.post_training:  # the GPFQ chapter's run at the official default scalar, on our baseline
-        run = gpfq.ptq_config(baseline, entry.method, bits, gpfq.DEFAULT_SCALAR, calibration)
-        return Cell(entry, bits, seed, dataclasses.replace(run, chapter=CHAPTER_NAME), baseline)
+    if entry.post_training:  # the method's defaults (GPFQ's: the official scalar), on our baseline
+        run = get_method(entry.method).scoreboard_config(baseline, bits, calibration, CHAPTER_NAME)
+        return Cell(entry, bits, seed, run, baseline)
     options, run, model = method_options(entry, bits), baseline, arch(entry, profile)
     for stage, stage_epochs in zip(entry.stages, split_budget(epochs or budget, len(entry.stages))):
         base = schedule(stage_epochs, batch_size, full_precision=False)
@@ -146,4 +143,4 @@ def plan(params: Params) -> list[Cell]:
     return sorted(cells, key=lambda c: (c.seed, c.config.arch != main_arch, not c.entry.post_training))
 
 
-CHAPTER = Chapter(CHAPTER_NAME, Params, plan)
+CHAPTER = Chapter(CHAPTER_NAME, Params, plan, gpu_plan=((2, {}),), rank=4)

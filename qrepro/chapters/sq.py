@@ -281,4 +281,5 @@ SCOREBOARD = (
     Entry("ELQ", "elq", "vgg9", (2,), WEIGHTS, stages=ELQ_STAGES),
 )
 CHAPTER = Chapter(CHAPTER_NAME, Params, plan, reference=Reference(reference.ROWS, reference.SOURCES),
-                  scoreboard=SCOREBOARD)
+                  scoreboard=SCOREBOARD,
+                  gpu_plan=((0, {"study_arch": ""}), (1, {"study_arch": "", "seeds": 3})), rank=1)

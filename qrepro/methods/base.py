@@ -24,6 +24,8 @@ from ..config import PTQConfig, TrainConfig
 from ..data import ImageData
 from ..train import Objective
 
+EVAL_BATCH = 500  # evaluation batch of a post-training run (images; any size gives the same numbers)
+
 
 @dataclass(frozen=True)
 class Options:
@@ -95,6 +97,11 @@ class Method(Configured):
         """The training objective (its loss and hooks) for ``model``; builds state only, changes no weight."""
         return Objective()
 
+    def scoreboard_options(self, bits: int) -> dict[str, Any]:
+        """The options this method's scoreboard run takes at ``bits`` beyond its row's fixed ones (e.g. PD-QAT's
+        constraint level); none by default."""
+        return {}
+
     def param_groups(self, lr: float) -> dict[str, tuple[float, float]]:
         """Parameters this method trains with their own (learning rate, weight decay), keyed by the end of their
         qualified name (``Schedule.group_overrides``), for a schedule whose base learning rate is ``lr``."""
@@ -107,6 +114,15 @@ class Method(Configured):
 
 class PTQMethod(Configured):
     """Post-training quantization of a trained model."""
+
+    calibrates = True  # whether it reads calibration images (round-to-nearest does not)
+
+    def scoreboard_config(self, model: TrainConfig, bits: int, calibration: int, chapter: str) -> PTQConfig:
+        """This method's run on the scoreboard: ``model`` quantized at ``bits`` with every option at its default,
+        ``calibration`` images per layer where it calibrates, evaluated in batches of ``EVAL_BATCH``."""
+        return PTQConfig(chapter=chapter, data=model.data, arch=model.arch, model=model, method=self.name, bits=bits,
+                         options=dataclasses.asdict(self.Options()), calibration=calibration if self.calibrates else 0,
+                         batch_size=EVAL_BATCH, seed=model.seed, profile=model.profile)
 
     def quantize(self, model: nn.Module, data: ImageData, config: PTQConfig, device: torch.device) -> dict[str, Any]:
         """Quantize ``model`` in place; return facts for the run record (e.g. sparsity, layer errors)."""

@@ -295,6 +295,7 @@ class MSQ(PTQMethod):
     name = "msq"
     supported_bits = BITS
     Options = MSQOptions
+    calibrates = False  # round to nearest: no data
 
     def levels(self, bits: int) -> tuple[int | None, int | None]:
         """GPFQ's alphabet (``GPFQ.levels``)."""

@@ -89,6 +89,10 @@ class PDQAT(DoReFa):
     supported_bits = tuple(b for b in DOREFA_BITS if b != FULL)
     Options = PDQATOptions
 
+    def scoreboard_options(self, bits: int) -> dict[str, Any]:
+        """The paper's output-constraint level at ``bits`` (``paper_epsilon``)."""
+        return {"epsilon": paper_epsilon(bits)}
+
     def precisions(self, bits: int) -> set[int]:
         return {bits, FULL}
 
