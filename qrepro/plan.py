@@ -7,11 +7,11 @@
 (``Chapter.gpu_plan``: each paper's headline rows at one seed, then seeds 1 and 2, then the scoreboard), highest
 value first, in ``--workers`` processes sharing the device. Runs that start from one another (a chain: full
 precision -> 4 -> 3 -> 2 bits, or every post-training run of one trained model) form one job, run by one worker in
-order, so no weights travel between workers. A run starts only when its estimate (its epochs times the epoch time measured on its model, once one
-epoch of that model has run) fits before the deadline; at the deadline the workers are stopped, and a run cut
-there loses only itself. Each finished record, and the final weights of each run a later job or call will start
-from, are appended to ``OUT/records.tar`` and ``OUT/weights.tar`` as they finish (two files: what comes back
-from a device is a few files of limited size).
+order, so no weights travel between workers. A run starts only when its estimate (its epochs times the epoch time
+measured on its model, once one epoch of that model has run) fits before the deadline; at the deadline the workers
+are stopped, and a run cut there loses only itself. Each finished record, and the final weights of each run a later
+job or call will start from, are appended to ``OUT/records.tar`` and ``OUT/weights.tar`` as they finish (two files:
+what comes back from a device is a few files of limited size).
 """
 from __future__ import annotations
 
