@@ -1,34 +1,29 @@
-"""A fifth paper is a quantizer, a method, a chapter module and a notebook: this test walks a toy one through the
-package as those files would (each class below is what its file would hold), registered the way discovery
-registers a new module's ``METHODS`` and ``CHAPTER``, and checks that the CLI, the runner, the records and the
-reference table take it with no other change."""
+"""A fifth paper is a quantizer, a method, a chapter module and a notebook. This test writes a toy one as the files a
+contributor would add (``qrepro/methods/halves.py``, ``qrepro/chapters/halves.py``) into a copy of the package, and
+checks in a fresh process, with no registry patched, that discovery finds them and that the CLI, the GPU plan, the
+scoreboard, the runner, the records and the reference table take them with no other change."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
-import pytest
+from conftest import REPO
+
+METHOD_FILE = '''
+"""Halves: weights rounded to the nearest multiple of 1/2^(bits-1), clipped to [-1, 1]; straight-through backward."""
 import torch
 from torch import nn
 
-from qrepro import chapters, methods
-from qrepro.chapters import Chapter, ChapterParams, Run
-from qrepro.chapters.base import Reference
-from qrepro.cli import main
-from qrepro.config import Schedule, TrainConfig
-from qrepro.methods import Method
-from qrepro.nn import LayerQuant, quantize_
-from qrepro.params import expect
-from qrepro.profiles import resolve_data
-from qrepro.quantizers.ste import straight_through
-from qrepro.report import paper_table
-from qrepro.runs import run_chapter, run_dir
+from ..config import TrainConfig
+from ..nn import LayerQuant, quantize_
+from ..quantizers.ste import straight_through
+from .base import Method
 
 
-# qrepro/quantizers/halves.py --------------------------------------------------------------------------------
 class Halves(nn.Module):
-    """Weights rounded to the nearest multiple of 1/2^(bits-1), clipped to [-1, 1]; straight-through backward."""
-
     def __init__(self, bits: int):
         super().__init__()
         self.step = 2.0 ** (1 - bits)
@@ -37,7 +32,6 @@ class Halves(nn.Module):
         return straight_through(w, (w.clamp(-1, 1) / self.step).round() * self.step)
 
 
-# qrepro/methods/halves.py ----------------------------------------------------------------------------------
 class HalvesMethod(Method):
     name = "halves"
     supported_bits = (2, 3)
@@ -47,15 +41,24 @@ class HalvesMethod(Method):
 
 
 METHODS = (HalvesMethod(),)
+'''
+
+CHAPTER_FILE = '''
+"""The toy paper's chapter: a full-precision LeNet-5, then its halves run."""
+from dataclasses import dataclass
+
+from ..config import Schedule, TrainConfig
+from ..params import expect
+from ..profiles import resolve_data
+from .base import WEIGHTS, Chapter, ChapterParams, Entry, Reference, Run
 
 
-# qrepro/chapters/halves.py ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Params(ChapterParams):
     bit: int = 2  # 2 or 3
 
     def check(self) -> None:
-        expect("bit", self.bit, int, choices=HalvesMethod.supported_bits)
+        expect("bit", self.bit, int, choices=(2, 3))
 
 
 def plan(params: Params) -> list[Run]:
@@ -73,31 +76,53 @@ def plan(params: Params) -> list[Run]:
 
 CHAPTER = Chapter("halves", Params, plan, reference=Reference(
     [{"source": "paper", "arch": "lenet5", "data": "digits", "method": "halves", "bits": 2, "top1": 90.0}],
-    {"paper": "a toy paper, Table 1"}))
+    {"paper": "a toy paper, Table 1"}),
+    scoreboard=(Entry("Halves", "halves", "resnet20", (2,), WEIGHTS),),
+    gpu_plan=((0, {"bit": 2}),), rank=9)
+'''
+
+CHECKS = '''
+import sys
+
+from qrepro.chapters import CHAPTERS, notebook_parameters
+from qrepro.chapters.scoreboard import entries
+from qrepro.cli import main
+from qrepro.methods import METHODS
+from qrepro.plan import PRIORITY
+from qrepro.report import paper_table
+from qrepro.runs import run_chapter, run_dir
+
+assert "halves" in CHAPTERS and "halves" in METHODS  # discovered, nothing registered by hand
+assert ("halves", {"bit": 2}) in PRIORITY  # the GPU plan takes its headline runs
+assert [e.chapter for e in entries() if e.label == "Halves"] == ["halves"]  # the scoreboard its row
+namespace = {"bit": 3, "profile": "smoke", "data": "", "data_root": "", "epochs": 1, "seeds": 1, "device": "cpu"}
+params, runtime = notebook_parameters("halves", namespace)  # what book/halves.py does after its parameters cell
+shown = run_chapter(params, **runtime)
+assert [r["config"]["method"] for r in shown.records] == ["fp", "halves"]
+fp, quantized = shown.records
+assert quantized["config"]["init"] == fp["config"] and quantized["epochs"][-1]["train_loss"] > 0
+assert paper_table("halves").citation.tolist() == ["a toy paper, Table 1"]
+assert main(["run", "halves", "-p", "bit", "3", "-p", "epochs", "1", "--no-progress"]) == 0  # found, not rerun
+assert main(["run", "halves", "-p", "bit", "5"]) == 2  # checked: "bit=5 is not supported"
+assert run_dir(shown.planned[-1].config).is_dir()
+try:
+    main(["run", "--help"])  # "all" is every discovered chapter: the help lists the choices
+except SystemExit:
+    pass
+'''
 
 
-# book/halves.py calls, after its parameters cell:
-#     params, runtime = notebook_parameters("halves", globals()); shown = run_chapter(params, **runtime)
-# ------------------------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def fifth_paper(monkeypatch):
-    for method in METHODS:
-        monkeypatch.setitem(methods.METHODS, method.name, method)
-    monkeypatch.setitem(chapters.CHAPTERS, CHAPTER.name, CHAPTER)
-
-
-def test_a_fifth_paper_runs_through_the_notebook_contract_and_the_cli(runs_root, one_thread, fifth_paper, capsys):
-    namespace: dict[str, Any] = {"bit": 3, "profile": "smoke", "data": "", "data_root": "", "epochs": 1, "seeds": 1,
-                                 "device": "cpu"}
-    params, runtime = chapters.notebook_parameters("halves", namespace)
-    shown = run_chapter(params, **runtime)
-    assert [r["config"]["method"] for r in shown.records] == ["fp", "halves"]
-    fp, quantized = shown.records
-    assert quantized["config"]["init"] == fp["config"] and quantized["epochs"][-1]["train_loss"] > 0
-    assert paper_table("halves").citation.tolist() == ["a toy paper, Table 1"]
-
-    assert main(["run", "halves", "-p", "bit", "3", "-p", "epochs", "1", "--no-progress"]) == 0  # found, not rerun
-    assert main(["run", "halves", "-p", "bit", "5"]) == 2
-    assert "bit=5 is not supported; valid: 2, 3" in capsys.readouterr().err
-    assert run_dir(shown.planned[-1].config).is_dir()
+def test_a_fifth_paper_added_as_files_is_found_planned_scored_and_run(tmp_path):
+    package = tmp_path / "src" / "qrepro"
+    shutil.copytree(REPO / "qrepro", package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "methods" / "halves.py").write_text(textwrap.dedent(METHOD_FILE).lstrip())
+    (package / "chapters" / "halves.py").write_text(textwrap.dedent(CHAPTER_FILE).lstrip())
+    env = {"PYTHONPATH": str(package.parent), "QREPRO_RUNS": str(tmp_path / "runs"), "QREPRO_THREADS": "1",
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "QREPRO_KERNELS": "eager", "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", CHECKS], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "bit=5 is not supported; valid: 2, 3" in done.stderr
+    assert "halves" in done.stdout.split("positional arguments", 1)[0]  # `run` takes it, and `run all` runs it
+    assert Path(tmp_path / "runs" / "halves").is_dir()
