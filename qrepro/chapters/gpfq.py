@@ -33,6 +33,7 @@ class Setup:
     schedule: Schedule
     calibration: int  # calibration images per layer of the headline runs (the seed's -bs)
     calibration_sizes: tuple[int, ...]  # the calibration-size sweep
+    sweep_seeds: int = 0  # the sweeps besides bits run for seeds 0 .. sweep_seeds-1 only (0: every seed)
 
 
 # The seed's ResNet-18 (torchvision layout, 3x3 stride-1 stem, max-pool kept) came pre-trained without its
@@ -44,7 +45,7 @@ SETUPS = {
     # lite: the converged full-precision ResNet-20 every lite chapter shares (qrepro.chapters.parents; its schedule
     # is the parent's, not this one's)
     "lite": Setup("resnet20", parents.full_precision_schedule(parents.CONTINUED_EPOCHS), 256,
-                  (32, 64, 128, 256, 512, 1024, 2048)),
+                  (32, 64, 128, 256, 512, 1024, 2048), sweep_seeds=1),
     "quick": Setup("resnet18", Schedule(epochs=30, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
                    256, (32, 64, 128, 256, 512, 1024, 2048)),
     "paper": Setup("resnet18", Schedule(epochs=200, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
@@ -130,16 +131,19 @@ def plan(params: Params) -> list[Run]:
         runs = [ptq_config(model, m, bits, scalar, calibration) for m in ("gpfq", "msq")]
         if "bits" in chosen:
             runs += [ptq_config(model, m, b, scalar, calibration) for b in BITS for m in ("gpfq", "msq")]
-        if "scalar" in chosen:
+        studies = {name for name in chosen if name != "bits"}
+        if setup.sweep_seeds and seed >= setup.sweep_seeds:  # a CPU profile runs its studies at fewer seeds
+            studies = set()
+        if "scalar" in studies:
             runs += [ptq_config(model, m, bits, c, calibration) for c in sorted({*SCALARS, scalar})
                      for m in ("gpfq", "msq")]
-        if "lam" in chosen:
+        if "lam" in studies:
             runs += [ptq_config(model, "gpfq", bits, scalar, calibration, reg, value) for reg in ("L1", "L0")
                      for value in lams]
-        if "calibration" in chosen:
+        if "calibration" in studies:
             runs += [ptq_config(model, "gpfq", bits, scalar, size) for size in sorted({*setup.calibration_sizes,
                                                                                      calibration})]
-        if "patches" in chosen:
+        if "patches" in studies:
             runs += [ptq_config(model, "gpfq", b, scalar, calibration, patches="conv") for b in BITS]
         configs += [model, *runs]
     return unique([Run(config) for config in configs])
