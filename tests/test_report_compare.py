@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from qrepro.report.compare import (
+    BASELINE,
     cells,
     compare,
     drop_cells,
@@ -55,7 +56,7 @@ def test_the_reference_drop_is_against_its_own_full_precision_number_and_gets_a_
     table = compare(RUNS, KEYS, RUNS[RUNS["bits"] == 32],
                     reference=reference[["arch", "bits", "paper_top1", "paper_drop"]])
     # our drop 2.0 with sd sqrt(2 + 2) = 2 over two seeds: the paper's 0.6 lies within 2.0 ± (2 * 2 + 1)
-    assert list(table["verdict"]) == ["on quick: holds (n=2)", "on quick: holds (n=2)", "n/a: digits is not cifar10"]
+    assert list(table["verdict"]) == [BASELINE, "on quick: holds (n=2)", "n/a: digits is not cifar10"]
     assert table["drop_minus_paper"][1] == pytest.approx(1.4) and table["drop_sd"][1] == pytest.approx(2.0)
     shown = versus_cells(table)
     assert shown["paper drop"] == ["+0.00", "+0.60", "+0.60"] and shown["drop − paper drop"][1] == "+1.40"
@@ -65,7 +66,7 @@ def test_a_row_without_a_reference_row_says_so_and_two_reference_rows_for_one_ro
     table = compare(RUNS, KEYS, RUNS[RUNS["bits"] == 32])
     seed = pd.DataFrame({"method": ["q"], "bits": [4], "seed_top1": [90.0], "seed_drop": [1.0]})
     compared = versus(table, seed, "seed")
-    assert list(compared["verdict"])[:2] == ["no seed number", "no seed number"]
+    assert list(compared["verdict"])[:2] == [BASELINE, "no seed number"]
     assert list(versus_cells(compared, "seed", "seed (CIFAR-10)")) == [
         "seed (CIFAR-10) drop", "drop − seed drop", "verdict (±2 sd + 1)"]
     with pytest.raises(pd.errors.MergeError):

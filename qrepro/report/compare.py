@@ -28,6 +28,8 @@ from pandas.io.formats.style import Styler
 from .stats import mean_std
 from .tables import GROUP, VERDICT, made_by, show_table, signed, verdict
 
+BASELINE = "baseline (the drops are measured from it)"
+
 
 def over_seeds(runs: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str] = ("top1",), sort: bool = False,
                **columns: tuple[str, str]) -> pd.DataFrame:
@@ -63,7 +65,8 @@ def versus(table: pd.DataFrame, reference: pd.DataFrame, name: str = "paper", da
     """``table`` (with its ``drop`` and ``data_set``) joined with the ``reference`` rows (``published_drops``, reduced
     to the columns to join on and to show) on the columns both have, at most one reference row per row; then
     ``drop_minus_{name}`` and the ``verdict`` on the reference's drop (tables.verdict; ``data``: the reference's
-    data set). A row without a reference row keeps its numbers; its verdict says there is no {name} number."""
+    data set). A row without a reference row keeps its numbers; its verdict says there is no {name} number. A
+    32-bit row is the baseline of the drops: its verdict says so."""
     on = [c for c in reference.columns if c in table.columns]
     out = table.merge(reference, on=on, how="left", validate="many_to_one")
     out[f"drop_minus_{name}"] = out["drop"] - out[f"{name}_drop"]
@@ -71,6 +74,8 @@ def versus(table: pd.DataFrame, reference: pd.DataFrame, name: str = "paper", da
     profiles = out["profile"] if "profile" in out else [""] * len(out)
     out["verdict"] = [verdict(d, data_set, data, name, sd, n, profile) for d, data_set, sd, n, profile
                       in zip(out[f"drop_minus_{name}"], out["data_set"], spread, out["seeds"], profiles)]
+    if "bits" in out:  # the full-precision rows are what the drops are measured from: nothing to judge
+        out.loc[out["bits"] == 32, "verdict"] = BASELINE
     return out
 
 
