@@ -48,7 +48,6 @@ from functools import partial
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
@@ -58,6 +57,7 @@ from ..models.preact_resnet import SwitchableBatchNorm2d, set_precision
 from ..nn import QConv2d
 from ..quantizers.dorefa import FULL, dorefa_activation, dorefa_weight
 from ..train import Objective
+from ..train.distributed import all_reduce_
 
 CONSTRAINTS = ("none", "output", "layerwise")
 OBJECTIVES = ("high", "low")
@@ -196,9 +196,7 @@ class PrimalDual(Objective):
             totals[-1] += y.numel()
         train_loader.load_state_dict(state)  # restored: the dual step does not shift the training batches
         model.train(was_training)
-        if dist.is_initialized():
-            dist.all_reduce(totals)
-        totals = totals.cpu()
+        totals = all_reduce_(totals).cpu()
         sums, (correct_high, correct_low, count) = totals[:-3], totals[-3:].tolist()
         means = sums / count
         values = means if self.constraint == "layerwise" else means[-1:]

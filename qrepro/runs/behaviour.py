@@ -45,6 +45,7 @@ from ..data import DeviceLoader, ImageData, augmentation
 from ..data.dataset import channel_stats
 from ..threads import torch_threads
 from ..train import evaluate, fit
+from ..train.distributed import single_process
 from ..train.optim import build_optimizer, build_scheduler
 from .build import DataShape, prepared_model, trainable
 from .provenance import LOADED_SOURCE, PACKAGE_DIR, files_changed_since_import
@@ -70,10 +71,12 @@ def synthetic_data(shape: DataShape, train: int = TRAIN_IMAGES, test: int = TEST
 
 @contextmanager
 def float64_one_thread() -> Iterator[None]:
+    """float64, one thread, and this process on its own (under torchrun every process computes its fingerprints
+    for itself, with no collective between them)."""
     dtype, rng = torch.get_default_dtype(), torch.get_rng_state()
     torch.set_default_dtype(torch.float64)
     try:
-        with torch_threads(1):
+        with torch_threads(1), single_process():
             yield
     finally:
         torch.set_default_dtype(dtype)

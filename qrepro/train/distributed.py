@@ -9,9 +9,29 @@ are averaged by DDP, and only the main process writes checkpoints, weights and r
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.distributed as dist
+
+_on_its_own = False  # inside ``single_process``
+
+
+@contextmanager
+def single_process() -> Iterator[None]:
+    """Within: this process trains on its own, as without torchrun, whatever process group it belongs to. For work
+    every process does for itself (the behaviour fingerprints), which must not wait on the others."""
+    global _on_its_own
+    before, _on_its_own = _on_its_own, True
+    try:
+        yield
+    finally:
+        _on_its_own = before
+
+
+def _grouped() -> bool:
+    return dist.is_initialized() and not _on_its_own
 
 
 def init_from_environment(device: torch.device) -> torch.device:
@@ -25,7 +45,7 @@ def init_from_environment(device: torch.device) -> torch.device:
 
 
 def rank_and_world() -> tuple[int, int]:
-    if dist.is_initialized():
+    if _grouped():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
@@ -35,14 +55,21 @@ def is_main() -> bool:
 
 
 def barrier() -> None:
-    if dist.is_initialized():
+    if _grouped():
         dist.barrier()
 
 
 def all_sum(*values: torch.Tensor) -> list[torch.Tensor]:
     """Sum each tensor over all processes (identity when not distributed)."""
-    if not dist.is_initialized():
+    if not _grouped():
         return list(values)
     stacked = torch.stack([v.detach().float().reshape(()) for v in values])
     dist.all_reduce(stacked)
     return list(stacked)
+
+
+def all_reduce_(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum ``tensor`` over all processes, in place (unchanged when not distributed)."""
+    if _grouped():
+        dist.all_reduce(tensor)
+    return tensor
