@@ -110,3 +110,15 @@ def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):
     assert "GPFQ, 2-bit weights" in set(table["row"])
     assert set(table[table["row"] == "no lite record yet"]["chapter"].str.extract(r">(\w+)<")[0]) == {
         "apot", "pdqat", "sq"}
+
+
+def test_the_converged_parents_curves_join_both_cycles_and_say_whether_they_still_rose():
+    from qrepro.report.parents import BAR, LAST, parent_curves, parent_table
+
+    curves = parent_curves()  # the committed records: ResNet-20 seed 0 at least
+    seed0 = curves[(curves.arch == "resnet20") & (curves.seed == 0)]
+    assert list(seed0.epoch) == list(range(1, parents.FIRST_EPOCHS + parents.CONTINUED_EPOCHS + 1))
+    row = parent_table(curves).set_index(["arch", "seed"]).loc[("resnet20", 0)]
+    assert row["top-1 (%)"] == seed0.test_top1.iloc[-1] and row[f"≥ {BAR} %"] == (row["top-1 (%)"] >= BAR)
+    gain = round(seed0.test_top1.iloc[-1] - seed0.test_top1.iloc[-LAST - 1], 2)
+    assert row[f"gain over the last {LAST} epochs"] == gain

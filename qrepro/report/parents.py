@@ -1,0 +1,68 @@
+"""The converged full-precision parents every lite chapter starts from (qrepro.chapters.parents): their training
+curves over both cosine cycles, and whether they were still rising at the end. Read from records only."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from ..chapters import CHAPTERS
+from ..chapters.parents import CONTINUED_EPOCHS, FIRST_EPOCHS
+from ..config import TrainConfig
+from ..runs import find_record
+from ..runs.shard import lineage
+from .lite import params
+
+BAR = 88.5  # top-1 a converged parent of cifar10-jpeg reaches (the lite issue's bar; see the Reproduce page)
+LAST = 10  # the closing epochs whose gain says whether a curve was still rising
+
+
+def converged_parents() -> list[TrainConfig]:
+    """Every converged parent the lite chapters plan (three seeds each), once, in plan order."""
+    found: dict[str, TrainConfig] = {}
+    for name, chapter in CHAPTERS.items():
+        if "lite" not in chapter.Params.PROFILES:
+            continue
+        for planned in chapter.plan(params(name)):
+            chain = lineage(planned.config)
+            if len(chain) > 1 and chain[1].method == "fp" and chain[1].schedule.epochs == CONTINUED_EPOCHS:
+                found.setdefault(chain[1].run_id, chain[1])
+    return list(found.values())
+
+
+def parent_curves() -> pd.DataFrame:
+    """Test top-1 per epoch of every recorded converged parent, its first cycle's epochs first (1 to 80)."""
+    rows = []
+    for config in converged_parents():
+        record, first = find_record(config), find_record(config.init)
+        if record is None or first is None:
+            continue
+        for offset, part in ((0, first), (FIRST_EPOCHS, record)):
+            rows += [{"arch": config.arch, "seed": config.seed, "epoch": offset + e["epoch"],
+                      "test_top1": e["test_top1"], "run_id": part["run_id"]} for e in part["epochs"]]
+    return pd.DataFrame(rows, columns=["arch", "seed", "epoch", "test_top1", "run_id"])
+
+
+def parent_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per parent: its final top-1, whether it reaches ``BAR``, and its gain over the last ``LAST`` epochs."""
+    rows = []
+    for (arch, seed), curve in curves.groupby(["arch", "seed"]):
+        top1 = curve["test_top1"].to_numpy()
+        rows.append({"arch": arch, "seed": seed, "epochs": len(top1), "top-1 (%)": top1[-1],
+                     f"≥ {BAR} %": bool(top1[-1] >= BAR),
+                     f"gain over the last {LAST} epochs": round(float(top1[-1] - top1[-LAST - 1]), 2),
+                     "run": curve["run_id"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+def parent_plot(curves: pd.DataFrame) -> plt.Figure:
+    """Test top-1 against epoch, one line per seed, a panel per architecture; the restart and ``BAR`` marked."""
+    archs = list(dict.fromkeys(curves["arch"]))
+    fig, axes = plt.subplots(1, len(archs), figsize=(5.5 * len(archs), 3.6), squeeze=False, sharey=True)
+    for ax, arch in zip(axes[0], archs):
+        sns.lineplot(curves[curves["arch"] == arch], x="epoch", y="test_top1", hue="seed", ax=ax, palette="deep")
+        ax.axvline(FIRST_EPOCHS + 0.5, color="grey", linestyle=":", label="warm restart")
+        ax.axhline(BAR, color="black", linewidth=0.8, linestyle="--", label=f"{BAR} %")
+        ax.set(title=f"{arch}, cifar10-jpeg (lite)", xlabel="epoch", ylabel="test top-1 (%)", ylim=(40, 92))
+    fig.tight_layout()
+    return fig
