@@ -46,8 +46,8 @@ def run_chapter(name: str, tmp_path: Path, **parameters) -> nbformat.NotebookNod
 
 def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, str]]:
     """The rows of the DataFrame that the cell calling ``call`` displays (from its HTML output)."""
-    cell = next(c for c in notebook.cells if c.cell_type == "code" and call in c.source)
-    html = next(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
+    html = next(o["data"]["text/html"] for c in notebook.cells if c.cell_type == "code" and call in c.source
+                for o in c.outputs if "text/html" in o.get("data", {}))  # the first such cell that shows a table
     head, body = html.split("</thead>")
     columns = [c.strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", head)]
     rows = [[c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in body.split("</tr>")[:-1]]
@@ -56,8 +56,8 @@ def table_output(notebook: nbformat.NotebookNode, call: str) -> list[dict[str, s
 
 
 def assert_run_links_resolve(notebook: nbformat.NotebookNode) -> set[str]:
-    """Every run linked from a table of the notebook has its row in the provenance table (the last cell);
-    returns the linked run ids."""
+    """Every run linked from a table of the notebook has its row in the provenance table of the page's own runs (the
+    last cell); returns the linked run ids."""
     html = [o["data"]["text/html"] for c in notebook.cells if c.cell_type == "code"
             for o in c.outputs if "text/html" in o.get("data", {})]
     linked = {i for page in html[:-1] for i in re.findall(r'href="#run-([^"]+)"', page)}

@@ -66,7 +66,7 @@ def versus(table: pd.DataFrame, reference: pd.DataFrame, name: str = "paper", da
     to the columns to join on and to show) on the columns both have, at most one reference row per row; then
     ``drop_minus_{name}`` and the ``verdict`` on the reference's drop (tables.verdict; ``data``: the reference's
     data set). A row without a reference row keeps its numbers; its verdict says there is no {name} number. A
-    32-bit row is the baseline of the drops: its verdict says so."""
+    32-bit row on the reference's data set is the baseline of the drops: its verdict says so."""
     on = [c for c in reference.columns if c in table.columns]
     out = table.merge(reference, on=on, how="left", validate="many_to_one")
     out[f"drop_minus_{name}"] = out["drop"] - out[f"{name}_drop"]
@@ -75,7 +75,7 @@ def versus(table: pd.DataFrame, reference: pd.DataFrame, name: str = "paper", da
     out["verdict"] = [verdict(d, data_set, data, name, sd, n, profile) for d, data_set, sd, n, profile
                       in zip(out[f"drop_minus_{name}"], out["data_set"], spread, out["seeds"], profiles)]
     if "bits" in out:  # the full-precision rows are what the drops are measured from: nothing to judge
-        out.loc[out["bits"] == 32, "verdict"] = BASELINE
+        out.loc[(out["bits"] == 32) & ~out["verdict"].str.startswith("n/a"), "verdict"] = BASELINE
     return out
 
 
