@@ -21,13 +21,13 @@ import multiprocessing as mp
 import queue
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from .atomic import atomic_path
 from .chapters import CHAPTERS, first_phase
@@ -184,23 +184,20 @@ def import_results(out: Path, runs_root: Path | None = None) -> list[str]:
     digest their run's record names. Only when all pass is anything written under runs/; otherwise RecordError
     names the first member that failed and runs/ is left as it was (so importing the same tar again refuses
     again)."""
-    import tempfile
-
     from .runs import runs_dir
 
     root = runs_root or runs_dir()
     incoming = _read_members(out)
     with tempfile.TemporaryDirectory() as staging:
-        records = {}
         for name, payload in incoming.items():
+            (Path(staging) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(staging) / name).write_bytes(payload)
+        for name in incoming:
             if name.endswith(RECORD_FILE):
-                path = Path(staging) / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(payload)
-                records[str(Path(name).parent)] = read_record(path)  # a foreign or damaged record is refused
-    for name, payload in incoming.items():
-        if name.endswith(WEIGHTS_FILE):
-            _check_weights(name, payload, records.get(str(Path(name).parent)), root)
+                read_record(Path(staging) / name)  # a foreign or damaged record is refused
+        for name in incoming:
+            if name.endswith(WEIGHTS_FILE):
+                _check_weights(Path(staging) / name, root / name)
     new = {}
     for name, payload in incoming.items():
         target = root / name
@@ -238,22 +235,18 @@ def _read_members(out: Path) -> dict[str, bytes]:
     return members
 
 
-def _check_weights(name: str, payload: bytes, record: dict[str, Any] | None, root: Path) -> None:
-    """Weights are imported only beside their run's record (in the tar or already here) and only when they are
-    the weights that record names."""
-    from .runs.weights import state_digest
+def _check_weights(staged: Path, target: Path) -> None:
+    """Staged weights pass only beside their run's record (staged with them, or already at ``target``'s) and only
+    when they are the weights that record names (``runs.weights``: loaded as tensors only, then digested)."""
+    from .runs.weights import load_weights, state_digest
 
-    if record is None and (root / Path(name).parent / RECORD_FILE).exists():
-        record = read_record(root / Path(name).parent / RECORD_FILE)
-    if record is None:
-        raise RecordError(f"{name}: weights without their run's record; nothing was imported")
-    try:
-        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable payload is refused the same way
-        raise RecordError(f"{name}: not a readable state dict ({err}); nothing was imported") from err
-    if not isinstance(state, dict) or state_digest(state) != record.get("weights_sha256"):
-        raise RecordError(f"{name}: not the weights its record names (sha256 {record.get('weights_sha256')}); "
-                          "nothing was imported")
+    record_path = next((p for p in (staged.with_name(RECORD_FILE), target.with_name(RECORD_FILE)) if p.exists()),
+                       None)
+    if record_path is None:
+        raise RecordError(f"{target}: weights without their run's record; nothing was imported")
+    expected = read_record(record_path).get("weights_sha256")
+    if state_digest(load_weights(staged)) != expected:
+        raise RecordError(f"{target}: not the weights its record names (sha256 {expected}); nothing was imported")
 
 
 def summary(outcome: dict[str, list[str]]) -> str:

@@ -15,8 +15,9 @@ import re
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from .tables import RUN_LINK
+
 TAG = re.compile(r"<[^>]+>")
-RUN_LINK = re.compile(r'<a href="#run-([^"]+)">[^<]*</a>')  # report.tables.run_link: the CSV names the whole run id
 
 
 def plain_text(value: str) -> str:

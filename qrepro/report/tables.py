@@ -11,6 +11,8 @@ and the paper's drop is computed the same way from the paper's own two numbers.
 """
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -111,8 +113,11 @@ def made_by(stale: bool) -> str:
     return "OLDER CODE: re-run to refresh" if stale else "current code"
 
 
+RUN_LINK = re.compile(r'<a href="#run-([^"]+)">[^<]*</a>')  # what ``run_link`` writes; group 1: the run id
+
+
 def run_link(run_id: str) -> str:
-    """An HTML link to a run's row in the page's provenance table."""
+    """An HTML link to a run's row in the page's provenance table (``RUN_LINK`` finds it again)."""
     return f'<a href="#run-{run_id}">{run_id.rsplit("-", 1)[-1]}</a>'
 
 

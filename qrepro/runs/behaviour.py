@@ -180,7 +180,12 @@ def _fingerprint(config_json: str, shape: DataShape) -> str:
     data = synthetic_data(shape)
     with float64_one_thread():
         values = _train_values(config, data) if isinstance(config, TrainConfig) else _ptq_values(config, data)
-    text = ",".join(f"{v:.{SIGNIFICANT_DIGITS - 1}e}" for v in values)
+    return _hash(values)
+
+
+def _hash(values: list[float], *tail: str) -> str:
+    """12 hex digits of ``values`` at ``SIGNIFICANT_DIGITS`` (and of any ``tail`` text after them)."""
+    text = ",".join(f"{v:.{SIGNIFICANT_DIGITS - 1}e}" for v in values) + "".join(tail)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -195,8 +200,7 @@ def _lifecycle(config_json: str, shape: DataShape) -> str:
             values += _lifecycle_values(config, data)
         except FloatingPointError as err:  # a run that diverges here (e.g. a huge learning rate) does so each time
             ending = f"|{err}"
-    text = ",".join(f"{v:.{SIGNIFICANT_DIGITS - 1}e}" for v in values) + ending + f"|kernels {kernel_sources()}"
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return _hash(values, ending, f"|kernels {kernel_sources()}")
 
 
 def lifecycle_fingerprint(config: TrainConfig, shape: DataShape) -> str:
