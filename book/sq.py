@@ -29,8 +29,8 @@
 # and a roulette without replacement draws $\lfloor r\,m\rfloor$ of the $m$ channels to quantize; the others
 # stay in full precision for this iteration. The SQ ratio $r$ grows over four training runs,
 # 50 → 75 → 87.5 → 100 %, each starting from the previous one's weights; at 100 % the network is plain
-# BWN/TWN. The claim: on CIFAR-10 VGG-9, SQ-BWN and SQ-TWN come within 0.1 point of (or beat) full
-# precision, where plain BWN and TWN lose 0.9–1.7 points.
+# BWN/TWN. The claim: on CIFAR-10 VGG-9, SQ-BWN and SQ-TWN come within a tenth of a point of (or beat) full
+# precision, where plain BWN and TWN lose one to two points (the paper's numbers are in the tables below).
 #
 # The seed project (a Cambridge L46 reproduction) also tried SQ on TTQ (learned ternary scales), other
 # granularities and probability functions, and INQ/ELQ with a stochastic partition; all are here. This page
@@ -133,8 +133,10 @@ plt.show()
 
 # %% [markdown]
 # ## What differs from the paper and the official code
-# - **Evaluation at ratios below 100 %**: every channel is quantized (the official test net draws a
-#   partition as in training). Only intermediate stages differ; the table's numbers are at 100 %.
+# - **Evaluation at ratios below 100 %**: every channel is quantized, with batch-norm statistics recomputed for
+#   that network on a few training batches after every epoch (the official test net draws a partition as in
+#   training; the hybrid networks' statistics leave the fully quantized one at chance). Only intermediate stages
+#   differ; the table's numbers are at 100 %.
 # - **Selection**: the paper draws the quantized channels with $p \propto f(1/e)$; the official code and the
 #   seed draw the full-precision ones with $p \propto e$ (`select = "full_precision"`). Roulette without
 #   replacement is sampled in one vectorized step (Gumbel top-k), the same distribution as the sequential

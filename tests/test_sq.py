@@ -1,4 +1,5 @@
 """SQ: errors, selection probabilities, roulette without replacement, the hybrid quantizer, stage chains, chapter."""
+import copy
 import dataclasses
 import itertools
 import math
@@ -13,9 +14,12 @@ from qrepro.chapters import sq as sq_chapter
 from qrepro.methods import get_method, sq
 from qrepro.cli import main
 from qrepro.config import TrainConfig
+from qrepro.data import load as load_data
+from qrepro.data.loader import DeviceLoader
 from qrepro.nn import quantized_layers
 from qrepro.quantizers import BWN, TTQ, bwn
 from qrepro.runs import get_or_run, recorded
+from qrepro.runs.build import prepared_model
 
 ERRORS = torch.tensor([0.1, 0.2, 0.4, 0.5], dtype=torch.float64)
 
@@ -108,6 +112,46 @@ def test_sq_in_eval_mode_quantizes_everything_and_at_ratio_one_equals_the_base()
     quantizer = sq.SQWeight(BWN(), 0.5)
     assert torch.equal(quantizer.eval()(w), bwn(w))
     assert torch.equal(sq.SQWeight(BWN(), 1.0).train()(w), bwn(w))
+
+
+def batchnorm_statistics(model: torch.nn.Module) -> list[torch.Tensor]:
+    return [t.clone() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)
+            for t in (m.running_mean, m.running_var)]
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0])
+def test_a_hybrid_stage_evaluates_with_the_fully_quantized_networks_batchnorm_statistics(ratio):
+    """After an epoch at ratio < 1 the running statistics are recomputed over RECALIBRATION_BATCHES training batches
+    with every unit quantized (not the hybrid network's), without moving the loader's shuffle; at ratio 1 kept."""
+    config = sq_chapter.run_config("bwn", {"ratio": ratio}, "resnet20", "smoke", "digits", 1, 0)
+    data = load_data("digits")
+    torch.manual_seed(0)
+    model = prepared_model(config, data).train()
+    loader = DeviceLoader(data, "train", 32, seed=0)
+    before = batchnorm_statistics(model)
+
+    def statistics_of_a_pass(fully_quantized: bool) -> list[torch.Tensor]:
+        reference = copy.deepcopy(model)
+        for m in reference.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None
+            if isinstance(m, sq.SQWeight) and fully_quantized:
+                m.eval()
+        with torch.no_grad():
+            for x, _ in itertools.islice(copy.copy(loader), sq.RECALIBRATION_BATCHES):
+                reference(x)
+        return batchnorm_statistics(reference)
+
+    quantized, hybrid = statistics_of_a_pass(True), statistics_of_a_pass(False)
+    get_method("bwn").objective(model, config).end_epoch(model, loader, 0)
+    after = batchnorm_statistics(model)
+    assert loader.epoch == 0 and model.training
+    if ratio < 1:
+        assert all(torch.allclose(a, q, atol=1e-6) for a, q in zip(after, quantized))
+        assert not all(torch.allclose(a, h, atol=1e-3) for a, h in zip(after, hybrid))
+    else:
+        assert all(torch.equal(a, b) for a, b in zip(after, before))
 
 
 def test_sq_selection_is_reproducible_from_the_global_seed():

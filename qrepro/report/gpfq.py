@@ -284,13 +284,18 @@ def layer_table(record: dict[str, Any]) -> pd.DataFrame:
 
 
 def jmlr_table(paper: pd.DataFrame) -> pd.DataFrame:
-    """The JMLR code's CIFAR-10 CNN: "GPFQ (MSQ)" test accuracy per bit-width (rows) and C (columns)."""
-    rows = paper[(paper.source == "jmlr") & (paper.method != "fp")]
+    """The JMLR code's CIFAR-10 CNN: "GPFQ (MSQ)" test accuracy per bit-width (rows) and C (columns), and a last row
+    with the analog (full-precision) network's."""
+    jmlr = paper[paper.source == "jmlr"]
+    rows = jmlr[jmlr.method != "fp"]
     wide = rows.pivot_table(index=["bits", "scalar"], columns="method", values="top1")
     cells = wide["gpfq"].map("{:.2f}".format) + " (" + wide["msq"].map("{:.2f}".format) + ")"
     table = cells.unstack("scalar")
     table.index = [f"{b:.2f}" + (" (ternary)" if b < 2 else "") for b in table.index]
     table.columns = [f"C = {c:g}" for c in table.columns]
+    analog = jmlr[jmlr.method == "fp"]["top1"]
+    if len(analog):
+        table.loc["analog"] = [f"{analog.iloc[0]:.2f}", *[""] * (len(table.columns) - 1)]
     return table.rename_axis("bits")
 
 

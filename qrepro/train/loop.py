@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,12 @@ def evaluate(model: nn.Module, loader: DeviceLoader, device: torch.device) -> di
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, loader: DeviceLoader) -> None:
-    """Recompute every BatchNorm's running mean and variance as the plain average over one pass of ``loader`` in
-    training mode (the statistics of the weights as they are now; no parameter changes)."""
+def recalibrate_batchnorm(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                          keep_eval: tuple[type[nn.Module], ...] = ()) -> None:
+    """Recompute every BatchNorm's running mean and variance as the plain average over the batches of ``loader``
+    in training mode (the statistics of the weights as they are now; no parameter changes). Modules of a type in
+    ``keep_eval`` stay in evaluation mode during the pass (e.g. SQ's weight quantizers, which then quantize every
+    unit, so that the statistics are those of the network that is evaluated)."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
     for m in norms:
@@ -105,6 +109,9 @@ def recalibrate_batchnorm(model: nn.Module, loader: DeviceLoader) -> None:
         m.momentum = None  # a cumulative average over the pass
     was_training = model.training
     model.train()
+    for m in model.modules():
+        if isinstance(m, keep_eval):
+            m.eval()
     for x, _ in loader:
         model(x)
     for m, momentum in zip(norms, momenta):
