@@ -1,5 +1,6 @@
 """Each chapter's lite protocol and its deviations from the paper are read from the configs the chapter plans, and
 the lite plans keep what issue-level claims rest on: converged parents, the progression, shared baselines."""
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from qrepro.report import lite
 from qrepro.report.protocol import deviations, protocol
 
 LITE_CHAPTERS = [name for name, chapter in CHAPTERS.items()
-                 if "lite" in chapter.Params.PROFILES and name != "scoreboard"]
+                 if "lite" in chapter.Params.SETTINGS and name != "scoreboard"]
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
@@ -44,7 +45,7 @@ def test_the_deviations_name_the_data_set_and_the_converged_starting_point(name)
 def test_the_deviations_follow_the_configs(monkeypatch):
     assert ("epochs", "300", "15") in rows(deviations(lite.params("apot")))
     assert ("model", "resnet20 (shortcut B)", "resnet20") in rows(deviations(lite.params("apot")))
-    monkeypatch.setitem(apot.PROFILE_SCHEDULE, "lite", (parents.CONTINUED_EPOCHS, 9, 128))
+    monkeypatch.setitem(apot.SETTINGS, "lite", dataclasses.replace(apot.SETTINGS["lite"], stage_epochs=9))
     changed = rows(deviations(lite.params("apot")))
     assert ("epochs", "300", "9") in changed and ("epochs", "300", "15") not in changed
     assert set(protocol(lite.params("apot"))["epochs"]) == {"20 + 60", "9"}

@@ -34,7 +34,7 @@ def test_cells_share_one_protocol_per_model():
         assert len({c.baseline.run_id for c in same if c.seed == 0}) == 1  # one full-precision model per seed
         budgets = {c.entry.label: sum(config.schedule.epochs for config in stages(c)) for c in same
                    if not c.entry.post_training}
-        assert set(budgets.values()) == {scoreboard.PROFILE_SCHEDULE["quick"][1]}, budgets
+        assert set(budgets.values()) == {scoreboard.SETTINGS["quick"].budget}, budgets
     assert {c.seed for c in cells} == {0, 1}
 
 def test_table_shows_recorded_cells_with_their_runs_and_says_where_a_profile_has_no_record(runs_root):
@@ -71,7 +71,7 @@ def test_lite_runs_every_method_on_resnet20_on_cifar10_jpeg_from_the_converged_p
     assert {c.entry.label for c in cells} == {e.label for e in scoreboard.entries()}  # every method has a cell
     assert {c.config.arch for c in cells} == {"resnet20", "preact_resnet20"}  # binary and ternary on ResNet-20
     assert {c.bits for c in cells if max(c.entry.bits) > 2} == {2, 4}
-    _, budget, _, _ = scoreboard.PROFILE_SCHEDULE["lite"]
+    budget = scoreboard.SETTINGS["lite"].budget
     assert all(c.baseline == parents.converged(c.baseline.arch, c.baseline.arch_options, "cifar10-jpeg", c.seed)
                for c in cells)
     budgets = {c.entry.label: sum(config.schedule.epochs for config in stages(c)) for c in cells

@@ -12,7 +12,8 @@ classifier). The progression 4 -> 3 -> 2, the per-stage hyper-parameters and the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..config import Schedule, TrainConfig
@@ -27,21 +28,35 @@ CHAPTER_NAME = "apot"
 PARENT = {32: None, 5: 32, 4: 32, 3: 4, 2: 3}  # progressive initialization
 # (learning rate, weight decay) per stage: official train_res20.sh / train_res56.sh (5 bits: as 4 bits)
 STAGE_HPARAMS = {32: (0.1, 5e-4), 5: (0.04, 1e-4), 4: (0.04, 1e-4), 3: (0.04, 1e-4), 2: (0.04, 3e-5)}
-# epochs per stage (full precision, quantized) and batch size, per profile
-PROFILE_SCHEDULE = {"smoke": (12, 6, 64), "lite": (parents.CONTINUED_EPOCHS, 15, 128), "quick": (60, 40, 128),
-                    "paper": (300, 300, 128)}
-# the official model quantizes a 1x1 shortcut (option B); lite's converged parent has option A's parameter-free one
-ARCH_OPTIONS = {"lite": {}}
-OFFICIAL_ARCH_OPTIONS = {"shortcut": "B"}
+OFFICIAL_ARCH_OPTIONS = {"shortcut": "B"}  # the official model quantizes a 1x1 shortcut (option B)
 ARCHS = ("resnet20", "resnet32", "resnet56")
 
 
 @dataclass(frozen=True)
+class ProfileSettings:
+    """What a profile changes in the chapter: lengths, batch size and the model's shortcut, never the protocol."""
+
+    fp_epochs: int  # the full-precision stage (lite: the converged parent's second cycle)
+    stage_epochs: int  # every quantized stage
+    batch_size: int
+    arch_options: Mapping[str, Any] = field(default_factory=lambda: OFFICIAL_ARCH_OPTIONS)
+
+
+SETTINGS = {
+    "smoke": ProfileSettings(fp_epochs=12, stage_epochs=6, batch_size=64),
+    # lite's converged parent has option A's parameter-free shortcut
+    "lite": ProfileSettings(fp_epochs=parents.CONTINUED_EPOCHS, stage_epochs=15, batch_size=128, arch_options={}),
+    "quick": ProfileSettings(fp_epochs=60, stage_epochs=40, batch_size=128),
+    "paper": ProfileSettings(fp_epochs=300, stage_epochs=300, batch_size=128),
+}
+
+
+@dataclass(frozen=True)
 class Params(ChapterParams):
-    bit: Any = "4,3,2"  # bit-widths to show, among 5, 4, 3, 2 (each trained from the next-higher one)
+    bit: str | int = "4,3,2"  # bit-widths to show, among 5, 4, 3, 2 (each trained from the next-higher one)
     arch: str = "resnet20"  # resnet20 | resnet32 | resnet56
 
-    PROFILES: ClassVar[tuple[str, ...]] = tuple(PROFILE_SCHEDULE)
+    SETTINGS: ClassVar[Mapping[str, ProfileSettings]] = SETTINGS
 
     def check(self) -> None:
         _ = self.bits  # parses and checks the list
@@ -57,11 +72,11 @@ class Params(ChapterParams):
 
 def stage_schedule(bits: int, profile: str, epochs: int = 0) -> Schedule:
     """The official per-stage hyper-parameters with the profile's length (``epochs`` > 0 overrides it)."""
-    fp_epochs, q_epochs, batch_size = PROFILE_SCHEDULE[get_profile(profile).name]
-    n = epochs or (fp_epochs if bits == 32 else q_epochs)
+    settings = SETTINGS[get_profile(profile).name]
+    n = epochs or (settings.fp_epochs if bits == 32 else settings.stage_epochs)
     lr, weight_decay = STAGE_HPARAMS[bits]
     return Schedule(
-        epochs=n, batch_size=batch_size, optimizer="sgd", lr=lr, momentum=0.9, weight_decay=weight_decay,
+        epochs=n, batch_size=settings.batch_size, optimizer="sgd", lr=lr, momentum=0.9, weight_decay=weight_decay,
         lr_schedule="step", milestones=(n // 2, n * 3 // 4), gamma=0.1,
         group_overrides=ALPHA_GROUPS if bits != 32 else {},
     )
@@ -74,7 +89,7 @@ def stage_config(bits: int, arch: str, profile: str, data: str, epochs: int, see
     parent = PARENT[bits]
     return TrainConfig(
         chapter=CHAPTER_NAME, data=data, arch=arch, schedule=stage_schedule(bits, profile, epochs), method="apot",
-        bits=bits, arch_options=ARCH_OPTIONS.get(profile, OFFICIAL_ARCH_OPTIONS),
+        bits=bits, arch_options=dict(SETTINGS[get_profile(profile).name].arch_options),
         init=stage_config(parent, arch, profile, data, epochs, seed) if parent else None, seed=seed, profile=profile,
     )
 

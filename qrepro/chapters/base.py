@@ -3,7 +3,9 @@
 A chapter (one paper of the book) is one module with:
 
 - ``Params``: a frozen dataclass of the notebook's parameters (scalars and strings, as papermill passes them),
-  each field commented as in the notebook's ``parameters`` cell, checked in ``__post_init__``;
+  each field commented as in the notebook's ``parameters`` cell, checked in ``__post_init__``; its ``SETTINGS`` is
+  the chapter's ``ProfileSettings`` per profile name (what a profile changes: lengths, batch sizes, models), and a
+  chapter runs exactly the profiles it has settings for;
 - ``plan(params)``: every number the chapter shows, as ``Planned`` items whose ``config`` is the run that reports
   it (``get_or_run`` runs each one's parents first);
 - optionally ``followup(params, planned, records)``: a second phase planned from the first phase's records (e.g.
@@ -31,17 +33,17 @@ Config = TrainConfig | PTQConfig
 @dataclass(frozen=True)
 class ChapterParams:
     """The parameters every chapter takes (the tail of each notebook's parameters cell). A subclass lists its own
-    first, overrides ``PROFILES`` with the profiles it has schedules for, and checks its fields in ``check``."""
+    first, sets ``SETTINGS`` to its settings per profile, and checks its fields in ``check``."""
 
     profile: str = "smoke"  # smoke (digits, CPU) | lite (CIFAR-10, 2-core CPU) | quick (GPU minutes) | paper
     data: str = ""  # empty: the data set of the profile; or e.g. cifar10-jpeg
     epochs: int = 0  # 0: the epochs of the profile
     seeds: int = 1  # seeds 0 .. seeds-1; tables show mean ± std
 
-    PROFILES: ClassVar[tuple[str, ...]] = tuple(PROFILES)
+    SETTINGS: ClassVar[Mapping[str, Any]] = dict.fromkeys(PROFILES)  # the chapter's settings per profile name
 
     def __post_init__(self) -> None:
-        expect("profile", self.profile, str, choices=self.PROFILES)
+        expect("profile", self.profile, str, choices=tuple(self.SETTINGS))
         expect("data", self.data, str)
         expect("epochs", self.epochs, int, minimum=0)
         expect("seeds", self.seeds, int, minimum=1)

@@ -9,6 +9,7 @@ patches at the layer's own stride (GPFQ; the official code's are non-overlapping
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,8 +27,8 @@ CHAPTER_NAME = "gpfq"
 
 
 @dataclass(frozen=True)
-class Setup:
-    """What a profile runs: the model, its full-precision training, and the calibration sizes."""
+class ProfileSettings:
+    """What a profile changes in the chapter: the model, its full-precision training, and the calibration sizes."""
 
     arch: str
     schedule: Schedule
@@ -39,17 +40,17 @@ class Setup:
 # The seed's ResNet-18 (torchvision layout, 3x3 stride-1 stem, max-pool kept) came pre-trained without its
 # recipe; "quick" and "paper" train it with the common CIFAR recipe (SGD, momentum 0.9, lr 0.1, weight decay
 # 5e-4, cosine, batch 128, crop + flip), "paper" for 200 epochs. "smoke": ResNet-20 on 8x8 digits, CPU.
-SETUPS = {
-    "smoke": Setup("resnet20", Schedule(epochs=8, batch_size=64, lr=0.05, weight_decay=5e-4, lr_schedule="cosine"),
-                   128, (32, 64, 128, 256, 512)),
+FULL_PRECISION_RECIPE = Schedule(epochs=200, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine")
+CALIBRATION_SIZES = (32, 64, 128, 256, 512, 1024, 2048)
+SETTINGS = {
+    "smoke": ProfileSettings("resnet20", Schedule(epochs=8, batch_size=64, lr=0.05, weight_decay=5e-4,
+                                                  lr_schedule="cosine"), 128, CALIBRATION_SIZES[:5]),
     # lite: the converged full-precision ResNet-20 every lite chapter shares (qrepro.chapters.parents; its schedule
     # is the parent's, not this one's)
-    "lite": Setup("resnet20", parents.full_precision_schedule(parents.CONTINUED_EPOCHS), 256,
-                  (32, 64, 128, 256, 512, 1024, 2048), sweep_seeds=1),
-    "quick": Setup("resnet18", Schedule(epochs=30, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
-                   256, (32, 64, 128, 256, 512, 1024, 2048)),
-    "paper": Setup("resnet18", Schedule(epochs=200, batch_size=128, lr=0.1, weight_decay=5e-4, lr_schedule="cosine"),
-                   256, (32, 64, 128, 256, 512, 1024, 2048)),
+    "lite": ProfileSettings("resnet20", parents.full_precision_schedule(parents.CONTINUED_EPOCHS), 256,
+                            CALIBRATION_SIZES, sweep_seeds=1),
+    "quick": ProfileSettings("resnet18", dataclasses.replace(FULL_PRECISION_RECIPE, epochs=30), 256, CALIBRATION_SIZES),
+    "paper": ProfileSettings("resnet18", FULL_PRECISION_RECIPE, 256, CALIBRATION_SIZES),
 }
 SCALARS = tuple(round(1 + 0.05 * i, 2) for i in range(21))  # 1.00, 1.05, ..., 2.00 (the seed's grid)
 SWEEP_NAMES = ("bits", "scalar", "lam", "calibration", "patches")
@@ -58,12 +59,12 @@ SWEEP_NAMES = ("bits", "scalar", "lam", "calibration", "patches")
 class Params(ChapterParams):
     bits: int = 4  # bit-width of the headline runs, 1..8 (the alphabet has 2^b + 1 levels)
     scalar: float = DEFAULT_SCALAR  # alphabet scale C of the headline runs (official default 1.16)
-    lam: Any = "0.01,0.02,0.05,0.1"  # L1 / L0 thresholds of the sparsity sweep
+    lam: str | float = "0.01,0.02,0.05,0.1"  # L1 / L0 thresholds of the sparsity sweep
     batch_size: int = 0  # calibration images per layer; 0: the profile's (smoke 128, else 256)
     arch: str = ""  # empty: the profile's model (smoke: resnet20, else resnet18)
-    sweeps: Any = "bits,scalar,lam,calibration,patches"  # which sweeps to run besides the headline runs, or none
+    sweeps: str = "bits,scalar,lam,calibration,patches"  # which sweeps to run besides the headline runs, or none
 
-    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "lite", "quick", "paper")
+    SETTINGS: ClassVar[Mapping[str, ProfileSettings]] = SETTINGS
 
     def check(self) -> None:
         expect("bits", self.bits, int, choices=BITS)
@@ -88,7 +89,7 @@ def fp_config(arch: str, profile: str, data: str, epochs: int, seed: int) -> Tra
     the converged ResNet-20)."""
     if get_profile(profile).name == "lite":
         return parents.converged(arch, {}, data, seed)
-    schedule = SETUPS[profile].schedule
+    schedule = SETTINGS[profile].schedule
     if epochs:
         schedule = dataclasses.replace(schedule, epochs=epochs)
     return TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch, schedule=schedule,
@@ -109,7 +110,7 @@ def ptq_config(model: TrainConfig, method: str, bits: int, scalar: float, calibr
 
 def calibration_size(profile: str, batch_size: int = 0) -> int:
     """Calibration images per layer of the headline runs: ``batch_size``, or the profile's default."""
-    return batch_size or SETUPS[get_profile(profile).name].calibration
+    return batch_size or SETTINGS[get_profile(profile).name].calibration
 
 
 def chosen_sweeps(sweeps: Any) -> list[str]:
@@ -120,7 +121,7 @@ def chosen_sweeps(sweeps: Any) -> list[str]:
 def plan(params: Params) -> list[Run]:
     """Every run of the chapter, full-precision models first, each run once (see the module docstring)."""
     p = params
-    chosen, setup, bits, scalar, lams = chosen_sweeps(p.sweeps), SETUPS[p.profile], p.bits, p.scalar, p.lams
+    chosen, setup, bits, scalar, lams = chosen_sweeps(p.sweeps), SETTINGS[p.profile], p.bits, p.scalar, p.lams
     arch = p.arch or setup.arch
     data = resolve_data(p.profile, p.data)
     calibration = calibration_size(p.profile, p.batch_size)

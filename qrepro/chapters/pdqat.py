@@ -18,7 +18,7 @@ and 4 bits there; the paper's 1-bit column, and Fig. 1's 1-bit study, need a GPU
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,20 +41,21 @@ TABLE_BITS = (1, 2, 4, 8)  # the bit-widths of the paper's Table 1
 # the layer-wise level of the Fig. 1 runs, whose duals rank the layers (official notebooks/per_layer_l2.ipynb)
 FIG1_EPSILON_LAYER = 0.0125
 VALIDATION = 0.1  # fraction of the training split held out (official --val_frac 0.1)
-PROFILE_BITS = {"lite": "2,4"}  # the ``bit`` parameter's default per profile
-DEFAULT_BITS = "1"
 
 
 @dataclass(frozen=True)
 class ProfileSettings:
+    """What a profile changes in the chapter: length, batch size, the network's width and the default bit-widths."""
+
     epochs: int
     batch_size: int
     width: int  # the network's width multiplier (paper: 5)
+    bits: str = "1"  # the ``bit`` parameter's default: Table 1 bit-widths
 
 
-PROFILES = {
+SETTINGS = {
     "smoke": ProfileSettings(epochs=4, batch_size=64, width=1),
-    "lite": ProfileSettings(epochs=10, batch_size=128, width=1),
+    "lite": ProfileSettings(epochs=10, batch_size=128, width=1, bits="2,4"),
     "quick": ProfileSettings(epochs=20, batch_size=128, width=5),
     "paper": ProfileSettings(epochs=100, batch_size=128, width=5),
 }
@@ -62,7 +63,7 @@ PROFILES = {
 
 @dataclass(frozen=True)
 class Params(ChapterParams):
-    bit: Any = ""  # Table 1 bit-widths among 1, 2, 4, 8 (empty: the profile's); Fig. 1 and mixed precision: the lowest
+    bit: str | int = ""  # Table 1 bit-widths among 1, 2, 4, 8 (empty: the profile's); Fig. 1, mixed precision: lowest
     constraint: Any = "output,layerwise"  # PD-QAT rows beside the baseline: none, output, layerwise
     epsilon: Any = ""  # extra output-constraint levels for the accuracy vs epsilon plot (table: paper levels)
     epsilon_layer: float = FIG1_EPSILON_LAYER  # layer-wise level of the Fig. 1 run whose duals rank the layers
@@ -73,7 +74,7 @@ class Params(ChapterParams):
     rules: Any = ",".join(SELECTION_RULES)  # how those layers are chosen from the duals
     arch: str = "preact_resnet20"  # the paper model (resnet20q)
 
-    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "lite", "quick", "paper")
+    SETTINGS: ClassVar[Mapping[str, ProfileSettings]] = SETTINGS
 
     def check(self) -> None:
         _ = self.bits  # parses and checks the list
@@ -93,7 +94,7 @@ class Params(ChapterParams):
     @property
     def bits(self) -> list[int]:
         """The Table 1 bit-widths: ``bit``, or the profile's default when empty."""
-        return parse_list(self.bit or PROFILE_BITS.get(self.profile, DEFAULT_BITS), int, "bit", choices=TABLE_BITS)
+        return parse_list(self.bit or SETTINGS[self.profile].bits, int, "bit", choices=TABLE_BITS)
 
     @property
     def epsilons(self) -> list[float]:
@@ -108,7 +109,7 @@ class Params(ChapterParams):
 
 def schedule(profile: str, epochs: int = 0) -> Schedule:
     """The official recipe with the profile's length (``epochs`` > 0 overrides it); lr x0.1 at 50/75/90%."""
-    settings = PROFILES[get_profile(profile).name]
+    settings = SETTINGS[get_profile(profile).name]
     n = epochs or settings.epochs
     milestones = tuple(m for m in dict.fromkeys((n // 2, n * 3 // 4, n * 9 // 10)) if m > 0)
     return Schedule(epochs=n, batch_size=settings.batch_size, optimizer="adam", lr=1e-3, weight_decay=0.0,
@@ -121,14 +122,14 @@ def run_config(method: str, bits: int, options: dict[str, Any], *, arch: str, pr
     from scratch, or under lite from the converged parent (the full-precision run) or the full-precision run."""
     init = None
     if get_profile(profile).name == "lite":
-        width = {"width": PROFILES["lite"].width}
+        width = {"width": SETTINGS["lite"].width}
         init = (parents.converged(arch, {**width, **get_method("fp").arch_options(arch, FULL)}, data, seed)
                 if (method, bits) == ("dorefa", FULL) else
                 run_config("dorefa", FULL, {}, arch=arch, profile=profile, data=data, epochs=epochs, seed=seed))
     return TrainConfig(
         chapter=CHAPTER_NAME, data=data, arch=arch, schedule=schedule(profile, epochs), method=method, bits=bits,
         options={**options, "validation": VALIDATION},
-        arch_options={"width": PROFILES[profile].width, **get_method(method).arch_options(arch, bits)},
+        arch_options={"width": SETTINGS[profile].width, **get_method(method).arch_options(arch, bits)},
         init=init, seed=seed, profile=profile,
     )
 

@@ -18,7 +18,8 @@ Under ``lite`` each architecture's full-precision model is the converged one eve
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..config import PTQConfig, Schedule, TrainConfig
@@ -28,16 +29,34 @@ from . import parents
 from .base import Chapter, ChapterParams, Entry
 
 CHAPTER_NAME = "scoreboard"
-# (full-precision epochs, quantization budget in epochs, batch size, calibration images per layer) per profile.
-# lite starts from the converged parents (qrepro.chapters.parents: 20 + 60 epochs) and gives every quantized model
-# 8 epochs, 2 per stage of SQ and INQ; ELQ's 7 partitions split them (2, 1, 1, 1, 1, 1, 1).
-PROFILE_SCHEDULE = {"smoke": (6, 3, 64, 128), "lite": (parents.CONTINUED_EPOCHS, 8, 128, 256),
-                    "quick": (60, 30, 128, 256), "paper": (200, 100, 128, 256)}
-# lite runs the binary and ternary rows on ResNet-20 too: VGG-9 costs about 4x ResNet-20's multiply-adds per
-# image (155 M against 40.6 M), too slow for the whole protocol on a 2-core CPU
-ARCH_BY_PROFILE = {"lite": {"vgg9": "resnet20"}}
-# lite runs the multi-bit methods at 2 and 4 bits only (binary and ternary ones at their own bit-width)
-BITS_BY_PROFILE = {"lite": (1, 2, 4)}
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """What a profile changes in the scoreboard: lengths, batch size, calibration, and which models and bit-widths
+    a CPU affords."""
+
+    fp_epochs: int  # the full-precision model of every cell (lite: the converged parent's second cycle)
+    budget: int  # epochs of every quantized model, split over a method's stages
+    batch_size: int
+    calibration: int  # calibration images per layer of the post-training methods
+    arch_swaps: Mapping[str, str] = field(default_factory=dict)  # an entry's model -> the model it runs on
+    bits: tuple[int, ...] | None = None  # the bit-widths run (None: every entry's own)
+
+
+SETTINGS = {
+    "smoke": ProfileSettings(fp_epochs=6, budget=3, batch_size=64, calibration=128),
+    # lite starts from the converged parents (qrepro.chapters.parents: 20 + 60 epochs) and gives every quantized
+    # model 8 epochs, 2 per stage of SQ and INQ; ELQ's 7 partitions split them (2, 1, 1, 1, 1, 1, 1). It runs the
+    # binary and ternary rows on ResNet-20 too (VGG-9 costs about 4x ResNet-20's multiply-adds per image, 155 M
+    # against 40.6 M, too slow for the whole protocol on a 2-core CPU), and the multi-bit methods at 2 and 4 bits only.
+    "lite": ProfileSettings(fp_epochs=parents.CONTINUED_EPOCHS, budget=8, batch_size=128, calibration=256,
+                            arch_swaps={"vgg9": "resnet20"}, bits=(1, 2, 4)),
+    "quick": ProfileSettings(fp_epochs=60, budget=30, batch_size=128, calibration=256),
+    "paper": ProfileSettings(fp_epochs=200, budget=100, batch_size=128, calibration=256),
+}
+
+
 def entries() -> tuple[Entry, ...]:
     """Every chapter's scoreboard rows, chapter by chapter (in the order qrepro.chapters lists them)."""
     from . import CHAPTERS  # the package lists this module too: read it once every chapter is imported
@@ -78,12 +97,12 @@ def arch_options(entry: Entry, bits: int | None, model: str) -> dict[str, Any]:
 
 def arch(entry: Entry, profile: str) -> str:
     """The model an entry runs on under ``profile`` (its own, except where the profile substitutes one)."""
-    return ARCH_BY_PROFILE.get(profile, {}).get(entry.arch, entry.arch)
+    return SETTINGS[profile].arch_swaps.get(entry.arch, entry.arch)
 
 
 def entry_bits(entry: Entry, profile: str) -> tuple[int, ...]:
     """The bit-widths an entry runs at under ``profile``."""
-    allowed = BITS_BY_PROFILE.get(profile)
+    allowed = SETTINGS[profile].bits
     return tuple(b for b in entry.bits if allowed is None or b in allowed)
 
 
@@ -93,9 +112,9 @@ def full_precision(entry: Entry, profile: str, data: str, epochs: int, seed: int
     if profile == "lite":
         model = arch(entry, profile)
         return parents.converged(model, arch_options(entry, None, model), data, seed, profile)
-    fp_epochs, _, batch_size, _ = PROFILE_SCHEDULE[profile]
+    settings = SETTINGS[profile]
     return TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch(entry, profile),
-                       schedule=schedule(epochs or fp_epochs, batch_size, full_precision=True),
+                       schedule=schedule(epochs or settings.fp_epochs, settings.batch_size, full_precision=True),
                        arch_options=arch_options(entry, None, arch(entry, profile)), seed=seed, profile=profile)
 
 
@@ -107,13 +126,13 @@ def split_budget(epochs: int, stages: int) -> list[int]:
 def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: int) -> Cell:
     """The chain of runs behind one scoreboard number, ending with the run that reports it."""
     baseline = full_precision(entry, profile, data, epochs, seed)
-    _, budget, batch_size, calibration = PROFILE_SCHEDULE[profile]
+    settings = SETTINGS[profile]
     if entry.post_training:  # the method's defaults (GPFQ's: the official scalar), on our baseline
-        run = get_method(entry.method).scoreboard_config(baseline, bits, calibration, CHAPTER_NAME)
+        run = get_method(entry.method).scoreboard_config(baseline, bits, settings.calibration, CHAPTER_NAME)
         return Cell(entry, bits, seed, run, baseline)
     options, run, model = method_options(entry, bits), baseline, arch(entry, profile)
-    for stage, stage_epochs in zip(entry.stages, split_budget(epochs or budget, len(entry.stages))):
-        base = schedule(stage_epochs, batch_size, full_precision=False)
+    for stage, stage_epochs in zip(entry.stages, split_budget(epochs or settings.budget, len(entry.stages))):
+        base = schedule(stage_epochs, settings.batch_size, full_precision=False)
         stage_schedule = dataclasses.replace(base, group_overrides=get_method(entry.method).param_groups(base.lr))
         run = TrainConfig(chapter=CHAPTER_NAME, data=data, arch=model, schedule=stage_schedule, method=entry.method,
                           bits=bits, options={**options, **stage}, arch_options=arch_options(entry, bits, model),
@@ -128,7 +147,7 @@ def profile_data(profile: str, data: str) -> str:
 
 @dataclass(frozen=True)
 class Params(ChapterParams):
-    PROFILES: ClassVar[tuple[str, ...]] = tuple(PROFILE_SCHEDULE)
+    SETTINGS: ClassVar[Mapping[str, ProfileSettings]] = SETTINGS
 
 
 def plan(params: Params) -> list[Cell]:

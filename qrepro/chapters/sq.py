@@ -20,7 +20,8 @@ schedule is the official ResNet-56 solver's shape (lr 0.1, x0.1 at 50 % and 75 %
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..config import Schedule, TrainConfig
@@ -49,14 +50,31 @@ ARCHS = tuple(SOLVER)
 # weight decay 1e-4, lr 0.1. quick keeps the shape at a fraction of the length; smoke is a digits epoch or
 # two per run (the chapter makes about 70 runs; VGG-9 with its dropout learns little in one).
 DECAY_AT = {"vgg9": tuple(0.15 * k for k in range(1, 7)), "resnet56": (0.5, 0.75)}
-BATCH = {"smoke": {"vgg9": 64, "resnet56": 32}, "lite": {"vgg9": 100, "resnet56": 128},
-         "quick": {"vgg9": 100, "resnet56": 128}, "paper": {"vgg9": 100, "resnet56": 128}}
-EPOCHS = {"smoke": {"vgg9": 2, "resnet56": 1}, "lite": {"vgg9": 8, "resnet56": 8},
-          "quick": {"vgg9": 10, "resnet56": 10}, "paper": {"vgg9": 200, "resnet56": 164}}
 LITE_ARCHS = ("resnet20",)  # the architectures with a converged parent on the CPU (qrepro.chapters.parents)
-# the table's architectures per profile (the ``arch`` parameter's default)
-PROFILE_ARCHS = {"lite": ",".join(LITE_ARCHS)}
-DEFAULT_ARCHS = "vgg9,resnet20"
+OFFICIAL_BATCH = {"vgg9": 100, "resnet56": 128}
+# INQ/ELQ per scheme: (lr, weight decay), the seed's main2.py; lr x0.5 every 2 epochs of a step; batch 100
+STEP_HPARAMS = {"inq": (1e-3, 3e-4), "elq": (1e-2, 1e-4)}
+STEP_BATCH = {"vgg9": 100, "resnet56": 100}
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    """What a profile changes in the chapter: lengths, batch sizes and the table's models, never the protocol."""
+
+    epochs: Mapping[str, int]  # one stage (one baseline run), per official solver
+    step_epochs: int  # one INQ/ELQ partition step
+    batch: Mapping[str, int] = field(default_factory=lambda: OFFICIAL_BATCH)  # per official solver
+    step_batch: Mapping[str, int] = field(default_factory=lambda: STEP_BATCH)  # INQ/ELQ, per official solver
+    archs: str = "vgg9,resnet20"  # the table's architectures (the ``arch`` parameter's default)
+
+
+SETTINGS = {
+    "smoke": ProfileSettings(epochs={"vgg9": 2, "resnet56": 1}, step_epochs=1, batch={"vgg9": 64, "resnet56": 32},
+                             step_batch={"vgg9": 64, "resnet56": 32}),
+    "lite": ProfileSettings(epochs={"vgg9": 8, "resnet56": 8}, step_epochs=2, archs=",".join(LITE_ARCHS)),
+    "quick": ProfileSettings(epochs={"vgg9": 10, "resnet56": 10}, step_epochs=4),
+    "paper": ProfileSettings(epochs={"vgg9": 200, "resnet56": 164}, step_epochs=4),
+}
 COMPUTE_MATCHED = ("bwn", "twn")  # the SQ paper's baselines, also trained for as many epochs as their SQ chain
 METHODS = ("bwn", "twn", "ttq", "inq", "elq")
 SQ_BASES = ("bwn", "twn", "ttq")
@@ -83,20 +101,20 @@ class Chain:
 
 @dataclass(frozen=True)
 class Params(ChapterParams):
-    method: Any = "bwn,twn,ttq,inq,elq"  # baselines among bwn, twn, ttq, inq, elq
+    method: str = "bwn,twn,ttq,inq,elq"  # baselines among bwn, twn, ttq, inq, elq
     sq: bool = True  # also the stochastic (SQ) variant of each
     prob: str = "linear"  # SQ selection probability: constant | linear | softmax | sigmoid
     granularity: str = "filter"  # SQ unit: layer | filter | element
     select: str = "quantized"  # what the roulette picks: quantized (paper) | full_precision (official code)
-    ratios: Any = "0.5,0.75,0.875,1"  # SQ ratio of each stage
-    arch: Any = ""  # table architectures among vgg9, resnet20, resnet32, resnet56 (empty: the profile's)
+    ratios: str | float = "0.5,0.75,0.875,1"  # SQ ratio of each stage
+    arch: str = ""  # table architectures among vgg9, resnet20, resnet32, resnet56 (empty: the profile's)
     study_arch: str = "resnet20"  # architecture of the INQ/ELQ rows and the probability/granularity studies
     twn: str = "official"  # TWN scale: official (per-channel alpha, SQ Caffe) | paper (per-layer alpha)
     threshold: float = 0.05  # TTQ threshold factor t between 0 and 1, Delta = t * max abs W
     wn_grad: str = "paper"  # TTQ gradient of W_n: paper (+sum) | official (-sum, the exact derivative)
     inq_bits: int = 5  # INQ bit-width (the INQ paper's headline: 5; the seed: 3)
 
-    PROFILES: ClassVar[tuple[str, ...]] = ("smoke", "lite", "quick", "paper")
+    SETTINGS: ClassVar[Mapping[str, ProfileSettings]] = SETTINGS
 
     def check(self) -> None:
         parse_list(self.method, str, "method", choices=METHODS)
@@ -119,7 +137,7 @@ class Params(ChapterParams):
     @property
     def archs(self) -> list[str]:
         """The table's architectures: ``arch``, or the profile's default when empty."""
-        return parse_list(self.arch or PROFILE_ARCHS.get(self.profile, DEFAULT_ARCHS), str, "arch", choices=ARCHS)
+        return parse_list(self.arch or SETTINGS[self.profile].archs, str, "arch", choices=ARCHS)
 
 
 def milestones(epochs: int, fractions: tuple[float, ...]) -> tuple[int, ...]:
@@ -129,9 +147,9 @@ def milestones(epochs: int, fractions: tuple[float, ...]) -> tuple[int, ...]:
 
 def stage_schedule(arch: str, profile: str, epochs: int = 0) -> Schedule:
     """One SQ stage (or one baseline run): the official schedule at the profile's length (``epochs`` overrides)."""
-    kind, name = SOLVER[arch], get_profile(profile).name
-    n = epochs or EPOCHS[name][kind]
-    return Schedule(epochs=n, batch_size=BATCH[name][kind], optimizer="sgd",
+    kind, settings = SOLVER[arch], SETTINGS[get_profile(profile).name]
+    n = epochs or settings.epochs[kind]
+    return Schedule(epochs=n, batch_size=settings.batch[kind], optimizer="sgd",
                     lr=0.1, momentum=0.9, weight_decay=1e-4, lr_schedule="step",
                     milestones=milestones(n, DECAY_AT[kind]), gamma=0.1)
 
@@ -182,18 +200,12 @@ def parse_ratios(ratios: Any) -> tuple[float, ...]:
 
 
 
-# INQ/ELQ per scheme: (lr, weight decay), the seed's main2.py; epochs per step per profile; batch 100 (smoke: as SQ)
-STEP_HPARAMS = {"inq": (1e-3, 3e-4), "elq": (1e-2, 1e-4)}
-STEP_EPOCHS = {"smoke": 1, "lite": 2, "quick": 4, "paper": 4}
-
-
 def step_schedule(scheme: str, arch: str, profile: str, epochs: int = 0) -> Schedule:
     """One INQ/ELQ step: the seed's optimizer, lr x0.5 every 2 epochs (restarted every step)."""
-    name = get_profile(profile).name
-    n = epochs or STEP_EPOCHS[name]
+    settings = SETTINGS[get_profile(profile).name]
+    n = epochs or settings.step_epochs
     lr, weight_decay = STEP_HPARAMS[scheme]
-    batch = BATCH["smoke"][SOLVER[arch]] if name == "smoke" else 100
-    return Schedule(epochs=n, batch_size=batch, optimizer="sgd", lr=lr, momentum=0.9,
+    return Schedule(epochs=n, batch_size=settings.step_batch[SOLVER[arch]], optimizer="sgd", lr=lr, momentum=0.9,
                     weight_decay=weight_decay, lr_schedule="step", milestones=tuple(range(2, n, 2)), gamma=0.5)
 
 

@@ -21,7 +21,7 @@ def converged_parents() -> list[TrainConfig]:
     """Every converged parent the lite chapters plan (three seeds each), once, in plan order."""
     found: dict[str, TrainConfig] = {}
     for name, chapter in CHAPTERS.items():
-        if "lite" not in chapter.Params.PROFILES:
+        if "lite" not in chapter.Params.SETTINGS:
             continue
         for planned in chapter.plan(params(name)):
             chain = lineage(planned.config)

@@ -11,7 +11,7 @@ import seaborn as sns
 from pandas.io.formats.style import Styler
 
 from ..chapters import scoreboard
-from ..chapters.scoreboard import PROFILE_SCHEDULE, Cell, Params, entries, entry_bits, plan
+from ..chapters.scoreboard import SETTINGS, Cell, Params, entries, entry_bits, plan
 from ..methods import get_method
 from ..runs import find_record
 from .protocol import epochs
@@ -19,7 +19,7 @@ from .stats import series_mean_std
 from .tables import run_link
 
 # the profiles whose numbers come from CIFAR-10 images, and the data sets they may run on
-REAL_PROFILES = tuple(p for p in PROFILE_SCHEDULE if p != "smoke")
+REAL_PROFILES = tuple(p for p in SETTINGS if p != "smoke")
 REAL_DATA = ("cifar10", "cifar10-jpeg")
 
 
