@@ -7,8 +7,9 @@ def result(benchmark: str, rows: list[dict]) -> dict:
 
 
 def step(case: str, method: str, precision: str, ms: float, fp_ms: float, arch: str = "resnet20") -> dict:
-    return {"case": case, "method": method, "precision": precision, "ms_per_step": ms, "ratio_to_fp": ms / fp_ms,
-            "arch": arch, "bf16_speedup": 1.5}
+    bits = {"fp": 32, "bwn": 1}.get(method, 2)
+    return {"case": case, "method": method, "bits": bits, "precision": precision, "ms_per_step": ms,
+            "ratio_to_fp": ms / fp_ms, "arch": arch, "bf16_speedup": 1.5}
 
 
 def qat_step(apot_bf16: float) -> dict:
@@ -24,8 +25,10 @@ def qat_step(apot_bf16: float) -> dict:
 
 def test_step_ratios_quote_the_record_and_name_the_missed_targets():
     text = bench_prose.step_ratios(qat_step(apot_bf16=1.6))
-    assert "1.02× to 1.05×" in text and "APoT's 1.60× (target 1.3×)" in text and "Missed: APoT's in bf16." in text
-    assert "Every step is within its target." in bench_prose.step_ratios(qat_step(apot_bf16=1.2))
+    assert "1.02× to 1.05× in fp32 and 1.02× to 1.05× in bf16" in text
+    assert "Over the 1.3× target" in text and "apot, bf16 at 1.60×" in text and "apot, fp32" not in text
+    assert "Every case is within the 2.0× target" in text
+    assert "Over the" not in bench_prose.step_ratios(qat_step(apot_bf16=1.2))
 
 
 def test_bf16_speed_quotes_both_precisions_full_precision_steps():

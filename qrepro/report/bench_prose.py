@@ -8,9 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ..bench.targets import TARGETS
-
-WEIGHT_ONLY = ("bwn", "twn", "ttq", "sq-twn", "inq", "elq")  # qat_step's cases whose activations stay full precision
-
+from ..methods import get_method
 
 def latest(results: list[dict[str, Any]], benchmark: str) -> dict[str, Any] | None:
     """The last recorded result of ``benchmark`` (``bench.recorded()`` lists one per benchmark and device)."""
@@ -20,10 +18,6 @@ def latest(results: list[dict[str, Any]], benchmark: str) -> dict[str, Any] | No
 
 def _missing(benchmark: str) -> str:
     return f"No `{benchmark}` record here yet (`python -m qrepro bench --only {benchmark}` makes one)."
-
-
-def _step_limit(description_start: str) -> float:
-    return next(target.limit for target in TARGETS if target.description.startswith(description_start))
 
 
 def _range(values: pd.Series) -> str:
@@ -89,24 +83,27 @@ def precision_agreement(curves: dict[str, Any] | None) -> str:
             f"{seconds['fp32']:.0f} s in fp32 (medians of the record's epochs).")
 
 
+def _weight_only(row: dict[str, Any]) -> bool:
+    """Whether a ``qat_step`` case quantizes weights only (its method's activations stay full precision)."""
+    weights, activations = get_method(row["method"]).levels(row["bits"])
+    return weights is not None and activations is None
+
+
 def step_ratios(qat_step: dict[str, Any] | None) -> str:
-    """``qat_step`` against its targets: the weight-only methods' steps, APoT's and PD-QAT's, per precision."""
+    """``qat_step`` against its targets (``bench.targets``): the weight-only methods' steps per precision, and every
+    case over its target."""
     if qat_step is None:
         return _missing("qat_step")
-    rows = pd.DataFrame(qat_step["rows"])
-    if "precision" not in rows:
-        rows["precision"] = "fp32"
-    qat_limit, pdqat_limit = _step_limit("QAT training step"), _step_limit("PD-QAT step")
-    parts, held = [], []
-    for precision, group in rows.groupby("precision", sort=False):
-        ratio = group.set_index("case")["ratio_to_fp"]
-        weight_only = group[group["case"].isin(WEIGHT_ONLY)]["ratio_to_fp"]
-        apot, pdqat = ratio.get("apot"), ratio.get("pdqat (pre-activation)")
-        parts.append(f"in {precision}, the weight-only methods' steps (BWN, TWN, TTQ, SQ, INQ, ELQ) measure "
-                     f"{_range(weight_only)} of the full-precision step, APoT's {apot:.2f}× (target "
-                     f"{qat_limit}×) and PD-QAT's {pdqat:.2f}× (target {pdqat_limit}×)")
-        held.append((precision, apot <= qat_limit, pdqat <= pdqat_limit))
-    missed = [f"APoT's in {p}" for p, apot_ok, _ in held if not apot_ok]
-    missed += [f"PD-QAT's in {p}" for p, _, pdqat_ok in held if not pdqat_ok]
-    summary = (f" Missed: {', '.join(missed)}." if missed else " Every step is within its target.")
-    return f"In the last `qat_step` record ({qat_step['device']}): " + "; ".join(parts) + "." + summary
+    rows = qat_step["rows"]
+    weight_only = pd.DataFrame([row for row in rows if _weight_only(row)])
+    if "precision" not in weight_only:
+        weight_only["precision"] = "fp32"
+    ranges = [f"{_range(group['ratio_to_fp'])} in {precision}"
+              for precision, group in weight_only.groupby("precision", sort=False)]
+    text = (f"In the last `qat_step` record ({qat_step['device']}) the weight-only methods' steps measure "
+            f"{' and '.join(ranges)} of the full-precision step.")
+    for target in (t for t in TARGETS if t.benchmark == "qat_step"):
+        over = [f"{case} at {ratio:.2f}×" for case, ratio in target.ratios(rows) if ratio > target.limit]
+        text += (f" Over the {target.limit}× target ({target.description}): {', '.join(over)}." if over else
+                 f" Every case is within the {target.limit}× target ({target.description}).")
+    return text
