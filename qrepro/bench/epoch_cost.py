@@ -6,7 +6,9 @@ hooks. Here ``fit`` runs two epochs on random CIFAR-shaped images (``TRAIN_BATCH
 one fifth of the training split, as CIFAR-10's 10,000 to 50,000) and the second epoch's wall time (after warm-up
 and, for torch.compile, after compilation) is set against its steps alone, timed with the same model, data layout
 and compile setting (target: everything but the steps <= 15 % of the epoch). Each model runs eager (NCHW),
-channels_last, and compiled (torch.compile with inductor; the compile time of the first epoch is reported too).
+channels_last, and compiled (torch.compile with inductor; the compile time of the first epoch is reported too), in the
+precision runs on images train in (bf16 autocast where the device has native bf16); where that is bf16, channels_last
+also runs in fp32 beside it, so that one record holds both precisions' epochs.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .measure import timed
 BATCH, SIZE, TRAIN_BATCHES = 128, 32, 20
 CASES = [("fp", "fp", 32), ("apot", "apot", 4), ("dorefa", "dorefa", 4)]  # (label, method, bits) on ResNet-20
 VARIANTS = {"eager": {}, "channels_last": {"channels_last": True}, "compile": {"compile": True}}
+FP32_VARIANT = ("channels_last, fp32", {"channels_last": True, "amp": False})  # beside bf16, where bf16 is native
 
 
 def random_images() -> ImageData:
@@ -39,7 +42,8 @@ def measure(method: str, bits: int, variant: dict, data: ImageData, device: torc
                          schedule=Schedule(epochs=2, batch_size=BATCH, lr=0.01, lr_schedule="constant"))
     torch.manual_seed(0)
     model, objective, _ = trainable(config, data)
-    amp = precision_for("cifar10", device.type) == "bf16"  # as runs on images train
+    variant = dict(variant)
+    amp = variant.pop("amp", precision_for("cifar10", device.type) == "bf16")  # default: as runs on images train
     history = fit(model, data, config.schedule, device=device, objective=objective, progress=False, amp=amp,
                   **variant)
     first, epoch = history[0]["seconds"], history[1]["seconds"]
@@ -61,8 +65,11 @@ def measure(method: str, bits: int, variant: dict, data: ImageData, device: torc
 
 def run(device: torch.device) -> list[dict]:
     data = random_images()
+    variants = dict(VARIANTS)
+    if precision_for("cifar10", device.type) == "bf16":
+        variants.update([FP32_VARIANT])
     rows = [{"case": label, "variant": name, **measure(method, bits, variant, data, device)}
-            for label, method, bits in CASES for name, variant in VARIANTS.items()]
+            for label, method, bits in CASES for name, variant in variants.items()]
     eager = {row["case"]: row["ms_per_step"] for row in rows if row["variant"] == "eager"}
     for row in rows:
         row["step_vs_eager"] = round(row["ms_per_step"] / eager[row["case"]], 2)
