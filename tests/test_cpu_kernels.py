@@ -1,4 +1,7 @@
 """The fused CPU kernels equal the eager quantizers bit for bit: outputs, input gradients and clipping gradients."""
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import require_kernels
@@ -148,3 +151,11 @@ def test_a_failed_build_warns_under_auto_and_raises_under_compiled(monkeypatch):
     cpu_kernels._warn_once.cache_clear()
     with pytest.warns(RuntimeWarning, match="Ninja is required"):
         assert cpu_kernels.kernels() is None
+
+
+def test_only_the_ops_seam_reaches_the_compiled_kernels():
+    """Every quantizer calls ``quantizers.ops`` with its eager formula; no other quantizer imports the kernels."""
+    folder = Path(cpu_kernels.__file__).parent
+    importers = sorted(path.name for path in folder.glob("*.py")
+                       if re.search(r"^from \. import .*cpu_kernels|^import .*cpu_kernels", path.read_text(), re.M))
+    assert importers == ["ops.py"]

@@ -38,8 +38,8 @@ from itertools import product
 import torch
 from torch import nn
 
-from . import cpu_kernels
-from .levels import NOT_FINITE, LevelGrid
+from . import ops
+from .levels import LevelGrid
 
 SUPPORTED_BITS = (2, 3, 4, 5)
 
@@ -128,8 +128,12 @@ class _RCF(torch.autograd.Function):
         inside = cls.inside(x, alpha, q.dtype)
         grad = grad.to(q.dtype)
         residual = torch.addcmul(q, x, inside, value=-1)  # Q - x 1[inside], in Q's dtype (at least float32)
-        dalpha = _sum_of_products(grad, residual) / alpha
-        return cls.grad_input(grad, inside).to(x.dtype), dalpha.to(alpha.dtype).reshape(()), None
+        return cls.grad_input(grad, inside).to(x.dtype), _RCF.clipping_gradient(grad, residual, alpha), None
+
+    @staticmethod
+    def clipping_gradient(grad: torch.Tensor, residual: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """dL/dalpha = (1 / alpha) sum g (Q - x 1[inside]), from the residual, as a 0-d tensor of alpha's dtype."""
+        return (_sum_of_products(grad, residual) / alpha).to(alpha.dtype).reshape(())
 
 
 class _WeightRCF(_RCF):
@@ -145,29 +149,8 @@ class _WeightRCF(_RCF):
 
 
 class _ActivationRCF(_RCF):
-    """alpha * Pi(min(a / alpha, 1)), with dQ/da = 1[a <= alpha] (see module docstring). On float32 CPU tensors each
-    direction is one fused pass (``cpu_kernels``), equal bit for bit to the eager passes."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, alpha: torch.Tensor, grid: LevelGrid) -> torch.Tensor:
-        fused = cpu_kernels.for_tensors(x) if alpha.dtype == torch.float32 else None
-        if fused is None:
-            return _RCF.forward(ctx, x, alpha, grid)
-        q, nan = fused.apot_activation_forward(x, (grid.resolution / alpha).item(), grid.table * alpha, grid.cells)
-        if nan:
-            raise FloatingPointError(NOT_FINITE)
-        ctx.save_for_backward(x, alpha, q)
-        return q
-
-    @classmethod
-    def backward(cls, ctx, grad: torch.Tensor):
-        x, alpha, q = ctx.saved_tensors
-        fused = cpu_kernels.for_tensors(grad, x, q)
-        if fused is None:
-            return super().backward(ctx, grad)
-        residual = cpu_kernels.scratch_like(x)
-        grad_input = fused.apot_activation_backward(grad, x, q, alpha.item(), residual)
-        return grad_input, (_sum_of_products(grad, residual) / alpha).to(alpha.dtype).reshape(()), None
+    """alpha * Pi(min(a / alpha, 1)), with dQ/da = 1[a <= alpha] (see module docstring); on float32 CPU tensors
+    ``ops.apot_activation`` runs it as one pass per direction, equal bit for bit."""
 
     @staticmethod
     def inside(x: torch.Tensor, alpha: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -187,7 +170,7 @@ class APoTWeight(nn.Module):
     >>> APoTWeight(3, alpha_init=1.0)(torch.tensor([-1.4, -0.2, 0.0, 0.2, 1.4])).detach()
     tensor([-1.0000, -0.2500,  0.0000,  0.2500,  1.0000])
 
-    On float32 CPU weights the normalization and quantization are one C++ autograd function (``cpu_kernels``): the
+    On float32 CPU weights the normalization and quantization are one C++ autograd function (``ops.apot_weight``): the
     same statistics (``torch.mean``, and ``torch.std``'s value, certified: ``std_of`` in cpu_kernels.cpp) and
     element-wise operations as the eager code below, in its order, so the output and both gradients (dL/dW =
     g / std W through the straight-through W_hat, dL/dalpha as ``_RCF``) are equal bit for bit.
@@ -203,13 +186,13 @@ class APoTWeight(nn.Module):
         return self.grid.levels
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        alpha, grid = self.alpha, self.grid
-        fused = cpu_kernels.for_tensors(w) if alpha.dtype == torch.float32 else None
-        if fused is not None:  # one fused pass per direction, the same statistics and values (cpu_kernels.cpp)
-            return fused.apot_weight(w, alpha, grid.table, grid.resolution, grid.offset, grid.cells, NOT_FINITE)
+        return ops.apot_weight(w, self.alpha, self.grid, lambda: self.quantize(w))
+
+    def quantize(self, w: torch.Tensor) -> torch.Tensor:
+        """The formula: normalize with detached statistics, then clip and project."""
         stats = w.detach()
         w_hat = (w - stats.mean()) / stats.std()
-        return _WeightRCF.apply(w_hat, alpha, grid)
+        return _WeightRCF.apply(w_hat, self.alpha, self.grid)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}"
@@ -237,7 +220,8 @@ class APoTActivation(nn.Module):
         # a bf16 activation (autocast) is promoted first: the fused float32 CPU kernel then applies, about 5x faster
         # than the eager passes in bf16 (8.1 against 39.6 ms forward + backward at 128x16x32x32, one thread, AMD
         # EPYC with AVX512-BF16), and the output is the same float32 level
-        return _ActivationRCF.apply(a.to(torch.promote_types(a.dtype, torch.float32)), self.alpha, self.grid)
+        return ops.apot_activation(a.to(torch.promote_types(a.dtype, torch.float32)), self.alpha, self.grid,
+                                   _ActivationRCF)
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}"

@@ -16,8 +16,10 @@ the kernel. tests/test_cpu_kernels.py and tests/test_weight_kernels.py compare e
 rounding decides, and tests/test_kernels_training.py trains every kind of recorded run both ways and compares the
 models bit for bit.
 
-They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++ compiler and ninja; about a minute;
-see ``build_directory``) and used for float32 CPU tensors in a dense memory order. ``QREPRO_KERNELS`` chooses:
+The quantizers reach them only through ``ops``, which passes each kernel its quantizer's eager formula to run
+wherever the kernel does not apply. They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++
+compiler and ninja; about a minute; see ``build_directory``) and used for float32 CPU tensors in a dense memory
+order. ``QREPRO_KERNELS`` chooses:
 
 - ``auto`` (default): the kernels where they build; where they do not, a warning naming the compiler error, then
   the eager code (same numbers, slower);

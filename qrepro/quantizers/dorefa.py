@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import cpu_kernels
+from . import ops
 from .ste import round_ste
 
 FULL = 32
@@ -51,36 +51,10 @@ def unit_levels(bits: int) -> torch.Tensor:
     return torch.arange(steps + 1, dtype=torch.float32) / steps
 
 
-class _FusedWeight(torch.autograd.Function):
-    """``dorefa_weight`` on a float32 CPU weight: torch's own tanh, mean and max, the rest one fused pass per
-    direction (``cpu_kernels``), whose backward is the chain rule autograd applies to the eager formula, operation for
-    operation (tanh_backward; the max's gradient shared by its ties; clamp_min's; the division's two gradients), so
-    the weights and dL/dW are equal bit for bit."""
-
-    @staticmethod
-    def forward(ctx, w: torch.Tensor, bits: int, fused) -> torch.Tensor:
-        steps = 0 if bits == FULL else 2**bits - 1
-        out, t, scale, top = fused.dorefa_weight_forward(w, steps, bits == FULL)
-        ctx.save_for_backward(w, t, scale, top)
-        ctx.bits, ctx.steps = bits, steps
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        w, t, scale, top = ctx.saved_tensors
-        fused = cpu_kernels.for_tensors(grad, t)
-        if fused is None:  # a gradient in another layout: differentiate the eager formula
-            with torch.enable_grad():
-                w = w.detach().requires_grad_(True)
-                return torch.autograd.grad(_eager_weight(w, ctx.bits), w, grad)[0], None, None
-        return fused.dorefa_weight_backward(grad, t, scale, top, ctx.steps, ctx.bits == FULL), None, None
-
-
 def dorefa_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
     """E (2 quantize_k(tanh W / (2 max|tanh W|) + 1/2) - 1), E = mean|W| detached; E tanh W / max|tanh W| at 32.
-    On float32 CPU weights: one fused pass per direction, the same values (``_FusedWeight``)."""
-    fused = cpu_kernels.for_tensors(w)
-    return _eager_weight(w, bits) if fused is None else _FusedWeight.apply(w, bits, fused)
+    On float32 CPU weights: one fused pass per direction, the same values and gradient (``ops.dorefa_weight``)."""
+    return ops.dorefa_weight(w, bits, bits == FULL, _eager_weight)
 
 
 def _eager_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
@@ -93,39 +67,32 @@ def _eager_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 class _Activation(torch.autograd.Function):
-    """quantize_k(clamp(a, 0, 1)) in one allocation. The gradient is the one autograd gives the composition,
-    bit for bit on every finite input: clamp's derivative (1 on 0 < a < 1, exclusive as torch's) times
-    (g / (2^k - 1)) (2^k - 1) from the division and product around the rounding. On float32 CPU tensors each
-    direction is one fused pass (``cpu_kernels``), equal bit for bit to the eager passes."""
+    """quantize_k(clamp(a, 0, 1)) in one allocation, at ``steps`` = 2^k - 1 (None: clamp only). The gradient is the one
+    autograd gives the composition, bit for bit on every finite input: clamp's derivative (1 on 0 < a < 1, exclusive
+    as torch's) times (g / (2^k - 1)) (2^k - 1) from the division and product around the rounding. On float32 CPU
+    tensors ``ops.dorefa_activation`` runs it as one pass per direction, equal bit for bit."""
 
     @staticmethod
-    def forward(ctx, a: torch.Tensor, bits: int) -> torch.Tensor:
+    def forward(ctx, a: torch.Tensor, steps: int | None) -> torch.Tensor:
         ctx.save_for_backward(a)
-        ctx.steps = None if bits == FULL else 2**bits - 1
-        fused = None if ctx.steps is None else cpu_kernels.for_tensors(a)
-        if fused is not None:
-            return fused.dorefa_activation_forward(a, ctx.steps)
+        ctx.steps = steps
         clipped = a.clamp(0, 1)
-        return clipped if ctx.steps is None else clipped.mul_(ctx.steps).round_().div_(ctx.steps)
+        return clipped if steps is None else clipped.mul_(steps).round_().div_(steps)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (a,) = ctx.saved_tensors
-        if ctx.steps is None:
-            return torch.ops.aten.hardtanh_backward(grad, a, 0, 1), None
-        fused = cpu_kernels.for_tensors(grad, a)
-        if fused is not None:
-            return fused.dorefa_activation_backward(grad, a, ctx.steps), None
-        grad = grad.div(ctx.steps).mul_(ctx.steps)
+        if ctx.steps is not None:
+            grad = grad.div(ctx.steps).mul_(ctx.steps)
         return torch.ops.aten.hardtanh_backward(grad, a, 0, 1), None
 
 
 def dorefa_activation(a: torch.Tensor, bits: int) -> torch.Tensor:
     """quantize_k(clamp(a, 0, 1)); clamp(a, 0, 1) at 32 bits. The levels are computed in float32 at least: a bf16
     activation (autocast) is promoted first, so the output lies exactly on j / (2^k - 1)."""
-    if check_bits(bits) != FULL:
-        a = a.to(torch.promote_types(a.dtype, torch.float32))
-    return _Activation.apply(a, bits)
+    if check_bits(bits) == FULL:
+        return _Activation.apply(a, None)
+    return ops.dorefa_activation(a.to(torch.promote_types(a.dtype, torch.float32)), 2**bits - 1, _Activation)
 
 
 class _Switchable(nn.Module):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import cpu_kernels
+from . import ops
 from .binary import filters
 from .ste import straight_through
 
@@ -77,10 +77,7 @@ class TWN(nn.Module):
         self.variant = variant
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        fused = cpu_kernels.for_tensors(w)  # float32 CPU: one fused pass (weight_kernels.cpp), the same values
-        if fused is None:
-            return straight_through(w, twn(w, self.variant))
-        return fused.twn(w, self.variant == "official", TWN_DELTA)
+        return ops.twn(w, self.variant == "official", TWN_DELTA, lambda: straight_through(w, twn(w, self.variant)))
 
     def levels(self) -> torch.Tensor:
         """{-1, 0, 1}: the output is alpha times these (alpha per layer, or per output channel for "official")."""
@@ -101,7 +98,7 @@ class _TrainedTernary(torch.autograd.Function):
     I_p and I_n are float 0/1 masks p, n (on a CPU, selecting with bool masks costs several float passes), and the
     selections are written as sums in which every term but one is an exact zero, so the values are those of the
     case-by-case definition: w^t = p W_p - n W_n, and dL/dw = g (p W_p + n W_n + (1 - p - n)). On float32 CPU
-    weights ``TTQ`` runs the C++ autograd function ``cpu_kernels`` builds instead: one fused pass per direction with
+    weights ``TTQ`` runs the C++ autograd function of ``ops.ttq`` instead: one fused pass per direction with
     these operations in this order, and the two scale gradients the same ``torch.sum``s.
     """
 
@@ -160,10 +157,7 @@ class TTQ(nn.Module):
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         sign = 1.0 if self.wn_grad == "paper" else -1.0
         wp, wn = self.positive_scale, self.negative_scale
-        fused = cpu_kernels.for_tensors(w) if wp.dtype == wn.dtype == torch.float32 else None
-        if fused is not None:  # float32 CPU: one fused pass per direction (weight_kernels.cpp), the same values
-            return fused.ttq(w, wp, wn, self.threshold, sign)
-        return _TrainedTernary.apply(w, wp, wn, self.threshold, sign)
+        return ops.ttq(w, wp, wn, self.threshold, sign, lambda: _TrainedTernary.apply(w, wp, wn, self.threshold, sign))
 
     def levels(self) -> None:
         """None: the levels {-W_n, 0, W_p} are learned, with no fixed normalized set (W_p / W_n is trained)."""

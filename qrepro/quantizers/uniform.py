@@ -6,34 +6,15 @@ Li, Dong, Wang, "Additive Powers-of-Two Quantization" (ICLR 2020) keep the stem 
 classifier at 8 bits in every CIFAR model, including the "32-bit" one. The official code divides by the
 signed maximum max(w) rather than max|w|, so its negative side is not clipped at -127 steps; we use
 max|w| (a proper 255-level grid) and document the difference here. On float32 CPU weights each direction is one
-fused pass (``cpu_kernels``): the same float32 operations in the same order as the eager code below.
+fused pass (``ops.uniform``): the same float32 operations in the same order as the eager code below.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from . import cpu_kernels
+from . import ops
 from .ste import round_ste
-
-
-class _Fused(torch.autograd.Function):
-    """The quantizer's forward and backward, each one fused pass over the weight (float32 CPU tensors)."""
-
-    @staticmethod
-    def forward(ctx, w: torch.Tensor, steps: int, fused) -> torch.Tensor:
-        out, scale = fused.uniform_forward(w, steps)
-        ctx.save_for_backward(scale)
-        ctx.steps, ctx.strides = steps, w.stride()
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        (scale,) = ctx.saved_tensors
-        fused = cpu_kernels.for_tensors(grad) if grad.stride() == ctx.strides else None
-        if fused is None:  # the eager chain rule of round_ste(w / s * steps) / steps * s, in its order
-            return grad * scale / ctx.steps * ctx.steps / scale, None, None
-        return fused.uniform_backward(grad, scale, ctx.steps), None, None
 
 
 class SymmetricUniformWeight(nn.Module):
@@ -58,9 +39,11 @@ class SymmetricUniformWeight(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         steps = 2 ** (self.bits - 1) - 1
-        fused = cpu_kernels.for_tensors(w)
-        if fused is not None:
-            return _Fused.apply(w, steps, fused)
+        return ops.uniform(w, steps, lambda: self.quantize(w, steps))
+
+    @staticmethod
+    def quantize(w: torch.Tensor, steps: int) -> torch.Tensor:
+        """The formula: round(w / s * steps) / steps * s, s = max|w| detached, straight through."""
         scale = w.detach().abs().max().clamp_min(torch.finfo(w.dtype).tiny)
         return round_ste(w / scale * steps) / steps * scale
 
