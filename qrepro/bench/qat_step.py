@@ -13,9 +13,14 @@ median of the rounds' medians, so that a drifting machine load biases no case; `
 highest ratio of one round (the case against the full-precision step of the same round). On a shared host the
 quantizers' memory-bound element-wise passes slow down more than the convolutions when the host is busy, so the
 range is part of the result.
+
+On a CPU every case also runs in the training precision with ``QREPRO_KERNELS=eager`` (``eager_ms_per_step``), and
+``kernels_gain`` is the eager step's time over the step with the compiled kernels: what the fused CPU kernels
+(``quantizers/ops.py``) earn on the training path the lite runs use.
 """
 from __future__ import annotations
 
+import os
 import statistics
 
 import torch
@@ -53,9 +58,11 @@ def precisions(device: torch.device) -> tuple[str, ...]:
 
 
 def step_time(method: str, bits: int, arch: str, arch_options: dict, options: dict, device_name: str,
-              precision: str) -> dict:
-    """Seconds per SGD step (forward, backward, update) of ``method`` at ``bits`` in ``precision``; peak CUDA
-    memory."""
+              precision: str, kernels: str | None = None) -> dict:
+    """Seconds per SGD step (forward, backward, update) of ``method`` at ``bits`` in ``precision``, with
+    ``QREPRO_KERNELS=kernels`` when given (set in this process: call it isolated); peak CUDA memory."""
+    if kernels:
+        os.environ["QREPRO_KERNELS"] = kernels
     device = torch.device(device_name)
     torch.manual_seed(0)
     config = TrainConfig(chapter="bench", data="cifar10", arch=arch, schedule=Schedule(epochs=1), method=method,
@@ -81,14 +88,19 @@ def step_time(method: str, bits: int, arch: str, arch_options: dict, options: di
 
 def run(device: torch.device) -> list[dict]:
     rounds = 1 if device.type == "cuda" else ROUNDS
-    keys = [(label, precision) for precision in precisions(device) for label, *_ in CASES]
-    measured: dict[tuple[str, str], list[dict]] = {key: [] for key in keys}
+    training = precisions(device)[-1]  # the precision runs train in on this device
+    eager = {training} if device.type == "cpu" else set()  # the kernels are CPU kernels
+    measured: dict[tuple[str, str], list[dict]] = {(label, precision): [] for precision in precisions(device)
+                                                   for label, *_ in CASES}
+    eager_measured: dict[str, list[dict]] = {label: [] for label, *_ in CASES}
     for _ in range(rounds):
         for precision in precisions(device):
             for label, method, bits, arch, arch_options, options in CASES:
                 args = (method, bits, arch, arch_options, options, str(device), precision)
                 result = step_time(*args) if device.type == "cuda" else isolated(step_time, *args)
                 measured[(label, precision)].append(result)
+                if precision in eager:
+                    eager_measured[label].append(isolated(step_time, *args, "eager"))
     rows = []
     for precision in precisions(device):
         for label, method, bits, arch, _, _ in CASES:
@@ -109,4 +121,7 @@ def run(device: torch.device) -> list[dict]:
         if row["precision"] == "bf16":
             fp32 = statistics.median(m["ms_per_step"] for m in measured[(row["case"], "fp32")])
             row["bf16_speedup"] = round(fp32 / row["ms_per_step"], 2)
+        if row["precision"] in eager:
+            row["eager_ms_per_step"] = statistics.median(m["ms_per_step"] for m in eager_measured[row["case"]])
+            row["kernels_gain"] = round(row["eager_ms_per_step"] / row["ms_per_step"], 2)
     return rows
