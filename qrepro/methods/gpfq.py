@@ -326,11 +326,6 @@ class MSQ(PTQMethod):
 PTQ_METHODS = (GPFQ(), MSQ())
 
 
-def recorded_sparsity(record: dict[str, Any]) -> float | None:
-    """The share of zero weights of a recorded GPFQ or MSQ run's model (None for any other record)."""
-    return record.get("summary", {}).get("sparsity")
-
-
 def layer_facts(record: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per layer of a recorded GPFQ or MSQ run, what ``quantize`` reported (radius, step, errors, zero weights;
     GPFQ also samples, inputs and neurons)."""

@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ..methods.gpfq import recorded_sparsity
 from ..runs.behaviour import is_stale
 
 GROUP = ["data_set", "profile", "arch"]
@@ -67,7 +66,7 @@ def runs_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             "train_top1": epochs[-1].get("train_top1"),  # the last epoch's running training top-1
             "original_top1": record.get("original_top1"),  # of the model a post-training run quantized
             "original_top5": record.get("original_top5"),
-            "sparsity": recorded_sparsity(record),
+            "sparsity": record.get("summary", {}).get("sparsity"),  # zero weights, where a method's summary counts them
             "epochs": config["schedule"]["epochs"] if "schedule" in config else None,
             "wall_time_s": record["wall_time_s"],
             "device": record["device"],
