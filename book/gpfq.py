@@ -212,10 +212,10 @@ if "scalar" in chosen:
 # ### Non-overlapping patches zero the kernel entries that only meet padding
 # With stride = kernel size, a $3\times3$ convolution (padding 1) on a $2\times2$ input has a single patch,
 # whose first row and column are padding: those five kernel entries have $\tilde X_t = 0$, so GPFQ sets them
-# to zero, whatever the bit-width. This hits the last five convolutions of ResNet-20 on 8x8 digits (69 % of
-# its weights) and the last three of the seed's ResNet-18 on CIFAR-10 (32 → 16 by the max-pool → 2x2 in
-# `layer4`; 63 % of its weights): 5/9 of 63 % is 35 % zeros, which is why the seed logs 37 % zeros even at
-# 8 bits. The ablation quantizes with patches at the convolution's own stride, its real receptive fields
+# to zero, whatever the bit-width. This hits the last five convolutions of ResNet-20 on 8x8 digits and the last
+# three of the seed's ResNet-18 on CIFAR-10 (32 → 16 by the max-pool → 2x2 in `layer4`), in each case most of the
+# network's weights: 5/9 of those become zeros, which is why the seed logs about a third of its weights as zeros
+# even at 8 bits. The ablation quantizes with patches at the convolution's own stride, its real receptive fields
 # (not in the official code).
 
 # %% tags=["hide-input"]
