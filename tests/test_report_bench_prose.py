@@ -52,3 +52,9 @@ def test_precision_agreement_says_whether_the_gap_is_within_the_seed_noise():
     text = bench_prose.precision_agreement(beyond)
     assert "no larger" not in text and "larger than the change of seed's for FP (2.00 against 0.50 points)" in text
     assert "A bf16 epoch took 100 s against 200 s in fp32" in text
+
+
+def test_the_page_quotes_the_cpu_record_of_a_benchmark():
+    cpu, gpu = qat_step(1.2), {**qat_step(1.6), "device": "CUDA NVIDIA H100"}
+    assert bench_prose.latest([cpu, gpu], "qat_step") is cpu
+    assert bench_prose.latest([gpu], "qat_step") is None

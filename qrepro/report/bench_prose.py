@@ -10,9 +10,11 @@ import pandas as pd
 from ..bench.targets import TARGETS
 from ..methods import get_method
 
+
 def latest(results: list[dict[str, Any]], benchmark: str) -> dict[str, Any] | None:
-    """The last recorded result of ``benchmark`` (``bench.recorded()`` lists one per benchmark and device)."""
-    found = [result for result in results if result["benchmark"] == benchmark]
+    """The recorded CPU result of ``benchmark`` (``bench.recorded()`` lists one per benchmark and device; the page's
+    sentences are about training on a CPU), or None."""
+    found = [result for result in results if result["benchmark"] == benchmark and result["device"].startswith("CPU")]
     return found[-1] if found else None
 
 
@@ -103,7 +105,8 @@ def step_ratios(qat_step: dict[str, Any] | None) -> str:
     text = (f"In the last `qat_step` record ({qat_step['device']}) the weight-only methods' steps measure "
             f"{' and '.join(ranges)} of the full-precision step.")
     for target in (t for t in TARGETS if t.benchmark == "qat_step"):
-        over = [f"{case} at {ratio:.2f}×" for case, ratio in target.ratios(rows) if ratio > target.limit]
-        text += (f" Over the {target.limit}× target ({target.description}): {', '.join(over)}." if over else
-                 f" Every case is within the {target.limit}× target ({target.description}).")
+        limit = target.limit_on("cpu")
+        over = [f"{case} at {ratio:.2f}×" for case, ratio in target.ratios(rows) if ratio > limit]
+        text += (f" Over the {limit}× target ({target.description}): {', '.join(over)}." if over else
+                 f" Every case is within the {limit}× target ({target.description}).")
     return text
