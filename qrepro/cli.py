@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print no tables, only how many records there are")
     run.add_argument("--compile", action="store_true", help="torch.compile the training forward")
     run.add_argument("--keep-going", action="store_true",
-                     help="a run that diverges does not stop the sweep: the runs that do not start from it go on")
+                     help="a run that diverges, or that its method refuses for this model, does not stop the sweep: "
+                          "the runs that do not start from it go on")
     split_runs = run.add_mutually_exclusive_group()
     split_runs.add_argument("--shard", metavar="K/N", help="run only shard K of N (one per GPU or host)")
     split_runs.add_argument("--shared-only", action="store_true", help="run only what every shard starts from")

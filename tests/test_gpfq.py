@@ -14,6 +14,7 @@ from qrepro import data as datasets
 from qrepro import models
 from qrepro.chapters import first_phase, gpfq
 from qrepro.methods import get_method
+from qrepro.methods.base import NotApplicable
 from qrepro.methods.gpfq import GPFQ, MSQ, Alphabet, gpfq_layer, gpfq_layer_per_neuron, linspace_alphabet, radius
 from qrepro.methods.gpfq_inputs import layer_inputs, patch_indices, unfold_patches
 from qrepro.config import PTQConfig, Schedule, TrainConfig
@@ -306,3 +307,12 @@ def test_chapter_runs_under_papermill_on_smoke_with_every_bit_width(runs_root, t
     assert sorted(r["method"] for r in headline) == ["gpfq", "msq"]
     assert len(recorded("gpfq")) == 1 + 16  # the model and the bit sweep (which holds the headline runs)
     assert assert_run_links_resolve(notebook) == {r["run_id"] for r in recorded("gpfq") if r["config"]["kind"] == "ptq"}
+
+
+def test_a_sweep_that_keeps_going_leaves_out_an_L0_level_the_model_cannot_meet(runs_root, one_thread):
+    impossible = ptq(regularizer="L0", lam=100.0)  # above C R of every layer: no L0 alphabet exists
+    with pytest.raises(NotApplicable, match="lam < C R"):
+        get_or_run(impossible, progress=False)
+    with pytest.raises(RuntimeError, match="1 run"):
+        store.get_or_run_all([fp_lenet(), impossible, ptq()], keep_going=True, progress=False)
+    assert store.find_record(ptq()) is not None and store.find_record(impossible) is None

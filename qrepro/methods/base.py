@@ -27,6 +27,11 @@ from ..train import Objective
 EVAL_BATCH = 500  # evaluation batch of a post-training run (images; any size gives the same numbers)
 
 
+class NotApplicable(ValueError):
+    """A run its method cannot define for this model, found only once it sees the weights (e.g. GPFQ's L0 with
+    lam >= C R in some layer). ``--keep-going`` leaves such a run out, as it does a diverged one."""
+
+
 @dataclass(frozen=True)
 class Options:
     """A method's hyper-parameters: a subclass's fields, each with its default (an absent option takes it), checked

@@ -48,7 +48,7 @@ from ..config import PTQConfig
 from ..data import ImageData
 from ..nn import quantizable_layers
 from ..threads import torch_threads
-from .base import Options, PTQMethod
+from .base import NotApplicable, Options, PTQMethod
 from .gpfq_inputs import PATCHES, calibration_batches, layer_inputs
 
 BITS = tuple(range(1, 9))
@@ -79,7 +79,7 @@ class Alphabet:
         if not self.radius > 0:
             raise ValueError(f"alphabet radius must be > 0 (a layer of all-zero weights?), got {self.radius}")
         if self.step <= 0:
-            raise ValueError(f"L0 needs lam < C R = {self.scalar * self.radius:.4g} (its step is (C R - lam) / K); "
+            raise NotApplicable(f"L0 needs lam < C R = {self.scalar * self.radius:.4g} (its step is (C R - lam) / K); "
                              f"got lam = {self.lam}")
 
     @classmethod

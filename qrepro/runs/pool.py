@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..config import PTQConfig, TrainConfig
 from .shard import lineage, parent_of
-from .store import get_or_run
+from .store import LEFT_OUT, get_or_run
 
 Config = TrainConfig | PTQConfig
 
@@ -52,8 +52,8 @@ class RunPool:
     A run waits for its parent's record; among the runs ready, those someone waits for (``records``) go first,
     then the ones with the most runs waiting on them. Runs can be added while others train, e.g. a chapter's
     follow-up once its first phase is recorded. An error stops every worker (a run cut there resumes from its
-    checkpoint next time) and is raised; with ``keep_going`` a run that diverges (FloatingPointError) only leaves
-    out the runs that start from it, named in the RuntimeError raised when the pool closes.
+    checkpoint next time) and is raised; with ``keep_going`` a run that diverges or is refused (``store.LEFT_OUT``)
+    only leaves out the runs that start from it, named in the RuntimeError raised when the pool closes.
     """
 
     def __init__(self, workers: int, *, keep_going: bool = False, progress: bool = True, **kwargs: Any) -> None:
@@ -101,7 +101,7 @@ class RunPool:
         self.executor.shutdown(cancel_futures=True)
         self.bar.close()
         if self.failed:
-            raise RuntimeError(f"{len(self.failed)} run(s) diverged or start from one that did: "
+            raise RuntimeError(f"{len(self.failed)} run(s) diverged, were refused or start from one that was: "
                                f"{sorted(self.failed)}; the other {len(self.records)} are recorded")
 
     def __enter__(self) -> RunPool:
@@ -129,7 +129,7 @@ class RunPool:
             self.pending.remove(config)
             parent = parent_of(config)
             if parent is not None and parent.run_id in self.failed:
-                print(f"skipped {config.run_id}: it starts from a run that diverged", file=sys.stderr)
+                print(f"skipped {config.run_id}: it starts from a run that failed", file=sys.stderr)
                 self.failed.add(config.run_id)
                 self.bar.update()
                 continue
@@ -148,9 +148,9 @@ class RunPool:
             self.bar.update()
             try:
                 self.records[config.run_id] = future.result()
-            except FloatingPointError as err:
+            except LEFT_OUT as err:
                 if not self.keep_going:
                     raise
-                print(f"{err}; the other runs go on", file=sys.stderr)
+                print(f"{config.run_id}: {err}; the other runs go on", file=sys.stderr)
                 self.failed.add(config.run_id)
 

@@ -20,6 +20,7 @@ import torch
 
 from ..atomic import save_tensors, write_json
 from ..config import PTQConfig, TrainConfig
+from ..methods.base import NotApplicable
 from ..profiles import get_profile, threads_for
 from ..threads import torch_threads
 from ..train.checkpoint import CheckpointError
@@ -31,6 +32,8 @@ from .provenance import PACKAGE_DIR
 from .record import RECORD_FILE, RecordError, content_digest, read_record
 from .shard import lineage, parent_of
 from .weights import Parent, state_digest
+
+LEFT_OUT = (FloatingPointError, NotApplicable)  # what --keep-going leaves out of a sweep, with the runs after it
 
 Config = TrainConfig | PTQConfig
 
@@ -175,24 +178,25 @@ def train_resuming(config: TrainConfig, directory: Path, parent: Parent | None, 
 def get_or_run_all(configs: list[Config], *, keep_going: bool = False, **kwargs: Any) -> list[dict[str, Any]]:
     """``get_or_run`` for each config, in order (a sweep lists parents before children).
 
-    With ``keep_going`` a run that diverges (FloatingPointError) is reported on stderr and the sweep goes on with
-    the runs that do not start from it; the runs left out are named at the end and RuntimeError is raised."""
+    With ``keep_going`` a run that diverges (FloatingPointError) or that its method refuses for this model
+    (NotApplicable) is reported on stderr and the sweep goes on with the runs that do not start from it; the runs
+    left out are named at the end and RuntimeError is raised."""
     if not keep_going:
         return [get_or_run(config, **kwargs) for config in configs]
     records, failed = [], set()
     for config in configs:
         chain = {c.run_id for c in lineage(config)}
         if chain & failed:
-            print(f"skipped {config.run_id}: it starts from a run that diverged", file=sys.stderr)
+            print(f"skipped {config.run_id}: it starts from a run that failed", file=sys.stderr)
             failed.add(config.run_id)
             continue
         try:
             records.append(get_or_run(config, **kwargs))
-        except FloatingPointError as err:
-            print(f"{err}; the sweep goes on", file=sys.stderr)
+        except LEFT_OUT as err:
+            print(f"{config.run_id}: {err}; the sweep goes on", file=sys.stderr)
             failed |= {c.run_id for c in lineage(config) if find_record(c) is None}
     if failed:
-        raise RuntimeError(f"{len(failed)} run(s) diverged or start from one that did: {sorted(failed)}; "
+        raise RuntimeError(f"{len(failed)} run(s) diverged, were refused or start from one that was: {sorted(failed)}; "
                            f"the other {len(records)} are recorded")
     return records
 
