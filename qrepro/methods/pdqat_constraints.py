@@ -116,7 +116,7 @@ def layer_mse(taps: LayerTaps, bits: int, detached: frozenset[str] = frozenset()
     b-bit side of the layers named in ``detached`` passes no gradient."""
     errors = []
     for name, layer in taps.layers.items():
-        high = layer._conv_forward(taps.inputs[name], dorefa_weight(layer.weight, FULL), layer.bias).clamp(0, 1)
+        high = F.hardtanh(layer._conv_forward(taps.inputs[name], dorefa_weight(layer.weight, FULL), layer.bias), 0, 1)
         low = dorefa_activation(taps.outputs[name], bits)
         if name in detached:
             low = low.detach()

@@ -5,15 +5,17 @@ models/resnet_quan.py), the network is the pre-activation ResNet-20 (He et al., 
 Residual Networks", ECCV 2016) with every width multiplied by ``width`` (the paper: 5, i.e. 80/160/320 channels)::
 
     stem conv3x3(16w)  (full precision, no BN or activation after it)
-    9 x PreActBlock:   a = clamp(bn0(x), 0, 1)
+    9 x PreActBlock:   a = clip(bn0(x), 0, 1)
                        shortcut = bn_sc(conv1x1/2(a)) at a stage change, else x
-                       out = conv1(clamp(bn1(conv0(a)), 0, 1)) + shortcut
+                       out = conv1(clip(bn1(conv0(a)), 0, 1)) + shortcut
     bn - global average pool - Linear(num_classes)  (full precision)
 
-Activations are clipped to [0, 1] at every precision (there is no ReLU); a quantization method swaps the 18
-block convolutions and the two 1x1 shortcut convolutions for quantized ones, which quantize their (already
-clipped) input. Within a block the convolutions are registered conv0, conv1, shortcut: the order of the
-official 20-name layer list (Block_b_conv0, Block_b_conv1, Block_b_shortcut), so layer indices agree with it.
+Activations are clipped to [0, 1] at every precision (there is no ReLU), as hardtanh(x, 0, 1): the values and
+gradient of clamp(x, 0, 1) (derivative 1 on 0 < x < 1), whose CPU backward is several times slower under bf16. A
+quantization method swaps the 18 block convolutions and the two 1x1 shortcut convolutions for quantized ones, which
+quantize their (already clipped) input. Within a block the convolutions are registered conv0, conv1, shortcut:
+the order of the official 20-name layer list (Block_b_conv0, Block_b_conv1, Block_b_shortcut), so layer indices
+agree with it.
 
 Every BatchNorm is *switchable* (Any-Precision's SwitchBatchNorm2d): one BatchNorm per bit-width in
 ``bit_widths``, so the same weights evaluated at b and at 32 bits keep separate statistics and affine
@@ -25,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -96,10 +99,10 @@ class PreActBlock(nn.Module):
             self.shortcut_bn = SwitchableBatchNorm2d(out_channels, bit_widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.bn0(x).clamp(0, 1)
+        a = F.hardtanh(self.bn0(x), 0, 1)
         skip = x if self.shortcut is None else self.shortcut_bn(self.shortcut(a))
         out = self.conv0(a)
-        out = self.conv1(self.bn1(out).clamp(0, 1))
+        out = self.conv1(F.hardtanh(self.bn1(out), 0, 1))
         return out + skip
 
 
