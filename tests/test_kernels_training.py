@@ -1,35 +1,38 @@
 """End to end: training with the fused CPU kernels gives the same float32 model, bit for bit, as eager PyTorch.
 
 The committed records' behaviour fingerprints run in float64, where the kernels never apply, so they cannot
-tell. Here every kind of training run the book has a record of (each method, bit-width, model and SQ / INQ / ELQ
-variant) trains one short epoch (two steps of four synthetic images, its end-of-epoch work, an evaluation) in
-float32 on one thread, in the contiguous and the channels-last memory format, once with ``QREPRO_KERNELS=eager``
-and once with the kernels; every tensor of the final state and the epoch's metrics must be equal.
+tell. Here every kind of training run the chapters plan on a CPU (profiles smoke and lite, with the runs they
+start from: each method, bit-width, model and SQ / INQ / ELQ variant) trains one short epoch (two steps of four
+synthetic images, its end-of-epoch work, an evaluation) in float32 on one thread, in the contiguous and the
+channels-last memory format, once with ``QREPRO_KERNELS=eager`` and once with the kernels; every tensor of the
+final state and the epoch's metrics must be equal.
 """
 import dataclasses
-import json
-from pathlib import Path
 
 import pytest
 import torch
 from helpers import require_kernels
 
-from qrepro.config import TrainConfig, config_from_dict
+from qrepro.chapters import CHAPTERS, first_phase
+from qrepro.config import TrainConfig
 from qrepro.runs.behaviour import BATCH, synthetic_data
 from qrepro.runs.build import CIFAR10_SHAPE, trainable
+from qrepro.runs.shard import lineage
 from qrepro.threads import torch_threads
 from qrepro.train import fit
 
 require_kernels()
 
-RUNS = Path(__file__).resolve().parents[1] / "runs"
+CPU_PROFILES = ("smoke", "lite")
 
 
 def kinds_of_training_runs() -> dict[str, TrainConfig]:
-    """One committed training config per method, bit-width, model and option set that changes which code runs."""
+    """One planned training config per method, bit-width, model and option set that changes which code runs (the
+    plans, not the records on disk: a fresh clone tests the same kinds)."""
     kinds: dict[str, TrainConfig] = {}
-    for path in sorted(RUNS.rglob("record.json")):
-        config = config_from_dict(json.loads(path.read_text())["config"])
+    planned = [run for name in CHAPTERS for profile in CPU_PROFILES for config in first_phase(name, profile=profile)
+               for run in lineage(config)]
+    for config in planned:
         if not isinstance(config, TrainConfig) or config.method == "fp":
             continue
         options = config.options
