@@ -2,6 +2,7 @@
 and the recorded speed and memory benchmarks."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -12,6 +13,7 @@ from pandas.io.formats.style import Styler
 from ..chapters import CHAPTERS, first_phase
 from ..config import TrainConfig
 from ..profiles import PROFILES
+from ..runs import find_record, record_config
 from ..runs.shard import lineage
 
 
@@ -41,6 +43,20 @@ def run_costs(runs: pd.DataFrame, profile: str) -> pd.DataFrame:
                      minutes=(ran["wall_time_s"] / 60).round(1))
     columns = ["chapter", "arch", "method", "variant", "bits", "epochs", "seconds_per_epoch", "minutes", "device"]
     return out.sort_values(["seconds_per_epoch", "minutes"], ascending=False)[columns].reset_index(drop=True)
+
+
+def training_seconds(records: Iterable[dict[str, Any]], full_precision: bool = False) -> dict[str, float]:
+    """The recorded wall time of every run behind ``records``, by run id, each run once: the runs themselves and the
+    quantized runs they descend from (an APoT 2-bit run's 3- and 4-bit stages, an SQ row's earlier stages); with
+    ``full_precision``, instead the full-precision (32-bit) models they start from, which the rows of a chapter
+    share. A run with no record here counts 0."""
+    seconds: dict[str, float] = {}
+    for record in records:
+        for config in lineage(record_config(record)):
+            if (config.bits == 32) == full_precision and config.run_id not in seconds:
+                ancestor = record if config.run_id == record["run_id"] else find_record(config)
+                seconds[config.run_id] = ancestor["wall_time_s"] if ancestor else 0.0
+    return seconds
 
 
 def benchmark_table(result: dict[str, Any]) -> Styler:

@@ -14,23 +14,36 @@ from pandas.io.formats.style import Styler
 
 from ..chapters import CHAPTERS
 from . import lite
+from .cost import training_seconds
 from .stats import mean_std
 from .tables import VERDICT, show_table, signed
 
+# the cost column: the quantized runs behind a row, all its seeds, as recorded (full-precision parents not counted)
+HOURS = "training hours (quantized runs, all seeds)"
+
 
 def headlines() -> pd.DataFrame:
-    """Every chapter's headline rows on its lite evidence, one frame, with the chapter's name."""
+    """Every chapter's headline rows on its lite evidence, one frame, with the chapter's name, the training hours
+    of the quantized runs behind each row and the seconds of the full-precision runs they start from, by run id
+    (``cost.training_seconds``)."""
     frames = []
     for name in CHAPTERS:
         module = importlib.import_module(f"{__package__}.{name}")
         if hasattr(module, "headline"):
-            frames.append(module.headline(lite.evidence(name)).assign(chapter=name))
+            shown = lite.evidence(name)
+            by_id = {record["run_id"]: record for record in shown.records}
+            rows = module.headline(shown)
+            behind = [[by_id[run_id] for run_id in ids if run_id in by_id] for ids in rows["run_ids"]]
+            frames.append(rows.assign(chapter=name,
+                                      hours=[sum(training_seconds(r).values()) / 3600 for r in behind],
+                                      parent_seconds=[training_seconds(r, full_precision=True) for r in behind]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def verdict_table(rows: pd.DataFrame) -> Styler:
     """The introduction's table: chapter, row, the reference drop, ours (mean ± sd over n seeds, each seed's top-1),
-    the verdict, and where the number comes from; a chapter without records has one row saying so."""
+    the verdict, where the number comes from and the training hours behind it; a chapter without records has one
+    row saying so."""
     shown = []
     for name in CHAPTERS:
         ours = rows[rows["chapter"] == name] if len(rows) else rows
@@ -38,15 +51,25 @@ def verdict_table(rows: pd.DataFrame) -> Styler:
         if not len(ours):
             if hasattr(importlib.import_module(f"{__package__}.{name}"), "headline"):
                 shown.append({"chapter": link, "row": "no lite record yet", "reference drop": "–", "our drop": "–",
-                              "n": 0, "top-1 per seed": "–", VERDICT: "–", "data": "–"})
+                              "n": 0, "top-1 per seed": "–", VERDICT: "–", "data": "–", HOURS: "–"})
             continue
         for r in ours.itertuples():
             shown.append({"chapter": link, "row": r.row,
                           "reference drop": f"{signed(r.reference_drop)} ({r.reference})",
                           "our drop": mean_std(r.drop, r.drop_sd, r.seeds, signed=True), "n": r.seeds,
                           "top-1 per seed": "; ".join(f"{s}: {t:.2f}" for s, t in r.per_seed), VERDICT: r.verdict,
-                          "data": f"{r.profile}, {r.data_set}"})
+                          "data": f"{r.profile}, {r.data_set}", HOURS: f"{r.hours:.2f}"})
     return show_table(pd.DataFrame(shown))
+
+
+def cost_sentence(rows: pd.DataFrame) -> str:
+    """What the rows of ``headlines`` cost to train, from their records: the quantized runs, and the full-precision
+    models they start from, each counted once however many rows share it."""
+    if not len(rows):
+        return "No headline row has a record yet."
+    parents = sum({run: s for shared in rows["parent_seconds"] for run, s in shared.items()}.values()) / 3600
+    return (f"Training hours behind these rows, as recorded on the CPUs that ran them: {rows['hours'].sum():.1f} for "
+            f"the quantized runs, and {parents:.1f} more for the full-precision models they start from.")
 
 
 def drop_figure(rows: pd.DataFrame) -> plt.Figure:
