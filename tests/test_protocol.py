@@ -107,7 +107,10 @@ def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):
     gpfq_shown = run_chapter(gpfq_chapter.Params(profile="smoke", bits=2, sweeps="none", epochs=1), device="cpu")
     rows = gpfq_report.headline(gpfq_shown)
     assert list(rows["row"]) == ["GPFQ, 2-bit weights"] and list(rows["reference"]) == ["seed"]
-    table = verdicts.verdict_table(rows.assign(chapter="gpfq")).data
+    rows = verdicts.with_costs(rows.assign(chapter="gpfq"), gpfq_shown.records)
+    quantized = next(r for r in gpfq_shown.records if r["run_id"] == rows["run_ids"][0][0])
+    assert rows["hours"][0] == quantized["wall_time_s"] / 3600  # a post-training run: its own time only
+    table = verdicts.verdict_table(rows).data
     assert "GPFQ, 2-bit weights" in set(table["row"])
     assert set(table[table["row"] == "no lite record yet"]["chapter"].str.extract(r">(\w+)<")[0]) == {
         "apot", "pdqat", "sq"}

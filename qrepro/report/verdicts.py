@@ -7,6 +7,7 @@ defining its own. Nothing here trains: a chapter without records says so.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -23,21 +24,25 @@ HOURS = "training hours (quantized runs, all seeds)"
 
 
 def headlines() -> pd.DataFrame:
-    """Every chapter's headline rows on its lite evidence, one frame, with the chapter's name, the training hours
-    of the quantized runs behind each row and the seconds of the full-precision runs they start from, by run id
-    (``cost.training_seconds``)."""
+    """Every chapter's headline rows on its lite evidence, one frame, with the chapter's name and their costs
+    (``with_costs``)."""
     frames = []
     for name in CHAPTERS:
         module = importlib.import_module(f"{__package__}.{name}")
         if hasattr(module, "headline"):
             shown = lite.evidence(name)
-            by_id = {record["run_id"]: record for record in shown.records}
-            rows = module.headline(shown)
-            behind = [[by_id[run_id] for run_id in ids if run_id in by_id] for ids in rows["run_ids"]]
-            frames.append(rows.assign(chapter=name,
-                                      hours=[sum(training_seconds(r).values()) / 3600 for r in behind],
-                                      parent_seconds=[training_seconds(r, full_precision=True) for r in behind]))
+            frames.append(with_costs(module.headline(shown).assign(chapter=name), shown.records))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def with_costs(rows: pd.DataFrame, records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Headline ``rows`` with the training hours of the quantized runs behind each (``hours``) and the seconds of
+    the full-precision runs they start from, by run id (``parent_seconds``), from ``records``
+    (``cost.training_seconds``)."""
+    by_id = {record["run_id"]: record for record in records}
+    behind = [[by_id[run_id] for run_id in ids if run_id in by_id] for ids in rows["run_ids"]]
+    return rows.assign(hours=[sum(training_seconds(r).values()) / 3600 for r in behind],
+                       parent_seconds=[training_seconds(r, full_precision=True) for r in behind])
 
 
 def verdict_table(rows: pd.DataFrame) -> Styler:
