@@ -179,3 +179,29 @@ def test_batchnorms_at_bit_widths_the_parent_lacks_start_from_its_full_precision
         assert torch.equal(child.blocks[4].bn1.bns["2"].weight, parent.blocks[4].bn1.bns["32"].weight)
         assert torch.equal(child.bn.bns["2"].running_mean, parent.bn.bns["32"].running_mean)
         assert bool(left_out) == (bit_widths == [2])
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_the_pre_activation_clip_has_clamps_values_and_gradient_bit_for_bit(amp, monkeypatch):
+    """hardtanh(x, 0, 1) stands in for clamp(x, 0, 1) (faster under CPU bf16): the records made with clamp stay
+    valid only if the two agree on every output and gradient, in float32 and under bf16 autocast."""
+    from qrepro.models import preact_resnet
+
+    def trained(clip) -> list[torch.Tensor]:
+        monkeypatch.setattr(preact_resnet.F, "hardtanh", clip)
+        torch.manual_seed(0)
+        model = models.create("preact_resnet20", width=1, bit_widths=[32])
+        with torch.no_grad():  # channel 0 of every BatchNorm sits on the clip's lower edge, channel 1 on its upper
+            for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+                bn.weight[:2] = 0
+                bn.bias[:2] = torch.tensor([0.0, 1.0])
+        x = torch.randn(8, 3, 32, 32)
+        with torch.autocast("cpu", torch.bfloat16, enabled=amp):
+            loss = model(x).float().square().mean()
+        loss.backward()
+        return [loss.detach(), *(p.grad for p in model.parameters())]
+
+    clamped = trained(lambda x, low, high: x.clamp(low, high))
+    monkeypatch.undo()
+    hardtanh = trained(torch.nn.functional.hardtanh)
+    assert all(torch.equal(a, b) for a, b in zip(clamped, hardtanh, strict=True))
