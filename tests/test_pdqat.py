@@ -350,3 +350,25 @@ def test_chapter_runs_under_papermill_and_shows_every_table_row(runs_root, tmp_p
     mixed = table_output(notebook, "pdqat_report.mixed_frame(")
     assert sorted((r["rule"], r["count"]) for r in mixed) == [("largest", "0"), ("largest", "1")]
     assert assert_run_links_resolve(notebook) == {r["run_id"] for r in recorded("pdqat")}
+
+
+def test_the_output_constraint_table_says_whether_each_run_met_its_level():
+    import pandas as pd
+
+    from qrepro.report.pdqat import output_constraint_table
+
+    def record(run_id: str, first: float, last: float, dual: float) -> dict:
+        return {"run_id": run_id, "summary": {"constraints": ["output"]},
+                "epochs": [{"output_ce": first, "dual": [0.01]}, {"output_ce": last, "dual": [dual]}]}
+
+    frame = pd.DataFrame([
+        {"row": "output", "bits": 2, "epsilon": 0.7, "top1": 80.0, "run_id": "met"},
+        {"row": "output", "bits": 4, "epsilon": 0.1, "top1": 85.0, "run_id": "missed"},
+        {"row": "baseline", "bits": 2, "epsilon": float("nan"), "top1": 81.0, "run_id": "baseline"},
+        {"row": "output", "bits": 2, "epsilon": 0.5, "top1": float("nan"), "run_id": "not run"},
+    ])
+    table = output_constraint_table(frame, [record("met", 0.9, 0.65, 0.0), record("missed", 0.3, 0.2, 0.05)])
+    assert list(table["run_ids"]) == [["met"], ["missed"]]  # the baseline has no constraint; no record, no row
+    assert list(table["met at the end"]) == [True, False]
+    assert list(table["output dual at the end"]) == [0.0, 0.05]
+    assert list(table["E[l_soft], epoch 1"]) == [0.9, 0.3]

@@ -186,6 +186,24 @@ def binding_table(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> pd.
     return pd.DataFrame(rows)
 
 
+def output_constraint_table(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Whether each PD-QAT run met its output constraint: its level eps_out, the training split's mean output
+    cross-entropy E[l_soft] after the first and the last epoch, whether the last is <= eps_out (met; a level the
+    model cannot meet keeps its dual rising), the output dual at the end, top-1 and the run."""
+    by_id = {r["run_id"]: r for r in records}
+    rows = []
+    constrained = frame[frame["row"].isin(["output", "layerwise"]) & frame["top1"].notna()]
+    for _, run in constrained.drop_duplicates("run_id").iterrows():
+        epochs = by_id[run["run_id"]]["epochs"]
+        first, last = epochs[0]["output_ce"], epochs[-1]["output_ce"]
+        rows.append({"bits": run["bits"], "constraint": run["row"], "eps_out": f"{run['epsilon']:g}",
+                     "E[l_soft], epoch 1": round(first, 4), "E[l_soft], last epoch": round(last, 4),
+                     "met at the end": last <= run["epsilon"],
+                     "output dual at the end": round(pdqat.duals(by_id[run["run_id"]])[pdqat.OUTPUT], 4),
+                     "top-1 (%)": round(run["top1"], 2), "run_ids": [run["run_id"]]})
+    return pd.DataFrame(rows)
+
+
 def epsilon_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Accuracy against the constraint level at the lowest bit: output-only runs at each eps_out and layer-wise
     runs at each eps_l (mean and std over seeds), and the runs of each level."""
