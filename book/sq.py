@@ -95,6 +95,14 @@ if lite_chains:
     display(report.show_table(sq_report.paper_vs_ours(lite_frame, reference)))
 
 # %% [markdown]
+# Is SQ's gain the method's or its extra compute's? The SQ chain beside its baseline on one stage schedule and on
+# as many epochs as the chain (one schedule, no restarts):
+
+# %% tags=["hide-input"]
+if lite_chains:
+    display(report.show_table(sq_report.compute_matched(lite_frame)))
+
+# %% [markdown]
 # How these runs differ from the paper's protocol (its `paper` profile here), one row per difference, and what
 # they did:
 
@@ -207,6 +215,14 @@ display(Markdown(f"**{len(records)} runs** (profile `{profile}`, data set `{runs
 
 # %% tags=["hide-input"]
 report.show_table(sq_report.paper_vs_ours(frame, reference))
+
+# %% [markdown]
+# ### SQ against its baselines at equal epochs
+# Each SQ chain beside its baseline on one stage schedule and on as many epochs as the chain, and SQ's gain
+# over each (differences of the means).
+
+# %% tags=["hide-input"]
+report.show_table(sq_report.compute_matched(frame))
 
 # %% [markdown]
 # ### Accuracy per stage

@@ -315,6 +315,22 @@ def test_paper_vs_ours_gives_verdicts_on_the_papers_drops_and_shows_the_seeds_be
     assert table.loc["SQ-BWN", "run_ids"] == ["SQ-BWN-0", "SQ-BWN-1"]
 
 
+def test_sq_is_set_beside_its_baselines_on_one_schedule_and_on_its_own_epochs():
+    import pandas as pd
+
+    from qrepro.report.sq import compute_matched
+
+    chains = [{"group": "table", "data_set": "cifar10-jpeg", "profile": "lite", "arch": "resnet20", "row": row,
+               "top1": top1 + seed} for row, top1, seeds in (("FWN", 88.0, 2), ("BWN", 81.0, 2), ("SQ-BWN", 82.0, 2),
+                                                               ("BWN (SQ's epochs)", 84.0, 1), ("TWN", 85.0, 1))
+              for seed in range(seeds)]
+    table = compute_matched(pd.DataFrame(chains))
+    assert list(table["quantizer"]) == ["BWN"]  # TWN has no SQ chain yet
+    row = table.iloc[0]
+    assert row["SQ top-1 (n)"] == "82.50 ± 0.71 (2)" and row["baseline, SQ's epochs (n)"] == "84.00 (1)"
+    assert row["SQ's gain over one schedule"] == "+1.00" and row["SQ's gain at equal epochs"] == "-1.50"
+
+
 @pytest.mark.slow
 def test_chapter_runs_under_papermill_and_its_tables_have_every_row(runs_root, tmp_path):
     """Every row for a small network (the book build runs VGG-9 and ResNet-20 with the same code)."""

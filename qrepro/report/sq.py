@@ -23,13 +23,13 @@ import torch
 from ..data import NO_CROP
 from ..methods.inq import frozen_per_level
 from ..methods.sq import PROBS, SELECTS, selection_probabilities
-from ..chapters.sq import ROWS, SOLVER, Chain
+from ..chapters.sq import COMPUTE_MATCHED, MATCHED, ROWS, SOLVER, Chain
 from ..runs.behaviour import is_stale
 from .plots import histogram_on_levels
 from ..runs import Shown, complete
 from .compare import cells, compare, drop_cells, headline_rows, provenance_cells, published_drops, versus_cells
 from .reference import paper_table
-from .stats import mean_std
+from .stats import mean_std, series_mean_std
 from .tables import signed
 
 PAPER_SOURCES = ("sq-paper", "sq-paper-recalled", "ttq-paper")  # in order of preference for a row
@@ -75,6 +75,30 @@ def _paper(reference: pd.DataFrame) -> pd.DataFrame:
                 for _, row in rows[rows["arch"] == solver].groupby("row")
                 if (arch, row["row"].iloc[0]) not in own]
     return pd.concat([rows, *borrowed], ignore_index=True)
+
+
+def compute_matched(frame: pd.DataFrame) -> pd.DataFrame:
+    """Is SQ's gain the method's or its extra compute's? Per data set, profile, architecture and base quantizer
+    (BWN, TWN): the SQ chain's top-1, the baseline's on one stage schedule and on as many epochs as the SQ chain
+    (mean ± sd over seeds, n), and SQ's gain over each (difference of the means). A row appears once its SQ chain
+    and at least one baseline have records."""
+    table = frame[frame["group"] == "table"]
+    rows = []
+    for (data_set, profile, arch), runs in table.groupby(["data_set", "profile", "arch"], sort=False):
+        for base in (m.upper() for m in COMPUTE_MATCHED):
+            sq, one, matched = (runs[runs["row"] == row]["top1"] for row in (f"SQ-{base}", base, f"{base}{MATCHED}"))
+            if not len(sq) or not (len(one) or len(matched)):
+                continue
+            rows.append({"data set": data_set, "profile": profile, "arch": arch, "quantizer": base,
+                         "SQ top-1 (n)": _with_n(sq), "baseline, one schedule (n)": _with_n(one),
+                         "baseline, SQ's epochs (n)": _with_n(matched),
+                         "SQ's gain over one schedule": signed(sq.mean() - one.mean()) if len(one) else "–",
+                         "SQ's gain at equal epochs": signed(sq.mean() - matched.mean()) if len(matched) else "–"})
+    return pd.DataFrame(rows)
+
+
+def _with_n(top1: pd.Series) -> str:
+    return f"{series_mean_std(top1)} ({len(top1)})" if len(top1) else "no record yet"
 
 
 def _seed(reference: pd.DataFrame, arch: str, row: str, options: dict[str, Any]) -> tuple[float, str]:
