@@ -372,3 +372,46 @@ def test_the_output_constraint_table_says_whether_each_run_met_its_level():
     assert list(table["met at the end"]) == [True, False]
     assert list(table["output dual at the end"]) == [0.0, 0.05]
     assert list(table["E[l_soft], epoch 1"]) == [0.9, 0.3]
+
+
+def test_the_claim_table_subtracts_the_baseline_seed_by_seed_at_each_bit_width():
+    import pandas as pd
+
+    from qrepro.report.pdqat import claim_table
+
+    def run(row: str, bits: int, seed: int, top1: float) -> dict:
+        return {"part": "table", "row": row, "bits": bits, "seed": seed, "top1": top1, "data_set": "d",
+                "profile": "lite", "run_id": f"{row}-{bits}-{seed}"}
+
+    frame = pd.DataFrame([run("baseline", 2, 0, 84.0), run("baseline", 2, 1, 86.0), run("output", 2, 0, 80.0),
+                          run("output", 2, 1, 84.0), run("output", 2, 2, 99.0),  # seed 2 has no baseline: left out
+                          run("baseline", 4, 0, 88.0), run("full precision", 32, 0, 89.0)])
+    table = claim_table(frame)
+    assert list(table["bits"]) == [2]  # 4 bits has no PD-QAT run, 32 bits no baseline
+    assert table["ours − DoReFa (points)"].iloc[0] == "-3.00 ± 1.41"  # gaps -4 and -2
+    assert table["seeds"].iloc[0] == 2
+    assert table["paper: PD-QAT − DoReFa"].iloc[0] == "+0.05"  # Table 1: 89.43 - 89.38
+
+
+def test_epsilon_reach_bounds_what_a_level_can_change_from_the_recorded_duals():
+    import pandas as pd
+
+    from qrepro.report.pdqat import epsilon_reach
+
+    def record(run_id: str, last: float, duals: list[list[float]]) -> dict:
+        return {"run_id": run_id, "summary": {"constraints": ["output", "blocks.0.conv0"]},
+                "epochs": [{"output_ce": 1.0, "dual": d} for d in duals[:-1]] + [{"output_ce": last,
+                                                                                    "dual": duals[-1]}]}
+
+    frame = pd.DataFrame([
+        {"row": "output", "bits": 2, "epsilon": 0.7, "top1": 70.0, "epochs": 2, "run_id": "a",
+         "options": {"dual_lr": 0.01, "epsilon": 0.7}},
+        {"row": "layerwise", "bits": 2, "epsilon": 0.7, "top1": 71.0, "epochs": 2, "run_id": "b",
+         "options": {"dual_lr": 0.01, "epsilon": 0.7}},
+    ])
+    text = epsilon_reach(frame, [record("a", 0.75, [[1.002, 0.0], [1.004, 0.0]]),
+                                 record("b", 0.68, [[0.999, 0.03], [0.998, 0.05]])])
+    assert text.startswith("The levels are the paper's (2 bits: ε_out 0.7, E[l_soft] after the last epoch 0.680–0.750)")
+    assert "within 0.050 of them (not met)" in text
+    assert "no dual moved more than 0.0500" in text  # the layer dual of run b, from 0
+    assert "2 × 0.01 × Δ" in text
