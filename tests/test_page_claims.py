@@ -49,6 +49,9 @@ def test_pdqat_page_official_recipe_same_model_and_schedule_paper_levels():
     assert "(Adam, lr 1e-3, dual lr 0.01, 10 % of the training split held out)" in text
     assert "width 1" in text and "every 2- and 4-bit run starts from it" in text
     assert "The constraint levels are the paper's (Table 1)" in text
+    assert "The paper's model is five times wider (80/160/320 channels against 16/32/64 here" in text
+    paper = [p.config for p in CHAPTERS["pdqat"].plan(CHAPTERS["pdqat"].params(profile="paper"))]
+    assert {c.arch_options["width"] for c in paper if c.arch == "preact_resnet20"} == {5}
     table = [p.config for p in CHAPTERS["pdqat"].plan(lite.params("pdqat")) if p.part == "table"]
     quantized = [c for c in table if c.bits != 32]
     assert sorted({c.bits for c in quantized}) == [2, 4]
