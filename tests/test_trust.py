@@ -543,6 +543,34 @@ def test_a_record_with_a_lifecycle_is_stale_when_it_differs_and_one_without_is_c
     assert not is_stale({**record, "code": legacy})  # made before lifecycle fingerprints: the first one decides
 
 
+def test_a_record_made_with_kernels_that_compute_the_same_stays_current_until_the_kernels_change(runs_root,
+                                                                                                    one_thread,
+                                                                                                    monkeypatch):
+    """EQUIVALENT_KERNELS keeps records made with removed kernels current (they computed what eager does), but only
+    while the kernels that replaced them are the current ones: a later kernel change flags them as it flags the rest."""
+    record = get_or_run(lenet(), progress=False)
+    made_with = behaviour.kernel_sources()
+    monkeypatch.setattr(behaviour, "store_dir", lambda: None)  # the sources are patched: keep nothing on disk
+    monkeypatch.setattr(behaviour, "kernel_sources", lambda: "b" * 12)  # the kernels change
+    forget_fingerprints()
+    assert is_stale(record)
+    monkeypatch.setattr(behaviour, "EQUIVALENT_KERNELS", {made_with: "b" * 12})  # ... to ones that compute the same
+    assert not is_stale(record)
+    monkeypatch.setattr(behaviour, "kernel_sources", lambda: "c" * 12)  # then change again, with no such statement
+    forget_fingerprints()
+    assert is_stale(record)
+    monkeypatch.setattr(behaviour, "EQUIVALENT_KERNELS", {made_with: "b" * 12, "b" * 12: "c" * 12})  # a chain
+    assert not is_stale(record)
+    forget_fingerprints()
+
+
+def test_the_kernel_equivalences_lead_to_the_current_sources():
+    """Every retired identity of EQUIVALENT_KERNELS reaches today's kernel sources: the map was updated with them."""
+    identities = behaviour.kernel_identities()
+    assert identities[0] == behaviour.kernel_sources()
+    assert set(behaviour.EQUIVALENT_KERNELS) <= set(identities)
+
+
 def test_a_re_run_parent_makes_its_children_and_their_children_stale(runs_root, one_thread, monkeypatch):
     import shutil
 

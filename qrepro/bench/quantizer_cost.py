@@ -5,9 +5,9 @@ the baselines are a ReLU on the same activation tensor (128 x 16 x 32 x 32, ResN
 128, input post-ReLU) and a plain learnable ``w * scale`` on the same weight tensor (64 x 64 x 3 x 3,
 ResNet-20's largest convolution). Each case runs forward, then backward with a fixed upstream gradient, on one
 thread (the ratio is what counts, and one thread keeps it free of scheduling noise); target: ratio <= 2.
-Every quantizer runs its fused CPU kernels (quantizers/cpu_kernels.py: one pass per direction, plus the torch
-reductions whose summation order the results depend on), as the package runs them; ``eager_*`` times the same
-module as eager PyTorch, in the same rounds.
+Every quantizer runs as the package runs it: the activation quantizers with their fused CPU kernels
+(quantizers/cpu_kernels.py: one pass per direction, plus the torch reduction whose summation order the result depends
+on), for which ``eager_*`` times the same module as eager PyTorch in the same rounds; the weight quantizers eager.
 ``eager_full_size_passes`` counts the operators over the whole tensor in eager PyTorch (each one kernel, one pass
 over memory), and ``compiled_ms`` is the eager module under ``torch.compile`` (inductor), which could fuse them
 into one kernel per direction; ``compiled_ratio_to_baseline`` compares it with the eager baseline.
@@ -173,8 +173,8 @@ def rows_for(kind: str, cases: list, x: torch.Tensor, device: torch.device) -> l
     for _, _, factory in cases:
         torch.manual_seed(0)
         modules.append(factory(x).to(device).train())
-    # every quantizer here has fused kernels; the baseline has none
-    fused = set(range(1, len(modules))) if cpu_kernels.for_tensors(x) is not None else set()
+    # the activation quantizers have fused kernels (quantizers.ops); the baseline and the weight quantizers have none
+    fused = set(range(1, len(modules))) if kind == "activation" and cpu_kernels.for_tensors(x) is not None else set()
     baseline, times, ratios = [], [[] for _ in modules], [[] for _ in modules]
     eager_times, eager_ratios = [[] for _ in modules], [[] for _ in modules]
     for _ in range(ROUNDS):

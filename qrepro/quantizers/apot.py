@@ -169,11 +169,6 @@ class APoTWeight(nn.Module):
 
     >>> APoTWeight(3, alpha_init=1.0)(torch.tensor([-1.4, -0.2, 0.0, 0.2, 1.4])).detach()
     tensor([-1.0000, -0.2500,  0.0000,  0.2500,  1.0000])
-
-    On float32 CPU weights the normalization and quantization are one C++ autograd function (``ops.apot_weight``): the
-    same statistics (``torch.mean``, and ``torch.std``'s value, certified: ``std_of`` in cpu_kernels.cpp) and
-    element-wise operations as the eager code below, in its order, so the output and both gradients (dL/dW =
-    g / std W through the straight-through W_hat, dL/dalpha as ``_RCF``) are equal bit for bit.
     """
 
     def __init__(self, bits: int, alpha_init: float = 3.0):
@@ -186,7 +181,7 @@ class APoTWeight(nn.Module):
         return self.grid.levels
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return ops.apot_weight(w, self.alpha, self.grid, lambda: self.quantize(w))
+        return self.quantize(w)
 
     def quantize(self, w: torch.Tensor) -> torch.Tensor:
         """The formula: normalize with detached statistics, then clip and project."""

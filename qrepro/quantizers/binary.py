@@ -11,14 +11,12 @@ W_i the i-th output filter (row of the weight reshaped to out_channels x fan_in,
 sign(0) = +1 follows the official SQ Caffe code (w >= 0 maps to +1; the seed project maps 0 to 0). The
 backward pass applies the gradient of the binarized weight to the float weight unchanged, as the official
 code and the seed do: no |w| <= 1 mask and no derivative through alpha (XNOR-Net's paper has both).
-On float32 CPU weights the forward is one fused kernel (``ops.bwn``), equal bit for bit.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from . import ops
 from .ste import straight_through
 
 
@@ -52,7 +50,7 @@ class BWN(nn.Module):
         return torch.tensor([-1.0, 1.0])
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return ops.bwn(w, lambda: straight_through(w, bwn(w)))
+        return straight_through(w, bwn(w))
 
     def extra_repr(self) -> str:
         return f"bits={self.bits}, scale=per-filter mean|W|"

@@ -1,4 +1,4 @@
-// What the fused CPU kernels share (cpu_kernels.cpp: activations, weight_kernels.cpp: weights; see cpu_kernels.py).
+// What the fused CPU kernels need beside torch (cpu_kernels.cpp; see cpu_kernels.py).
 #pragma once
 
 #include <cstdint>

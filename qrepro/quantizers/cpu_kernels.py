@@ -1,20 +1,13 @@
-"""Fused CPU kernels for every quantizer of the package: one pass over memory per direction.
+"""Fused CPU kernels for the activation quantizers of APoT and DoReFa: one pass over memory per direction.
 
 In eager PyTorch every operator of a quantizer is its own pass over the tensor: APoT's activation quantizer is
 eight (scale, clip, cell index, table lookup; mask, residual, dot, masked gradient) where a ReLU is two, and on a
-2-core CPU those passes are most of what a quantized training step costs beyond a full-precision one. A weight
-tensor is small, and there the cost is each operator's fixed overhead and the slow paths of boolean masks
-(comparisons, wheres, products with a mask). The kernels do each direction in one pass, evaluating the same float32
-operations in the same order as the eager code, and leave to torch the reductions whose result depends on the
-summation order (means, sums, ``torch.dot``; ``torch.std``'s float32 value is certified instead, see ``std_of`` in
-cpu_kernels.cpp) and the functions whose rounding is torch's own (``tanh``, ``tanh_backward``), so outputs and
-gradients are equal bit for bit: ``cpu_kernels.cpp`` (the APoT and DoReFa activations, APoT's weights) and
-``weight_kernels.cpp`` (DoReFa's, BWN, TWN, TTQ and uniform weights, and the per-unit ``where`` of INQ/ELQ's frozen
-weights and SQ's hybrid ones, ``select.py``). BWN, TWN, TTQ and APoT's
-weights are C++ autograd functions end to end, since on a weight tensor the Python around a kernel costs more than
-the kernel. tests/test_cpu_kernels.py and tests/test_weight_kernels.py compare each with eager at the values where
-rounding decides, and tests/test_kernels_training.py trains every kind of recorded run both ways and compares the
-models bit for bit.
+2-core CPU those passes are most of what a quantized training step costs beyond a full-precision one. The kernels
+(``cpu_kernels.cpp``) do each direction in one pass, evaluating the same float32 operations in the same order as the
+eager code, and leave to torch the reductions whose result depends on the summation order (``torch.dot``), so
+outputs and gradients are equal bit for bit. tests/test_cpu_kernels.py compares each with eager at the values where
+rounding decides, and tests/test_kernels_training.py trains every kind of run both ways and compares the models bit
+for bit. Weight tensors are small; their quantizers run eager (see ``ops``).
 
 The quantizers reach them only through ``ops``, which passes each kernel its quantizer's eager formula to run
 wherever the kernel does not apply. They are compiled once per machine with ``torch.utils.cpp_extension`` (a C++
@@ -41,7 +34,7 @@ from types import ModuleType
 import torch
 
 MODES = ("auto", "compiled", "eager")
-SOURCES = [Path(__file__).with_name(name) for name in ("cpu_kernels.cpp", "weight_kernels.cpp")]
+SOURCES = [Path(__file__).with_name("cpu_kernels.cpp")]
 OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []  # threads, as torch's kernels (not Apple clang)
 FLAGS = ["-O3", "-ffp-contract=off", "-fno-trapping-math", *OPENMP]  # no value-changing optimization
 

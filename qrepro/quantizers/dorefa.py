@@ -52,12 +52,7 @@ def unit_levels(bits: int) -> torch.Tensor:
 
 
 def dorefa_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """E (2 quantize_k(tanh W / (2 max|tanh W|) + 1/2) - 1), E = mean|W| detached; E tanh W / max|tanh W| at 32.
-    On float32 CPU weights: one fused pass per direction, the same values and gradient (``ops.dorefa_weight``)."""
-    return ops.dorefa_weight(w, bits, bits == FULL, _eager_weight)
-
-
-def _eager_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """E (2 quantize_k(tanh W / (2 max|tanh W|) + 1/2) - 1), E = mean|W| detached; E tanh W / max|tanh W| at 32."""
     scale = w.detach().abs().mean()
     t = torch.tanh(w)
     top = t.abs().max().clamp_min(torch.finfo(t.dtype).tiny)

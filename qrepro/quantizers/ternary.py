@@ -33,7 +33,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import ops
 from .binary import filters
 from .ste import straight_through
 
@@ -77,7 +76,7 @@ class TWN(nn.Module):
         self.variant = variant
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return ops.twn(w, self.variant == "official", TWN_DELTA, lambda: straight_through(w, twn(w, self.variant)))
+        return straight_through(w, twn(w, self.variant))
 
     def levels(self) -> torch.Tensor:
         """{-1, 0, 1}: the output is alpha times these (alpha per layer, or per output channel for "official")."""
@@ -97,9 +96,7 @@ class _TrainedTernary(torch.autograd.Function):
 
     I_p and I_n are float 0/1 masks p, n (on a CPU, selecting with bool masks costs several float passes), and the
     selections are written as sums in which every term but one is an exact zero, so the values are those of the
-    case-by-case definition: w^t = p W_p - n W_n, and dL/dw = g (p W_p + n W_n + (1 - p - n)). On float32 CPU
-    weights ``TTQ`` runs the C++ autograd function of ``ops.ttq`` instead: one fused pass per direction with
-    these operations in this order, and the two scale gradients the same ``torch.sum``s.
+    case-by-case definition: w^t = p W_p - n W_n, and dL/dw = g (p W_p + n W_n + (1 - p - n)).
     """
 
     @staticmethod
@@ -157,7 +154,7 @@ class TTQ(nn.Module):
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         sign = 1.0 if self.wn_grad == "paper" else -1.0
         wp, wn = self.positive_scale, self.negative_scale
-        return ops.ttq(w, wp, wn, self.threshold, sign, lambda: _TrainedTernary.apply(w, wp, wn, self.threshold, sign))
+        return _TrainedTernary.apply(w, wp, wn, self.threshold, sign)
 
     def levels(self) -> None:
         """None: the levels {-W_n, 0, W_p} are learned, with no fixed normalized set (W_p / W_n is trained)."""

@@ -5,15 +5,13 @@
 Li, Dong, Wang, "Additive Powers-of-Two Quantization" (ICLR 2020) keep the stem convolution and the
 classifier at 8 bits in every CIFAR model, including the "32-bit" one. The official code divides by the
 signed maximum max(w) rather than max|w|, so its negative side is not clipped at -127 steps; we use
-max|w| (a proper 255-level grid) and document the difference here. On float32 CPU weights each direction is one
-fused pass (``ops.uniform``): the same float32 operations in the same order as the eager code below.
+max|w| (a proper 255-level grid) and document the difference here.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from . import ops
 from .ste import round_ste
 
 
@@ -39,7 +37,7 @@ class SymmetricUniformWeight(nn.Module):
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         steps = 2 ** (self.bits - 1) - 1
-        return ops.uniform(w, steps, lambda: self.quantize(w, steps))
+        return self.quantize(w, steps)
 
     @staticmethod
     def quantize(w: torch.Tensor, steps: int) -> torch.Tensor:

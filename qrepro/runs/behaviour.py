@@ -15,7 +15,9 @@ second identity, ``lifecycle_fingerprint``: the learning rate of every epoch of 
 synthetic images with the augmentation of its real data set, a partial last batch in each split and a learning
 rate that changes between the epochs, stopped after the first and resumed from the checkpoint, and the bytes of
 the compiled CPU kernels' sources (the float64 runs never reach them). A record made before this identity
-existed is checked by the first one only.
+existed is checked by the first one only. When kernels change without changing a result (one removed after
+tests proved it equal to eager bit for bit), ``EQUIVALENT_KERNELS`` maps the old sources' identity to the new one,
+so the records made with the old stay current; a later change of the new sources ends that, as any kernel change.
 
 Computing one takes 0.05-0.3 s, and every chapter checks every record it shows, so fingerprints are kept on disk
 (``store_dir``), under the hash of the package's source bytes as this process loaded them and the torch version:
@@ -138,6 +140,21 @@ def kernel_sources() -> str:
     return digest.hexdigest()[:12]
 
 
+# kernel sources' identity -> the identity that replaced it, computing the same: the weight quantizers' kernels
+# (weight_kernels.cpp, APoT's weights in cpu_kernels.cpp) were removed, each proved equal to its eager formula bit
+# for bit by tests/test_weight_kernels.py and tests/test_kernels_training.py up to that change
+EQUIVALENT_KERNELS = {"853d1e04de7d": "ce147cb6abd2"}
+
+
+def kernel_identities() -> tuple[str, ...]:
+    """The current kernel sources' identity, then every earlier one that computes the same (``EQUIVALENT_KERNELS``,
+    followed back from the current one)."""
+    identities = [kernel_sources()]
+    for identity in identities:  # grows while it is read: each identity's predecessors, then theirs
+        identities += [old for old, new in EQUIVALENT_KERNELS.items() if new == identity and old not in identities]
+    return tuple(identities)
+
+
 def _ptq_values(config: PTQConfig, data: ImageData) -> list[float]:
     parent = config.model
     torch.manual_seed(config.seed)
@@ -158,7 +175,8 @@ def store_dir() -> Path | None:
 def _stored_fingerprint(kind: str, config_json: str, shape: DataShape) -> str:
     """``_fingerprint`` (kind "behaviour") or ``_lifecycle`` (kind "lifecycle"), read from the store when this source
     has computed it before, else computed and kept."""
-    compute = {"behaviour": _fingerprint, "lifecycle": _lifecycle}[kind]
+    compute = {"behaviour": _fingerprint,
+               "lifecycle": lambda config, data: _lifecycle_fingerprint(config, data, kernel_sources())}[kind]
     store = store_dir()
     if store is None:
         return compute(config_json, shape)
@@ -190,7 +208,8 @@ def _hash(values: list[float], *tail: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _lifecycle(config_json: str, shape: DataShape) -> str:
+def _lifecycle(config_json: str, shape: DataShape) -> tuple[tuple[float, ...], str]:
+    """The values a training run's life computes here, and how it ended ("" or the divergence)."""
     config = config_from_dict(json.loads(config_json))
     crop_pad, flip = augmentation(config.data)
     data = synthetic_data(shape, LIFECYCLE_TRAIN, LIFECYCLE_TEST, crop_pad, flip)
@@ -200,13 +219,22 @@ def _lifecycle(config_json: str, shape: DataShape) -> str:
             values += _lifecycle_values(config, data)
         except FloatingPointError as err:  # a run that diverges here (e.g. a huge learning rate) does so each time
             ending = f"|{err}"
-    return _hash(values, ending, f"|kernels {kernel_sources()}")
+    return tuple(values), ending
 
 
-def lifecycle_fingerprint(config: TrainConfig, shape: DataShape) -> str:
+def _lifecycle_fingerprint(config_json: str, shape: DataShape, kernels: str) -> str:
+    values, ending = _lifecycle(config_json, shape)
+    return _hash(list(values), ending, f"|kernels {kernels}")
+
+
+def lifecycle_fingerprint(config: TrainConfig, shape: DataShape, kernels: str | None = None) -> str:
     """12 hex digits that change when what a training run does over its life (schedule, batches, augmentation,
-    resume, compiled kernels) changes; see the module."""
-    return _stored_fingerprint("lifecycle", json.dumps(config.to_dict(), sort_keys=True), shape)
+    resume, compiled kernels) changes; see the module. ``kernels``: the kernel sources' identity to hash (default:
+    the current one, ``kernel_sources``)."""
+    config_json = json.dumps(config.to_dict(), sort_keys=True)
+    if kernels is None or kernels == kernel_sources():
+        return _stored_fingerprint("lifecycle", config_json, shape)
+    return _lifecycle_fingerprint(config_json, shape, kernels)
 
 
 def behaviour_fingerprint(config: TrainConfig | PTQConfig, shape: DataShape) -> str:
@@ -225,7 +253,8 @@ def is_stale(record: dict[str, Any]) -> bool:
     config, shape = record_config(record), DataShape(**record["data_shape"])
     if code["behaviour"] != behaviour_fingerprint(config, shape):
         return True
-    if "lifecycle" in code and code["lifecycle"] != lifecycle_fingerprint(config, shape):
+    if "lifecycle" in code and all(code["lifecycle"] != lifecycle_fingerprint(config, shape, kernels)
+                                   for kernels in kernel_identities()):
         return True
     return parent_rerun(record)
 
