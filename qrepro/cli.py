@@ -1,16 +1,15 @@
 """python -m qrepro: run a chapter's sweep, train one model, list what exists, show records, benchmark.
 
-    python -m qrepro run apot -p bit 2 -p profile quick -p data cifar10-jpeg
-    python -m qrepro run pdqat -p profile quick -p counts 1,2,4,8  # both phases, as the notebook
+    python -m qrepro list                      # the chapters, methods, models, data sets and profiles to name below
+    python -m qrepro run CHAPTER -p bit 2 -p profile quick -p data cifar10-jpeg
     python -m qrepro run all --workers auto    # every chapter's default runs, one process per core (make book)
-    python -m qrepro train --arch resnet20 --data digits --method apot --bits 4 --epochs 5
-    python -m qrepro records apot
-    python -m qrepro list
+    python -m qrepro train --arch resnet20 --data digits --method METHOD --bits 4 --epochs 5
+    python -m qrepro records CHAPTER
     python -m qrepro data download cifar10 --root data/cifar10
     python -m qrepro bench
-    torchrun --nproc_per_node 4 -m qrepro run apot -p profile quick      # data-parallel (DDP) training
-    python -m qrepro run apot -p profile quick -p seeds 4 --shared-only  # then, on each of 4 GPUs:
-    CUDA_VISIBLE_DEVICES=K python -m qrepro run apot -p profile quick -p seeds 4 --shard K/4
+    torchrun --nproc_per_node 4 -m qrepro run CHAPTER -p profile quick      # data-parallel (DDP) training
+    python -m qrepro run CHAPTER -p profile quick -p seeds 4 --shared-only  # then, on each of 4 GPUs:
+    CUDA_VISIBLE_DEVICES=K python -m qrepro run CHAPTER -p profile quick -p seeds 4 --shard K/4
 
 ``-p NAME VALUE`` takes the chapter notebook's parameters, with papermill's type inference. A chapter with a
 follow-up phase (planned from the first phase's records, see qrepro.chapters.base) runs it next; under
@@ -141,7 +140,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qrepro", description=__doc__,
+    names = f"chapters: {', '.join(CHAPTERS)}\nmethods: {', '.join(sorted({*METHODS, *PTQ_METHODS}))}\n"
+    parser = argparse.ArgumentParser(prog="python -m qrepro", description=f"{__doc__}\n{names}",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 

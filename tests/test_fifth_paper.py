@@ -126,3 +126,25 @@ def test_a_fifth_paper_added_as_files_is_found_planned_scored_and_run(tmp_path):
     assert "bit=5 is not supported; valid: 2, 3" in done.stderr
     assert "halves" in done.stdout.split("positional arguments", 1)[0]  # `run` takes it, and `run all` runs it
     assert Path(tmp_path / "runs" / "halves").is_dir()
+
+
+SHARED = ["qrepro/plan.py", "qrepro/cli.py", "qrepro/chapters/scoreboard.py", "qrepro/chapters/base.py", "qrepro/runs",
+          *[f"qrepro/report/{name}.py" for name in ("__init__", "compare", "cost", "display", "lite", "plots",
+                                                     "protocol", "stats", "tables", "verdicts", "parents")]]
+
+
+def test_no_shared_module_names_a_chapter_or_a_method():
+    """The shared code finds chapters and methods by discovery: none of its files (code, comments or docstrings)
+    spells a chapter's or a method's name, so a fifth paper needs no edit there."""
+    import re
+
+    from qrepro.chapters import CHAPTERS
+    from qrepro.methods import METHODS, PTQ_METHODS
+
+    names = {*CHAPTERS, *METHODS, *PTQ_METHODS, "pd-qat"} - {"fp", "scoreboard"}  # "fp": full precision, no paper
+    pattern = re.compile(rf"\b({'|'.join(sorted(names))})\b", re.IGNORECASE)
+    files = [p for entry in SHARED for p in ([REPO / entry] if entry.endswith(".py") else
+                                             sorted((REPO / entry).rglob("*.py")))]
+    found = {f"{p.relative_to(REPO)}:{n}": m.group(0) for p in files
+             for n, line in enumerate(p.read_text().splitlines(), 1) for m in [pattern.search(line)] if m}
+    assert not found, f"shared modules name chapters or methods: {found}"

@@ -9,7 +9,7 @@ A chapter (one paper of the book) is one module with:
 - ``plan(params)``: every number the chapter shows, as ``Planned`` items whose ``config`` is the run that reports
   it (``get_or_run`` runs each one's parents first);
 - optionally ``followup(params, planned, records)``: a second phase planned from the first phase's records (e.g.
-  PD-QAT's mixed-precision retraining, ranked by the duals of its first phase; ``qrepro.runs.run_chapter`` calls
+  a mixed-precision retraining ranked by the duals of its first phase; ``qrepro.runs.run_chapter`` calls
   it once every first-phase run is recorded);
 - a ``Reference``: the paper's published numbers with their sources (``qrepro.report.paper_table`` reads them);
 - its scoreboard rows: the paper's methods under the scoreboard's common protocol (``Entry``).

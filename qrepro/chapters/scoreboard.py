@@ -1,15 +1,15 @@
 """The cross-paper scoreboard: every method of the package on one model, one data set and one schedule.
 
-ResNet-20 (option A) at 2/3/4 bits for the multi-bit methods (APoT, DoReFa, INQ) and the post-training
-ones (GPFQ, MSQ); VGG-9 (the SQ paper's) at 1 and 2 bits for binary and ternary weights (BWN, TWN, TTQ, ELQ,
-SQ-BWN, SQ-TWN); under the CPU profile ``lite`` these run on ResNet-20 as well. Each architecture's full-precision
-model is trained once per seed; every quantized model
-starts from it and trains with the same optimizer and learning-rate schedule for the same budget of epochs.
-Methods that train in stages (SQ's ratios, INQ's and ELQ's frozen partitions) split that budget over their
-stages (at least one epoch each). Post-training methods quantize the same full-precision model.
+Its rows are the entries the chapters declare (``Chapter.scoreboard``: a method, its model, bit-widths and options),
+each on the model its entry names: ResNet-20 (option A) for the multi-bit and post-training methods, VGG-9 for the
+binary and ternary ones; under the CPU profile ``lite`` these run on ResNet-20 as well. Each architecture's
+full-precision model is trained once per seed; every quantized model starts from it and trains with the same
+optimizer and learning-rate schedule for the same budget of epochs. Methods that train in stages (ratios of
+stochastic selection, frozen partitions) split that budget over their stages (at least one epoch each).
+Post-training methods quantize the same full-precision model.
 
-PD-QAT trains one set of weights at b and 32 bits, which needs its pre-activation ResNet-20 with one
-BatchNorm per bit-width: its row uses that model (width 1), its own full-precision model of the same
+A method that trains one set of weights at b and 32 bits needs a model with one BatchNorm per bit-width (the
+pre-activation ResNet-20): its row uses that model (width 1), its own full-precision model of the same
 architecture, and the same schedule, and says so in the table.
 
 Under ``lite`` each architecture's full-precision model is the converged one every lite chapter shares
@@ -47,7 +47,7 @@ class ProfileSettings:
 SETTINGS = {
     "smoke": ProfileSettings(fp_epochs=6, budget=3, batch_size=64, calibration=128),
     # lite starts from the converged parents (qrepro.chapters.parents: 20 + 60 epochs) and gives every quantized
-    # model 8 epochs, 2 per stage of SQ and INQ; ELQ's 7 partitions split them (2, 1, 1, 1, 1, 1, 1). It runs the
+    # model 8 epochs, 2 per stage of a four-stage method; seven partitions split them (2, 1, 1, 1, 1, 1, 1). It runs the
     # binary and ternary rows on ResNet-20 too (VGG-9 costs about 4x ResNet-20's multiply-adds per image, 155 M
     # against 40.6 M, too slow for the whole protocol on a 2-core CPU), and the multi-bit methods at 2 and 4 bits only.
     "lite": ProfileSettings(fp_epochs=parents.CONTINUED_EPOCHS, budget=8, batch_size=128, calibration=256,
@@ -90,7 +90,7 @@ def method_options(entry: Entry, bits: int) -> dict[str, Any]:
 
 def arch_options(entry: Entry, bits: int | None, model: str) -> dict[str, Any]:
     """The entry's model options plus what its method needs of ``model`` at ``bits`` (None: the full-precision model
-    it starts from), e.g. PD-QAT's one BatchNorm per precision it runs at."""
+    it starts from), e.g. one BatchNorm per precision it runs at."""
     method = get_method("fp" if bits is None else entry.method)
     return {**entry.arch_options, **method.arch_options(model, 32 if bits is None else bits)}
 
@@ -127,7 +127,7 @@ def cell(entry: Entry, bits: int, profile: str, data: str, epochs: int, seed: in
     """The chain of runs behind one scoreboard number, ending with the run that reports it."""
     baseline = full_precision(entry, profile, data, epochs, seed)
     settings = SETTINGS[profile]
-    if entry.post_training:  # the method's defaults (GPFQ's: the official scalar), on our baseline
+    if entry.post_training:  # the method's defaults (e.g. its official alphabet scalar), on our baseline
         run = get_method(entry.method).scoreboard_config(baseline, bits, settings.calibration, CHAPTER_NAME)
         return Cell(entry, bits, seed, run, baseline)
     options, run, model = method_options(entry, bits), baseline, arch(entry, profile)
@@ -153,7 +153,7 @@ class Params(ChapterParams):
 def plan(params: Params) -> list[Cell]:
     """Every scoreboard cell for a profile: each entry at each of its bit-widths, for each seed, cheapest numbers
     first: per seed, the post-training cells (minutes, once the full-precision model exists), then the trained
-    ones, those on a model of their own (PD-QAT's) last."""
+    ones, those on a model of their own last."""
     profile = get_profile(params.profile).name
     data = profile_data(profile, params.data)
     cells = [cell(entry, bits, profile, data, params.epochs, seed)

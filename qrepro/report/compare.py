@@ -14,7 +14,7 @@
          provenance table).
 
 ``compare`` runs the first four steps. ``accuracy_table`` and ``show_accuracy`` are the plain (method, bits)
-table of the APoT chapter and the command line; the other chapters (report.sq, report.pdqat, report.gpfq) choose
+table of a chapter with no table of its own and of the command line; the other chapters' report modules choose
 their own columns from the same cells.
 """
 from __future__ import annotations

@@ -47,8 +47,8 @@ def run_costs(runs: pd.DataFrame, profile: str) -> pd.DataFrame:
 
 def training_seconds(records: Iterable[dict[str, Any]], full_precision: bool = False) -> dict[str, float]:
     """The recorded wall time of every run behind ``records``, by run id, each run once: the runs themselves and the
-    quantized runs they descend from (an APoT 2-bit run's 3- and 4-bit stages, an SQ row's earlier stages); with
-    ``full_precision``, instead the full-precision (32-bit) models they start from, which the rows of a chapter
+    quantized runs they descend from (a progressive 2-bit run's 3- and 4-bit stages, a staged row's earlier stages);
+    with ``full_precision``, instead the full-precision (32-bit) models they start from, which the rows of a chapter
     share. A run with no record here counts 0."""
     seconds: dict[str, float] = {}
     for record in records:

@@ -21,7 +21,7 @@ ROLE_FIELDS = ("group", "part", "row", "variant")  # what a chapter's planned it
 
 
 def role(planned: Planned) -> str:
-    """A planned number's role, e.g. "table / SQ-BWN" or "table / output": its chapter fields, then its method and
+    """A planned number's role, e.g. "table / baseline" or "table / output": its chapter fields, then its method and
     bit-width."""
     parts = [str(getattr(planned, name)) for name in ROLE_FIELDS if getattr(planned, name, "")]
     config = planned.config

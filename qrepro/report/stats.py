@@ -1,8 +1,8 @@
 """Mean ± std over seeds, written one way in every table of the book.
 
 The book's one convention (stated in its introduction): the sample standard deviation over seeds (ddof = 1,
-pandas' default), shown from two seeds on. Published numbers keep their own: the PD-QAT paper's Table 1 gives the
-population std (ddof = 0) over 6 seeds.
+pandas' default), shown from two seeds on. Published numbers keep their own (a paper's table may give the
+population std, ddof = 0).
 """
 from __future__ import annotations
 

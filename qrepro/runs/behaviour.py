@@ -141,8 +141,8 @@ def kernel_sources() -> str:
 
 
 # kernel sources' identity -> the identity that replaced it, computing the same: the weight quantizers' kernels
-# (weight_kernels.cpp, APoT's weights in cpu_kernels.cpp) were removed, each proved equal to its eager formula bit
-# for bit by tests/test_weight_kernels.py and tests/test_kernels_training.py up to that change
+# (weight_kernels.cpp, and the signed weights' lookup in cpu_kernels.cpp) were removed, each proved equal to its
+# eager formula bit for bit by tests/test_weight_kernels.py and tests/test_kernels_training.py up to that change
 EQUIVALENT_KERNELS = {"853d1e04de7d": "ce147cb6abd2"}
 
 

@@ -1,6 +1,6 @@
 """Split a sweep across GPUs or hosts by run id: each shard runs its own runs and writes its own records.
 
-Runs that start from other runs (a 2-bit APoT model from the 3-bit one, every GPFQ run from one trained
+Runs that start from other runs (a 2-bit model from a 3-bit one, every post-training run from one trained
 model) travel with their ancestors, so a shard never waits for another. Ancestors shared by every run of the
 sweep (typically the one full-precision model) must be recorded before the shards start:
 ``python -m qrepro run CHAPTER ... --shared-only`` does that, then ``--shard K/N`` on each machine.
