@@ -107,7 +107,7 @@ class FrozenPartition(nn.Module):
         self.frozen |= new
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
-        return select_units(self.frozen, self.values, w)  # torch.where, fused on float32 CPU weights
+        return select_units(self.frozen, self.values, w)  # torch.where on the broadcast mask
 
     def extra_repr(self) -> str:
         return f"scheme={self.scheme}, bits={self.bits}"

@@ -203,7 +203,7 @@ class SQWeight(nn.Module):
         with torch.no_grad():
             self.mask = quantized_units(unit_errors(w, q, self.granularity), self.ratio, self.prob, self.select)
         chosen = self.mask if self.granularity == "filter" else expand_units(self.mask, w, self.granularity)
-        return select_units(chosen, q, w)  # torch.where, fused on float32 CPU weights
+        return select_units(chosen, q, w)  # torch.where on the broadcast mask
 
     @property
     def bits(self) -> int:
