@@ -75,12 +75,13 @@ report.show_tables("sq")  # every table scrolls in its own box, with a CSV downl
 # %% [markdown]
 # ## On CIFAR-10 images (profile lite, data set cifar10-jpeg): does the paper's drop hold?
 # Every row at a 2-core CPU's length on ResNet-20 (the SQ paper's VGG-9 costs four times its multiply-adds),
-# each chain starting from a converged full-precision ResNet-20 instead of from scratch, three seeds, on
-# `cifar10-jpeg` (a JPEG copy of CIFAR-10: compare the **drop**, not the absolute accuracy). An SQ row trains one
-# full stage schedule per SQ ratio, its learning rate restarted each time; the "(SQ's epochs)" rows give BWN and
-# TWN that many epochs in one schedule, so the table shows whether SQ's gain comes from the method or from the
-# extra compute. Where the paper has no number on ResNet-20, a row is compared with the SQ paper's ResNet-56 one
-# (whose solver these runs follow; the source column names it). Read from committed records only.
+# each chain starting from a converged full-precision ResNet-20 instead of from scratch (three seeds planned; the
+# line below says which have records), on `cifar10-jpeg` (a JPEG copy of CIFAR-10: compare the **drop**, not the
+# absolute accuracy). An SQ row trains one full stage schedule per SQ ratio, its learning rate restarted each time;
+# the "(SQ's epochs)" rows give BWN and TWN that many epochs in one schedule, so the table shows whether SQ's gain
+# comes from the method or from the extra compute. Where the paper has no number on ResNet-20, a row is compared
+# with the SQ paper's ResNet-56 one (whose solver these runs follow; the source column names it). Read from committed
+# records only.
 
 # %% tags=["hide-input"]
 from qrepro.runs import complete
