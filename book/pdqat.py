@@ -79,13 +79,22 @@ report.show_tables("pdqat")  # every table scrolls in its own box, with a CSV do
 
 # %% [markdown]
 # ## On CIFAR-10 images (profile lite, data set cifar10-jpeg): does the paper's claim hold?
+
+# %% tags=["remove-input"]
+from qrepro.report import lite as lite_report
+from qrepro.report import verdicts
+
+lite = lite_report.evidence("pdqat")
+display(Markdown(verdicts.answer("pdqat", lite)))
+
+# %% [markdown]
 # The paper's claim is PD-QAT against DoReFa at the same bit-width. Here both run the official recipe (Adam,
 # lr 1e-3, dual lr 0.01, 10 % of the training split held out) at a 2-core CPU's length and width 1, on the same
 # model, data and schedule: the full-precision row is the converged pre-activation ResNet-20 trained one run
 # further as DoReFa's 32-bit model (tanh weights, clipped activations), and every 2- and 4-bit run starts from
 # it, its 2- or 4-bit BatchNorms from its 32-bit ones. The constraint levels are the paper's (Table 1). Three
-# seeds on `cifar10-jpeg` (a JPEG copy of CIFAR-10: compare the **drop**, not the absolute accuracy). Read from
-# committed records only. The first table is the claim itself: PD-QAT's top-1 minus DoReFa's at the same
+# seeds planned (the line below says which have records) on `cifar10-jpeg` (a JPEG copy of CIFAR-10: compare the
+# **drop**, not the absolute accuracy). Read from committed records only. The first table is the claim itself: PD-QAT's top-1 minus DoReFa's at the same
 # bit-width, seed by seed, beside the paper's difference. Then Table 1 against the paper's drops, and whether each
 # PD-QAT run met its output level $\epsilon_{out}$ (the training split's mean soft cross-entropy after the last
 # epoch at or below it), with what that level could change on this schedule.
@@ -99,9 +108,7 @@ report.show_tables("pdqat")  # every table scrolls in its own box, with a CSV do
 
 # %% tags=["hide-input"]
 from qrepro.runs import complete
-from qrepro.report import lite as lite_report
 
-lite = lite_report.evidence("pdqat")
 display(Markdown(lite_report.status(lite)))
 lite_done = complete(lite.planned, lite.records)
 if lite_done:

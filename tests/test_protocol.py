@@ -97,13 +97,19 @@ def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):
     from qrepro.report import apot as apot_report
     from qrepro.report import gpfq as gpfq_report
     from qrepro.report import verdicts
-    from qrepro.runs import run_chapter
+    from qrepro.runs import recorded_chapter, run_chapter
 
     apot_shown = run_chapter(apot.Params(profile="smoke", bit="2", epochs=1), device="cpu")
     rows = apot_report.headline(apot_shown)
     assert list(rows["row"]) == ["APoT, 4-bit weights and activations", "APoT, 3-bit weights and activations",
                                  "APoT, 2-bit weights and activations"]
     assert set(rows["verdict"]) == {"n/a: digits is not cifar10"} and set(rows["seeds"]) == {1}
+    answer = verdicts.answer("apot", apot_shown).splitlines()  # the page's answer says what these rows say, no more
+    assert "(smoke, digits; 1 seed a row, three planned)" in answer[0]
+    assert answer[2:] == [f"- {r.row}: ours {r.drop:+.2f}, paper {r.reference_drop:+.2f}: n/a: digits is not cifar10."
+                          for r in rows.itertuples()]
+    empty = apot.Params(profile="smoke", bit="2", epochs=2)  # nothing recorded at 2 epochs
+    assert "no headline row has a record yet" in verdicts.answer("apot", recorded_chapter(empty))
     gpfq_shown = run_chapter(gpfq_chapter.Params(profile="smoke", bits=2, sweeps="none", epochs=1), device="cpu")
     rows = gpfq_report.headline(gpfq_shown)
     assert list(rows["row"]) == ["GPFQ, 2-bit weights"] and list(rows["reference"]) == ["seed"]

@@ -14,6 +14,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ..chapters import CHAPTERS
+from ..runs import Shown
 from . import lite
 from .cost import training_seconds
 from .stats import mean_std
@@ -33,6 +34,24 @@ def headlines() -> pd.DataFrame:
             shown = lite.evidence(name)
             frames.append(with_costs(module.headline(shown).assign(chapter=name), shown.records))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def answer(name: str, shown: Shown) -> str:
+    """Chapter ``name``'s answer first, as Markdown: one line per headline row (its report module's ``headline``
+    over ``shown``), our drop beside the reference's and the verdict, so that it says no more than those rows."""
+    rows = importlib.import_module(f"{__package__}.{name}").headline(shown)
+    if not len(rows):
+        return "**The answer so far:** no headline row has a record yet."
+    seeds = sorted(set(rows["seeds"]))
+    counted = f"{seeds[0]} seed{'s' if seeds[0] > 1 else ''}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} seeds"
+    where = "; ".join(f"{profile}, {data}" for profile, data in dict.fromkeys(zip(rows["profile"], rows["data_set"])))
+    lines = [f"**The answer so far** ({where}; {counted} a row, three planned), our accuracy drop beside the "
+             "reference's:", ""]
+    for r in rows.itertuples():
+        ours = f"- {r.row}: ours {mean_std(r.drop, r.drop_sd, r.seeds, signed=True)}"
+        lines.append(f"{ours}, no reference number." if pd.isna(r.reference_drop) else
+                     f"{ours}, {r.reference} {signed(r.reference_drop)}: {r.verdict}.")
+    return "\n".join(lines)
 
 
 def with_costs(rows: pd.DataFrame, records: list[dict[str, Any]]) -> pd.DataFrame:
