@@ -123,7 +123,7 @@ def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):
 
 
 def test_the_converged_parents_curves_join_both_cycles_and_say_whether_they_still_rose():
-    from qrepro.report.parents import BAR, LAST, parent_curves, parent_table
+    from qrepro.report.parents import BAR, LAST, parent_curves, parent_summary, parent_table
 
     curves = parent_curves()  # the committed records: ResNet-20 seed 0 at least
     seed0 = curves[(curves.arch == "resnet20") & (curves.seed == 0)]
@@ -132,3 +132,8 @@ def test_the_converged_parents_curves_join_both_cycles_and_say_whether_they_stil
     assert row["top-1 (%)"] == seed0.test_top1.iloc[-1] and row[f"≥ {BAR} %"] == (row["top-1 (%)"] >= BAR)
     gain = round(seed0.test_top1.iloc[-1] - seed0.test_top1.iloc[-LAST - 1], 2)
     assert row[f"gain over the last {LAST} epochs"] == gain
+    table = parent_table(curves)
+    summary = parent_summary(table).set_index("arch").loc["resnet20"]
+    ours = table[table.arch == "resnet20"]["top-1 (%)"]
+    assert summary["n"] == len(ours) and summary[f"mean ≥ {BAR} %"] == (ours.mean() >= BAR)
+    assert summary["mean top-1 (%)"].startswith(f"{ours.mean():.2f}")

@@ -12,6 +12,7 @@ from ..config import TrainConfig
 from ..runs import find_record
 from ..runs.shard import lineage
 from .lite import params
+from .stats import mean_std
 
 BAR = 88.5  # top-1 a converged parent of cifar10-jpeg reaches (the lite issue's bar; see the Reproduce page)
 LAST = 10  # the closing epochs whose gain says whether a curve was still rising
@@ -52,6 +53,18 @@ def parent_table(curves: pd.DataFrame) -> pd.DataFrame:
                      f"≥ {BAR} %": bool(top1[-1] >= BAR),
                      f"gain over the last {LAST} epochs": round(float(top1[-1] - top1[-LAST - 1]), 2),
                      "run": curve["run_id"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+def parent_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per architecture (rows of ``parent_table``): the seeds recorded, their mean top-1 ± sample std, and whether the
+    mean reaches ``BAR`` (the bar is on the mean over seeds)."""
+    rows = []
+    for arch, parents in table.groupby("arch", sort=False):
+        top1 = parents["top-1 (%)"]
+        rows.append({"arch": arch, "seeds": ", ".join(map(str, parents["seed"])), "n": len(top1),
+                     "mean top-1 (%)": mean_std(top1.mean(), top1.std(), len(top1)),
+                     f"mean ≥ {BAR} %": bool(top1.mean() >= BAR)})
     return pd.DataFrame(rows)
 
 
