@@ -105,7 +105,7 @@ def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):
                                  "APoT, 2-bit weights and activations"]
     assert set(rows["verdict"]) == {"n/a: digits is not cifar10"} and set(rows["seeds"]) == {1}
     answer = verdicts.answer("apot", apot_shown).splitlines()  # the page's answer says what these rows say, no more
-    assert "(smoke, digits; 1 seed a row, three planned)" in answer[0]
+    assert "(smoke, digits; 1 seed a row, 1 planned)" in answer[0]
     assert answer[2:] == [f"- {r.row}: ours {r.drop:+.2f}, paper {r.reference_drop:+.2f}: n/a: digits is not cifar10."
                           for r in rows.itertuples()]
     empty = apot.Params(profile="smoke", bit="2", epochs=2)  # nothing recorded at 2 epochs

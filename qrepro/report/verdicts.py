@@ -45,8 +45,8 @@ def answer(name: str, shown: Shown) -> str:
     seeds = sorted(set(rows["seeds"]))
     counted = f"{seeds[0]} seed{'s' if seeds[0] > 1 else ''}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} seeds"
     where = "; ".join(f"{profile}, {data}" for profile, data in dict.fromkeys(zip(rows["profile"], rows["data_set"])))
-    lines = [f"**The answer so far** ({where}; {counted} a row, three planned), our accuracy drop beside the "
-             "reference's:", ""]
+    lines = [f"**The answer so far** ({where}; {counted} a row, {shown.params.seeds} planned), our accuracy drop "
+             "beside the reference's:", ""]
     for r in rows.itertuples():
         ours = f"- {r.row}: ours {mean_std(r.drop, r.drop_sd, r.seeds, signed=True)}"
         lines.append(f"{ours}, no reference number." if pd.isna(r.reference_drop) else
