@@ -91,3 +91,15 @@ def test_cells_show_mean_and_std_from_two_seeds_on_and_the_runs_of_each_row():
     assert provenance["top-1 per seed"] == ["0: 92.00; 1: 94.00", "0: 90.00; 1: 92.00", "0: 97.00"]
     assert provenance["made by"][0] == "OLDER CODE: re-run to refresh"  # seed 1 is stale here
     assert provenance["run_ids"][2] == ["digits-q-0"]
+
+
+def test_a_row_is_measured_against_the_full_precision_models_of_its_own_seeds():
+    from qrepro.report.compare import compare
+
+    fp = pd.DataFrame({"data_set": "d", "profile": "p", "arch": "a", "bits": 32, "seed": [0, 1, 2],
+                       "top1": [90.0, 88.0, 86.0], "run_id": ["f0", "f1", "f2"]})
+    quantized = pd.DataFrame({"data_set": "d", "profile": "p", "arch": "a", "bits": 4, "seed": [0],
+                              "top1": [89.0], "run_id": ["q0"]})
+    table = compare(quantized, ["data_set", "profile", "arch", "bits"], fp, by=["data_set", "profile", "arch"])
+    assert table["drop"].tolist() == [1.0]  # seed 0's 90.0, not the three seeds' mean 88.0
+    assert table["drop_sd"].isna().tolist() == [False] and table["drop_sd"].tolist() == [0.0]

@@ -49,10 +49,23 @@ def over_seeds(runs: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str] =
 
 def drop_against(frame: pd.DataFrame, fp: pd.DataFrame, by: Sequence[str], value: str = "top1_mean") -> pd.Series:
     """Each row's drop against its full-precision number: the mean ``top1`` of the ``fp`` rows with the row's
-    ``by`` values, minus the row's ``value``; NaN where there is no such row."""
+    ``by`` values (and, where the row lists its seeds in ``per_seed`` and ``fp`` has a ``seed``, of those seeds
+    only: a row of one seed is measured against that seed's model, not the mean of three), minus the row's
+    ``value``; NaN where there is no such row."""
+    return fp_of(frame, fp, by, "mean") - frame[value]
+
+
+def fp_of(frame: pd.DataFrame, fp: pd.DataFrame, by: Sequence[str], how: str) -> pd.Series:
+    """Per row of ``frame``: the ``how`` ("mean" or "std") of the ``top1`` of its full-precision rows in ``fp`` (same
+    ``by`` values, and the row's own seeds where both say which)."""
     by = list(by)
-    fp_top1 = fp.groupby(by)["top1"].mean().rename("fp_top1")
-    return frame[by].join(fp_top1, on=by)["fp_top1"] - frame[value]
+    if "per_seed" not in frame or "seed" not in fp:
+        return frame[by].join(fp.groupby(by)["top1"].agg(how).rename("fp"), on=by)["fp"]
+    values = []
+    for key, pairs in zip(frame[by].itertuples(index=False), frame["per_seed"]):
+        same = fp[(fp[by] == pd.Series(key, index=by)).all(axis=1) & fp["seed"].isin([s for s, _ in pairs])]
+        values.append(same["top1"].agg(how) if len(same) else float("nan"))
+    return pd.Series(values, index=frame.index, dtype=float)
 
 
 def published_drops(rows: pd.DataFrame, by: Sequence[str], is_fp: pd.Series, name: str = "paper") -> pd.DataFrame:
@@ -91,8 +104,7 @@ def compare(runs: pd.DataFrame, keys: Sequence[str], fp: pd.DataFrame | str, by:
         table["drop"], fp_sd = table[f"{fp}_mean"] - table["top1_mean"], table[f"{fp}_std"]
     else:
         table["drop"] = drop_against(table, fp, by)
-        by = list(by)
-        fp_sd = table[by].join(fp.groupby(by)["top1"].std().rename("fp_sd"), on=by)["fp_sd"]
+        fp_sd = fp_of(table, fp, by, "std")
     table["drop_sd"] = (table["top1_std"].fillna(0) ** 2 + fp_sd.fillna(0) ** 2) ** 0.5
     return table if reference is None else versus(table, reference, name, data)
 
