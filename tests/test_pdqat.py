@@ -415,3 +415,17 @@ def test_epsilon_reach_bounds_what_a_level_can_change_from_the_recorded_duals():
     assert "within 0.050 of them (not met)" in text
     assert "no dual moved more than 0.0500" in text  # the layer dual of run b, from 0
     assert "2 × 0.01 × Δ" in text
+
+
+def test_a_layerwise_headline_row_whose_layer_duals_never_rose_says_it_trained_as_the_output_only_row():
+    from qrepro.report.pdqat import row_label
+
+    def record(layer_duals: list[float]) -> dict:
+        return {"summary": {"constraints": ["output", "blocks.0.conv0"]},
+                "epochs": [{"epoch": i + 1, "dual": [0.5, d]} for i, d in enumerate(layer_duals)]}
+
+    assert row_label("layerwise", 2, [record([0.0, 0.0]), record([0.0, 0.0])]).endswith(
+        "2-bit (no layer constraint bound, so it trained as (i))")
+    assert row_label("layerwise", 2, [record([0.0, 0.0]), record([0.02, 0.0])]) == \
+        "PD-QAT (ii): layer-wise + output, 2-bit"  # one seed's layer dual rose, then fell back: it bound
+    assert row_label("output", 4, [record([0.0])]) == "PD-QAT (i): output constraint, 4-bit"
