@@ -46,7 +46,7 @@
 # %% tags=["parameters"]
 bit = ""  # Table 1 bit-widths among 1, 2, 4, 8 (empty: lite 2,4, else 1); Fig. 1 and mixed precision use the lowest
 constraint = "output,layerwise"  # PD-QAT rows beside the baseline: none, output, layerwise
-epsilon = ""  # extra output-constraint levels for the accuracy vs epsilon plot, e.g. 0.5,2 (table: paper levels)
+epsilon = ""  # extra output-constraint levels for the accuracy vs epsilon plot, e.g. 0.5,2 (empty: the profile's)
 epsilon_layer = 0.0125  # layer-wise level of the Fig. 1 run whose duals rank the layers (paper: 0.0125)
 dual_lr = 0.01  # dual learning rate (paper: 0.01)
 objective = "high"  # high: the official objective and gradients; low: b-bit cross-entropy with STE
@@ -124,6 +124,7 @@ if lite_done:
 # accuracy against the output constraint's level:
 
 # %% tags=["hide-input"]
+display(Markdown(pdqat_report.epsilon_study(lite.planned)))
 lite_fig1 = [p for p in lite_done if (p.part, p.row) == ("fig1", "layerwise")]
 if lite_fig1:
     pdqat_report.dual_plot(pdqat_report.dual_history([r for r in lite.records if r["run_id"] in

@@ -429,3 +429,19 @@ def test_a_layerwise_headline_row_whose_layer_duals_never_rose_says_it_trained_a
     assert row_label("layerwise", 2, [record([0.0, 0.0]), record([0.02, 0.0])]) == \
         "PD-QAT (ii): layer-wise + output, 2-bit"  # one seed's layer dual rose, then fell back: it bound
     assert row_label("output", 4, [record([0.0])]) == "PD-QAT (i): output constraint, 4-bit"
+
+
+def test_lite_runs_its_epsilon_study_at_the_official_ablation_levels_at_seed_0_only():
+    from qrepro.chapters import pdqat as chapter
+    from qrepro.report.pdqat import epsilon_study
+
+    planned = chapter.plan(chapter.Params(profile="lite", seeds=2))
+    study = [(p.config.seed, p.config.options["epsilon"]) for p in planned if p.part == "epsilon"]
+    assert study == [(0, 0.05), (0, 0.1), (0, 0.2), (0, 0.7), (1, 0.7)]
+    assert epsilon_study(planned) == ("The epsilon study's output levels at 2 bits: 0.05 (seed 0); 0.1 (seed 0); "
+                                      "0.2 (seed 0); 0.7 (seeds 0, 1).")
+    paper_level = next(p.config.run_id for p in planned if p.part == "epsilon" and p.config.options["epsilon"] == 0.7)
+    assert paper_level == "lite-preact_resnet20-pdqat-w2-f077a7a383"  # the table's output run, recorded as before
+    chosen = chapter.plan(chapter.Params(profile="lite", epsilon="0.3"))
+    assert [p.config.options["epsilon"] for p in chosen if p.part == "epsilon"] == [0.3, 0.7]
+    assert [p.part for p in chapter.plan(chapter.Params())].count("epsilon") == 1  # smoke: the paper's level only

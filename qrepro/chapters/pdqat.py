@@ -14,7 +14,8 @@ multiply-adds), and starts from the converged full-precision pre-activation ResN
 (``qrepro.chapters.parents``) instead of from scratch: the chapter's full-precision model (DoReFa's tanh weights
 and clipped activations at 32 bits) is that network trained one run further by the recipe, and every b-bit run
 (baseline, PD-QAT, mixed precision) starts from it, its b-bit BatchNorms from its 32-bit ones. The table runs at 2
-and 4 bits there; the paper's 1-bit column, and Fig. 1's 1-bit study, need a GPU.
+and 4 bits there; the paper's 1-bit column, and Fig. 1's 1-bit study, need a GPU. Its epsilon study adds the
+official ablation's 2-bit output levels (0.05, 0.1, 0.2) to the paper's 0.7, at seed 0 only.
 """
 from __future__ import annotations
 
@@ -51,11 +52,14 @@ class ProfileSettings:
     batch_size: int
     width: int  # the network's width multiplier (paper: 5)
     bits: str = "1"  # the ``bit`` parameter's default: Table 1 bit-widths
+    epsilons: str = ""  # the ``epsilon`` parameter's default: the epsilon study's extra output levels
+    epsilon_seeds: int = 0  # the epsilon study's extra levels run for seeds 0 .. epsilon_seeds-1 only (0: every seed)
 
 
 SETTINGS = {
     "smoke": ProfileSettings(epochs=4, batch_size=64, width=1),
-    "lite": ProfileSettings(epochs=10, batch_size=128, width=1, bits="2,4"),
+    # lite's epsilon study: the official ablation's 2-bit output levels (Ours_OnlyCE2.sh), at one seed
+    "lite": ProfileSettings(epochs=10, batch_size=128, width=1, bits="2,4", epsilons="0.05,0.1,0.2", epsilon_seeds=1),
     "quick": ProfileSettings(epochs=20, batch_size=128, width=5),
     "paper": ProfileSettings(epochs=100, batch_size=128, width=5),
 }
@@ -65,7 +69,7 @@ SETTINGS = {
 class Params(ChapterParams):
     bit: str | int = ""  # Table 1 bit-widths among 1, 2, 4, 8 (empty: the profile's); Fig. 1, mixed precision: lowest
     constraint: Any = "output,layerwise"  # PD-QAT rows beside the baseline: none, output, layerwise
-    epsilon: Any = ""  # extra output-constraint levels for the accuracy vs epsilon plot (table: paper levels)
+    epsilon: Any = ""  # extra output-constraint levels for the accuracy vs epsilon plot (empty: the profile's)
     epsilon_layer: float = FIG1_EPSILON_LAYER  # layer-wise level of the Fig. 1 run whose duals rank the layers
     dual_lr: float = DUAL_LR  # dual learning rate (paper: 0.01)
     objective: str = "high"  # high: the official objective and gradients; low: b-bit cross-entropy with STE
@@ -98,7 +102,9 @@ class Params(ChapterParams):
 
     @property
     def epsilons(self) -> list[float]:
-        return parse_list(self.epsilon, float, "epsilon") if str(self.epsilon).strip() else []
+        """The epsilon study's extra output levels: ``epsilon``, or the profile's default when empty."""
+        levels = str(self.epsilon).strip() or SETTINGS[self.profile].epsilons
+        return parse_list(levels, float, "epsilon") if levels else []
 
     def high_precision(self, names: Sequence[str]) -> list[int]:
         """The layers of the extra baseline run kept at 32 bits, checked against the model's ``names``."""
@@ -172,8 +178,10 @@ def plan(params: Params) -> list[Run]:
         for b in sorted(bits, reverse=True):
             planned.append(Run(run("dorefa", b, {}, seed), "table", "baseline"))
             planned += [Run(pd(c, b, seed), "table", c) for c in constraints]
+        study_seeds = SETTINGS[p.profile].epsilon_seeds
+        extra = p.epsilons if not study_seeds or seed < study_seeds else []  # a CPU profile: at fewer seeds
         planned += [Run(pd("output", low, seed, epsilon=e), "epsilon", "output")
-                    for e in sorted({*p.epsilons, EPSILON_OUT[low]})]
+                    for e in sorted({*extra, EPSILON_OUT[low]})]
         planned.append(Run(pd("output", low, seed), "fig1", "output"))
         planned.append(Run(pd("layerwise", low, seed, epsilon_layer=p.epsilon_layer), "fig1", "layerwise"))
         if keep:

@@ -295,6 +295,20 @@ def claim_table(frame: pd.DataFrame) -> pd.DataFrame:
                                        "paper: PD-QAT − DoReFa", "run_ids"])
 
 
+def epsilon_study(planned: Iterable[Any]) -> str:
+    """The epsilon study's plan in one sentence: its bit-width and each output level with the seeds it runs at,
+    from the ``planned`` runs (part "epsilon"), so the page cannot name a level it did not plan."""
+    study = [p.config for p in planned if p.part == "epsilon"]
+    if not study:
+        return "No epsilon study is planned."
+    seeds: dict[float, set[int]] = {}
+    for config in study:
+        seeds.setdefault(config.options["epsilon"], set()).add(config.seed)
+    levels = "; ".join(f"{level:g} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))})"
+                       for level, s in sorted(seeds.items()))
+    return f"The epsilon study's output levels at {min(c.bits for c in study)} bits: {levels}."
+
+
 def epsilon_reach(frame: pd.DataFrame, records: Iterable[dict[str, Any]]) -> str:
     """Which output levels the constrained runs used, how close the model came to them, and how far they could act.
 
