@@ -30,7 +30,8 @@ def test_every_quantized_lite_run_descends_from_a_converged_parent_of_its_own_ar
             chain.append(config)
             config = getattr(config, "init", None) or getattr(config, "model", None)
         first = chain[-1]  # trained from scratch: the first cosine cycle of the converged parent
-        assert chain[-2] == parents.converged(first.arch, first.arch_options, first.data, first.seed), chain[0].run_id
+        parent = chain[-len(parents.cycles(first.arch))]
+        assert parent == parents.converged(first.arch, first.arch_options, first.data, first.seed), chain[0].run_id
         assert planned.config.arch == first.arch
 
 
@@ -39,7 +40,8 @@ def test_the_deviations_name_the_data_set_and_the_converged_starting_point(name)
     table = deviations(lite.params(name))
     assert "data set" in set(table["aspect"])
     starts = table[table["aspect"] == "starts from"]["lite"]
-    assert any(f"{parents.FIRST_EPOCHS} + {parents.CONTINUED_EPOCHS} epochs" in value for value in starts)
+    cycles = {" + ".join(map(str, parents.cycles(p.config.arch))) for p in CHAPTERS[name].plan(lite.params(name))}
+    assert all(any(f"{epochs} epochs" in value for value in starts) for epochs in cycles), (cycles, list(starts))
 
 
 def test_the_deviations_follow_the_configs(monkeypatch):
@@ -122,12 +124,12 @@ def test_the_verdict_table_collects_every_chapters_headline_rows(runs_root):
         "apot", "pdqat", "sq"}
 
 
-def test_the_converged_parents_curves_join_both_cycles_and_say_whether_they_still_rose():
+def test_the_converged_parents_curves_join_all_their_cycles_and_say_whether_they_still_rose():
     from qrepro.report.parents import BAR, LAST, parent_curves, parent_summary, parent_table
 
     curves = parent_curves()  # the committed records: ResNet-20 seed 0 at least
     seed0 = curves[(curves.arch == "resnet20") & (curves.seed == 0)]
-    assert list(seed0.epoch) == list(range(1, parents.FIRST_EPOCHS + parents.CONTINUED_EPOCHS + 1))
+    assert list(seed0.epoch) == list(range(1, sum(parents.cycles("resnet20")) + 1))
     row = parent_table(curves).set_index(["arch", "seed"]).loc[("resnet20", 0)]
     assert row["top-1 (%)"] == seed0.test_top1.iloc[-1] and row[f"≥ {BAR} %"] == (row["top-1 (%)"] >= BAR)
     gain = round(seed0.test_top1.iloc[-1] - seed0.test_top1.iloc[-LAST - 1], 2)

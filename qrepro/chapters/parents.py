@@ -5,8 +5,11 @@ quantization shock, not the drop a paper reports; the papers start from converge
 CIFAR-10). Under ``lite`` (a 2-core CPU) a parent is the scoreboard's first full-precision run (20 epochs of SGD,
 lr 0.1, cosine; 85.7 % on cifar10-jpeg) continued by a second cosine cycle of the same recipe from its weights (a
 warm restart, Loshchilov & Hutter, SGDR, ICLR 2017), so the 20 epochs already recorded are reused, not repeated.
-One parent per architecture and seed; every chapter's seed ``s`` starts from parent seed ``s``. Their records live
-under the scoreboard's folder, whose protocol is "every method from the same converged parent".
+The pre-activation ResNet-20 ended that second cycle at 88.35, 87.77 and 87.64 % (seeds 0-2, mean 87.92), under
+the 88.5 % a converged model of cifar10-jpeg reaches (``report.parents.BAR``), with its training top-1 at 95.6-95.9 %
+(still rising): it gets a third cycle of the same recipe (``EXTRA_CYCLES``). One parent per architecture and seed;
+every chapter's seed ``s`` starts from parent seed ``s``. Their records live under the scoreboard's folder, whose
+protocol is "every method from the same converged parent".
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from ..config import Schedule, TrainConfig
 
 CHAPTER_NAME = "scoreboard"
 FIRST_EPOCHS, CONTINUED_EPOCHS = 20, 60  # the first cosine cycle and the warm restart that continues it
+EXTRA_CYCLES = {"preact_resnet20": (60,)}  # more warm restarts of the same recipe, per architecture
 BATCH_SIZE = 128
 
 
@@ -25,10 +29,16 @@ def full_precision_schedule(epochs: int) -> Schedule:
                     weight_decay=5e-4, lr_schedule="cosine")
 
 
+def cycles(arch: str) -> tuple[int, ...]:
+    """The epochs of each cosine cycle of ``arch``'s converged parent, the first from scratch, each later one a warm
+    restart from the weights of the one before."""
+    return (FIRST_EPOCHS, CONTINUED_EPOCHS, *EXTRA_CYCLES.get(arch, ()))
+
+
 def converged(arch: str, arch_options: dict[str, Any], data: str, seed: int, profile: str = "lite") -> TrainConfig:
-    """The converged full-precision ``arch`` of ``seed`` on ``data``: ``FIRST_EPOCHS`` from scratch, then
-    ``CONTINUED_EPOCHS`` more from those weights with the learning rate restarted."""
-    first = TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch, schedule=full_precision_schedule(FIRST_EPOCHS),
-                        arch_options=arch_options, seed=seed, profile=profile)
-    return TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch, schedule=full_precision_schedule(CONTINUED_EPOCHS),
-                       arch_options=arch_options, init=first, seed=seed, profile=profile)
+    """The converged full-precision ``arch`` of ``seed`` on ``data``: ``cycles(arch)``, the first from scratch."""
+    config = None
+    for epochs in cycles(arch):
+        config = TrainConfig(chapter=CHAPTER_NAME, data=data, arch=arch, schedule=full_precision_schedule(epochs),
+                             arch_options=arch_options, init=config, seed=seed, profile=profile)
+    return config

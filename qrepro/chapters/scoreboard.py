@@ -46,10 +46,11 @@ class ProfileSettings:
 
 SETTINGS = {
     "smoke": ProfileSettings(fp_epochs=6, budget=3, batch_size=64, calibration=128),
-    # lite starts from the converged parents (qrepro.chapters.parents: 20 + 60 epochs) and gives every quantized
-    # model 8 epochs, 2 per stage of a four-stage method; seven partitions split them (2, 1, 1, 1, 1, 1, 1). It runs the
-    # binary and ternary rows on ResNet-20 too (VGG-9 costs about 4x ResNet-20's multiply-adds per image, 155 M
-    # against 40.6 M, too slow for the whole protocol on a 2-core CPU), and the multi-bit methods at 2 and 4 bits only.
+    # lite starts from the converged parents (qrepro.chapters.parents: cosine cycles of 20 + 60 epochs, or more) and
+    # gives every quantized model 8 epochs, 2 per stage of a four-stage method; seven partitions split them (2, 1, 1,
+    # 1, 1, 1, 1). It runs the binary and ternary rows on ResNet-20 too (VGG-9 costs about 4x ResNet-20's
+    # multiply-adds per image, 155 M against 40.6 M, too slow for the whole protocol on a 2-core CPU), and the
+    # multi-bit methods at 2 and 4 bits only.
     "lite": ProfileSettings(fp_epochs=parents.CONTINUED_EPOCHS, budget=8, batch_size=128, calibration=256,
                             arch_swaps={"vgg9": "resnet20"}, bits=(1, 2, 4)),
     "quick": ProfileSettings(fp_epochs=60, budget=30, batch_size=128, calibration=256),

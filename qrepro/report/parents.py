@@ -1,13 +1,16 @@
 """The converged full-precision parents every lite chapter starts from (qrepro.chapters.parents): their training
-curves over both cosine cycles, and whether they were still rising at the end. Read from records only."""
+curves over all their cosine cycles, and whether they were still rising at the end. Read from records only."""
 from __future__ import annotations
+
+import itertools
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
 from ..chapters import CHAPTERS
-from ..chapters.parents import CONTINUED_EPOCHS, FIRST_EPOCHS
+from ..chapters.parents import converged, cycles
 from ..config import TrainConfig
 from ..runs import find_record
 from ..runs.shard import lineage
@@ -18,6 +21,12 @@ BAR = 88.5  # top-1 a converged parent of cifar10-jpeg reaches (the lite issue's
 LAST = 10  # the closing epochs whose gain says whether a curve was still rising
 
 
+def is_converged_parent(config: TrainConfig | Any) -> bool:
+    """Whether ``config`` is the converged full-precision parent of its architecture, data and seed."""
+    return (isinstance(config, TrainConfig) and config.method == "fp"
+            and config == converged(config.arch, config.arch_options, config.data, config.seed, config.profile))
+
+
 def converged_parents() -> list[TrainConfig]:
     """Every converged parent the lite chapters plan (three seeds each), once, in plan order."""
     found: dict[str, TrainConfig] = {}
@@ -25,22 +34,25 @@ def converged_parents() -> list[TrainConfig]:
         if "lite" not in chapter.Params.SETTINGS:
             continue
         for planned in chapter.plan(params(name)):
-            chain = lineage(planned.config)
-            if len(chain) > 1 and chain[1].method == "fp" and chain[1].schedule.epochs == CONTINUED_EPOCHS:
-                found.setdefault(chain[1].run_id, chain[1])
+            for config in lineage(planned.config):
+                if is_converged_parent(config):
+                    found.setdefault(config.run_id, config)
     return list(found.values())
 
 
 def parent_curves() -> pd.DataFrame:
-    """Test top-1 per epoch of every recorded converged parent, its first cycle's epochs first (1 to 80)."""
+    """Test top-1 per epoch of every converged parent recorded with all its cycles, numbered from its first epoch."""
     rows = []
     for config in converged_parents():
-        record, first = find_record(config), find_record(config.init)
-        if record is None or first is None:
+        chain = lineage(config)
+        records = [find_record(c) for c in chain]
+        if any(record is None for record in records):
             continue
-        for offset, part in ((0, first), (FIRST_EPOCHS, record)):
+        offset = 0
+        for record, epochs in zip(records, cycles(config.arch)):
             rows += [{"arch": config.arch, "seed": config.seed, "epoch": offset + e["epoch"],
-                      "test_top1": e["test_top1"], "run_id": part["run_id"]} for e in part["epochs"]]
+                      "test_top1": e["test_top1"], "run_id": record["run_id"]} for e in record["epochs"]]
+            offset += epochs
     return pd.DataFrame(rows, columns=["arch", "seed", "epoch", "test_top1", "run_id"])
 
 
@@ -74,7 +86,8 @@ def parent_plot(curves: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(1, len(archs), figsize=(5.5 * len(archs), 3.6), squeeze=False, sharey=True)
     for ax, arch in zip(axes[0], archs):
         sns.lineplot(curves[curves["arch"] == arch], x="epoch", y="test_top1", hue="seed", ax=ax, palette="deep")
-        ax.axvline(FIRST_EPOCHS + 0.5, color="grey", linestyle=":", label="warm restart")
+        for restart in itertools.accumulate(cycles(arch)[:-1]):
+            ax.axvline(restart + 0.5, color="grey", linestyle=":", label="warm restart")
         ax.axhline(BAR, color="black", linewidth=0.8, linestyle="--", label=f"{BAR} %")
         ax.set(title=f"{arch}, cifar10-jpeg (lite)", xlabel="epoch", ylabel="test top-1 (%)", ylim=(40, 92))
     fig.tight_layout()
