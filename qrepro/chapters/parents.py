@@ -5,9 +5,9 @@ quantization shock, not the drop a paper reports; the papers start from converge
 CIFAR-10). Under ``lite`` (a 2-core CPU) a parent is the scoreboard's first full-precision run (20 epochs of SGD,
 lr 0.1, cosine; 85.7 % on cifar10-jpeg) continued by a second cosine cycle of the same recipe from its weights (a
 warm restart, Loshchilov & Hutter, SGDR, ICLR 2017), so the 20 epochs already recorded are reused, not repeated.
-The pre-activation ResNet-20 ended that second cycle at 88.35, 87.77 and 87.64 % (seeds 0-2, mean 87.92), under
-the 88.5 % a converged model of cifar10-jpeg reaches (``report.parents.BAR``), with its training top-1 at 95.6-95.9 %
-(still rising): it gets a third cycle of the same recipe (``EXTRA_CYCLES``). One parent per architecture and seed;
+The pre-activation ResNet-20's mean over seeds ended that second cycle under the top-1 a converged model of
+cifar10-jpeg reaches (``report.parents.BAR``; its records say by how much), with its training top-1 still rising:
+it gets a third cycle of the same recipe (``EXTRA_CYCLES``). One parent per architecture and seed;
 every chapter's seed ``s`` starts from parent seed ``s``. Their records live under the scoreboard's folder, whose
 protocol is "every method from the same converged parent".
 """
