@@ -27,7 +27,7 @@ def test_jobs_keep_each_chain_together_in_priority_order_and_skip_what_is_record
 def test_a_deadline_cuts_only_the_running_run_and_a_second_call_continues(runs_root, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "out"
-    first = plan(out, minutes=0.75, profile="smoke", workers=2, priority=[QUICK, LONG], check=False)
+    first = plan(out, minutes=1.25, profile="smoke", workers=2, priority=[QUICK, LONG], check=False)
     fp, *quantized = first_phase("gpfq", sweeps="none", epochs=1, bits=4)
     assert set(first["done"]) == {fp.run_id} | {c.run_id for c in quantized}
     assert first["cut"] == [first_phase("apot", bit="4", epochs=1000)[0].run_id]  # only the run in progress
