@@ -168,10 +168,12 @@ plt.show()
 #   gradient of W_n (+Σ) keeps W_p = W_n in every layer followed by batch norm; `wn_grad = "official"` is
 #   the exact derivative (−Σ). The seed used t = 0.15 and a separate Adam for the scales; we use the
 #   paper's t = 0.05 and the weights' SGD without weight decay on the scales.
-# - **INQ/ELQ** follow the seed's CIFAR recipe (3 bits, 4 epochs per step), starting from our FWN model.
-#   Frozen weights stay frozen; the seed's stochastic ELQ re-draws its whole partition at every step. The
-#   seed's ELQ freezes first the weights nearest the ternary threshold (its code; the ELQ paper is described
-#   the other way round), and its final freeze is not followed by training.
+# - **INQ/ELQ** start from our FWN model and follow the seed's CIFAR recipe per partition step (its shares,
+#   learning rates and decays) at the profile's step length (the deviations table says this run's). INQ runs at
+#   `inq_bits` (default 5, the INQ paper's headline; the seed used 3). Frozen weights stay frozen; the seed's
+#   stochastic ELQ re-draws its whole partition at every step. The seed's ELQ freezes first the weights nearest
+#   the ternary threshold (its code; the ELQ paper is described the other way round), and it tests right after
+#   its final freeze; ours recomputes the BatchNorm statistics for the frozen weights first.
 # - **The seed's bug**: its evaluation overwrote the full-precision weights with quantized ones after every
 #   epoch; here the float weights are only ever changed by the optimizer.
 

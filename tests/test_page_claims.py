@@ -11,8 +11,8 @@ BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
 def page(name: str) -> str:
-    """The page's prose as one line of text (the .py file's comment lines joined)."""
-    return " ".join(line.removeprefix("# ") for line in (BOOK / f"{name}.py").read_text().splitlines())
+    """The page's prose as one line of text (the .py file's comment lines joined, runs of spaces as one)."""
+    return " ".join(" ".join(line.removeprefix("#").split()) for line in (BOOK / f"{name}.py").read_text().splitlines())
 
 
 def lite_configs(name: str, **values):
@@ -73,3 +73,11 @@ def test_gpfq_page_calibration_bits_and_scalars():
     scalars = {c.options["scalar"] for c in runs if c.seed == 0}
     assert min(scalars) == 1.0 and max(scalars) == 2.0
     assert {c.options["scalar"] for c in runs if c.seed > 0} == {1.16}  # the other seeds: the headline scalar only
+
+
+def test_sq_page_inq_at_its_paper_bits_and_elq_recalibrated_after_its_final_freeze():
+    assert "INQ runs at `inq_bits` (default 5, the INQ paper's headline; the seed used 3)" in page("sq")
+    assert "ours recomputes the BatchNorm statistics for the frozen weights first" in page("sq")
+    chains = {c.row: c.runs for c in CHAPTERS["sq"].plan(lite.params("sq")) if c.group == "table" and c.seed == 0}
+    assert {run.bits for run in chains["INQ"]} == {5}
+    assert [bool(run.options.get("recalibrate")) for run in chains["ELQ"]] == [False] * 6 + [True]
