@@ -139,3 +139,17 @@ def test_the_converged_parents_curves_join_all_their_cycles_and_say_whether_they
     ours = table[table.arch == "resnet20"]["top-1 (%)"]
     assert summary["n"] == len(ours) and summary[f"mean ≥ {BAR} %"] == (ours.mean() >= BAR)
     assert summary["mean top-1 (%)"].startswith(f"{ours.mean():.2f}")
+
+
+def test_each_parent_cycle_says_what_it_added_over_the_one_before_paired_by_seed():
+    import pandas as pd
+
+    from qrepro.report.parents import cycle_gains
+
+    ends = pd.DataFrame({"arch": ["m"] * 5, "seed": [0, 0, 1, 1, 0], "cycle": [1, 2, 1, 2, 3],
+                         "epochs": [20, 60, 20, 60, 60], "top1": [85.0, 88.0, 86.0, 88.5, 88.25]})
+    gains = cycle_gains(ends).set_index("cycle")
+    assert gains.loc[1, "gain over the cycle before (points)"] == ""
+    assert gains.loc[2, "gain over the cycle before (points)"] == "+2.75 ± 0.35"  # +3.0 and +2.5, paired by seed
+    assert gains.loc[3, "gain over the cycle before (points)"] == "+0.25"  # seed 1 has no third cycle: n = 1
+    assert gains.loc[3, "seeds"] == "0" and gains.loc[2, "mean top-1 at its end (%)"] == 88.25

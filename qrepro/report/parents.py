@@ -15,7 +15,7 @@ from ..config import TrainConfig
 from ..runs import find_record
 from ..runs.shard import lineage
 from .lite import params
-from .stats import mean_std
+from .stats import mean_std, series_mean_std
 
 BAR = 88.5  # top-1 a converged parent of cifar10-jpeg reaches (the lite issue's bar; see the Reproduce page)
 LAST = 10  # the closing epochs whose gain says whether a curve was still rising
@@ -77,6 +77,34 @@ def parent_summary(table: pd.DataFrame) -> pd.DataFrame:
         rows.append({"arch": arch, "seeds": ", ".join(map(str, parents["seed"])), "n": len(top1),
                      "mean top-1 (%)": mean_std(top1.mean(), top1.std(), len(top1)),
                      f"mean ≥ {BAR} %": bool(top1.mean() >= BAR)})
+    return pd.DataFrame(rows)
+
+
+def cycle_ends() -> pd.DataFrame:
+    """Per architecture, seed and cosine cycle of its converged parent: the cycle's epochs and the test top-1 at its
+    end, for every cycle recorded so far (a seed's later cycles may still be training)."""
+    rows = []
+    for config in converged_parents():
+        for cycle, (run, epochs) in enumerate(zip(lineage(config), cycles(config.arch)), start=1):
+            record = find_record(run)
+            if record is None:
+                break
+            rows.append({"arch": config.arch, "seed": config.seed, "cycle": cycle, "epochs": epochs,
+                         "top1": record["top1"]})
+    return pd.DataFrame(rows, columns=["arch", "seed", "cycle", "epochs", "top1"])
+
+
+def cycle_gains(ends: pd.DataFrame) -> pd.DataFrame:
+    """Per architecture and cycle (rows of ``cycle_ends``): the seeds that finished it, their mean top-1 at its end,
+    and what it added over the cycle before, paired by seed (mean ± sample std): what one more cycle buys."""
+    rows = []
+    for (arch, cycle), done in ends.groupby(["arch", "cycle"], sort=False):
+        before = ends[(ends["arch"] == arch) & (ends["cycle"] == cycle - 1)].set_index("seed")["top1"]
+        gain = done.set_index("seed")["top1"] - before.reindex(done["seed"])
+        rows.append({"arch": arch, "cycle": cycle, "epochs": int(done["epochs"].iloc[0]),
+                     "seeds": ", ".join(map(str, done["seed"])),
+                     "mean top-1 at its end (%)": round(done["top1"].mean(), 2),
+                     "gain over the cycle before (points)": "" if cycle == 1 else series_mean_std(gain, signed=True)})
     return pd.DataFrame(rows)
 
 
