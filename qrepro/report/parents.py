@@ -1,5 +1,6 @@
 """The converged full-precision parents every lite chapter starts from (qrepro.chapters.parents): their training
-curves over all their cosine cycles, and whether they were still rising at the end. Read from records only."""
+curves over all their cosine cycles, whether they were still rising at the end, and what each cycle added over the
+one before. Read from records only."""
 from __future__ import annotations
 
 import itertools
