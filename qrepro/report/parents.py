@@ -41,16 +41,27 @@ def converged_parents() -> list[TrainConfig]:
     return list(found.values())
 
 
+def cycle_records(config: TrainConfig) -> list[tuple[dict[str, Any], int]]:
+    """The records of the converged parent ``config``'s cosine cycles in order, each with its epochs, up to the first
+    cycle not recorded yet."""
+    recorded = []
+    for run, epochs in zip(lineage(config), cycles(config.arch)):
+        record = find_record(run)
+        if record is None:
+            break
+        recorded.append((record, epochs))
+    return recorded
+
+
 def parent_curves() -> pd.DataFrame:
     """Test top-1 per epoch of every converged parent recorded with all its cycles, numbered from its first epoch."""
     rows = []
     for config in converged_parents():
-        chain = lineage(config)
-        records = [find_record(c) for c in chain]
-        if any(record is None for record in records):
+        recorded = cycle_records(config)
+        if len(recorded) < len(cycles(config.arch)):
             continue
         offset = 0
-        for record, epochs in zip(records, cycles(config.arch)):
+        for record, epochs in recorded:
             rows += [{"arch": config.arch, "seed": config.seed, "epoch": offset + e["epoch"],
                       "test_top1": e["test_top1"], "run_id": record["run_id"]} for e in record["epochs"]]
             offset += epochs
@@ -86,10 +97,7 @@ def cycle_ends() -> pd.DataFrame:
     end, for every cycle recorded so far (a seed's later cycles may still be training)."""
     rows = []
     for config in converged_parents():
-        for cycle, (run, epochs) in enumerate(zip(lineage(config), cycles(config.arch)), start=1):
-            record = find_record(run)
-            if record is None:
-                break
+        for cycle, (record, epochs) in enumerate(cycle_records(config), start=1):
             rows.append({"arch": config.arch, "seed": config.seed, "cycle": cycle, "epochs": epochs,
                          "top1": record["top1"]})
     return pd.DataFrame(rows, columns=["arch", "seed", "cycle", "epochs", "top1"])
